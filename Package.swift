@@ -1,0 +1,92 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "ai-sysadmin",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ai-sysadmin", targets: ["ai-sysadmin"]),
+        .library(name: "UpstreamClient", targets: ["UpstreamClient"]),
+        .library(name: "ModelSupervisor", targets: ["ModelSupervisor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // C libraries, reached through pkg-config. Imported with `internal import` so no C type leaks.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        // fork/exec with PR_SET_PDEATHSIG and a fresh process group. swift-subprocess has no pre-exec hook
+        // for prctl, and without PDEATHSIG a SIGKILLed daemon would leave its llama-server children behind.
+        .target(name: "_ProcessCShims"),
+
+        .target(
+            name: "UpstreamClient",
+            dependencies: [
+                "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ModelSupervisor",
+            dependencies: [
+                "UpstreamClient",
+                "CSystemd",
+                "_ProcessCShims",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ai-sysadmin",
+            dependencies: [
+                "ModelSupervisor",
+                "UpstreamClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "UpstreamClientTests",
+            dependencies: ["UpstreamClient"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ModelSupervisorTests",
+            dependencies: ["ModelSupervisor", "UpstreamClient"],
+            swiftSettings: swiftSettings
+        ),
+        // Talks to a real llama-server with the SmolLM2-135M test model (scripts/setup provides both).
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "ModelSupervisor",
+                "UpstreamClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,119 @@
+import Foundation
+
+/// Checks a decoded configuration against the host: files, ports, exposure.
+///
+/// Issues scoped to one layer (its model file is missing) let the daemon run the other layers; the rest
+/// stop `run` before anything starts. `config check` reports them all.
+public struct ConfigurationValidator: Sendable {
+    public struct Issue: Sendable, Equatable, CustomStringConvertible {
+        public var keyPath: String
+        public var message: String
+        /// The layer this issue disables, or `nil` when the whole configuration is unusable.
+        public var layer: ModelLayer?
+
+        public var description: String { "\(keyPath): \(message)" }
+    }
+
+    public init() {}
+
+    public func validate(_ config: DaemonConfiguration) -> [Issue] {
+        var issues: [Issue] = []
+        func global(_ key: String, _ message: String) { issues.append(Issue(keyPath: key, message: message, layer: nil)) }
+
+        if !config.stateDirectory.hasPrefix("/") {
+            global("stateDirectory", "'\(config.stateDirectory)' must be an absolute path")
+        }
+        if config.health.intervalSeconds <= 0 || config.health.timeoutSeconds <= 0 {
+            global("health", "intervalSeconds and timeoutSeconds must be greater than 0")
+        }
+        if config.health.missesBeforeRestart < 1 {
+            global("health.missesBeforeRestart", "\(config.health.missesBeforeRestart) must be at least 1")
+        }
+        let restart = config.restart
+        if restart.initialBackoffSeconds <= 0 || restart.maximumBackoffSeconds < restart.initialBackoffSeconds {
+            global("restart", "need 0 < initialBackoffSeconds (\(restart.initialBackoffSeconds)) <= maximumBackoffSeconds (\(restart.maximumBackoffSeconds))")
+        }
+        if restart.crashLoopFailures < 1 { global("restart.crashLoopFailures", "\(restart.crashLoopFailures) must be at least 1") }
+        if restart.stopGraceSeconds < 0 { global("restart.stopGraceSeconds", "\(restart.stopGraceSeconds) must not be negative") }
+
+        let enabled = ModelLayer.allCases.filter { config.models[$0].enable }
+        if enabled.contains(where: { config.models[$0].backend == .managed }),
+           LlamaServerBinary.locate(config.llamaServer) == nil {
+            global("llamaServer", "'\(config.llamaServer)' is not an executable file or a command in PATH; run scripts/setup, set LLAMA_SERVER, or pass --llama-server")
+        }
+
+        var seenPorts: [Int: ModelLayer] = [:]
+        for layer in enabled {
+            let server = config.models[layer]
+            let key = "models.\(layer)"
+            func add(_ field: String, _ message: String, fatal: Bool = true) {
+                issues.append(Issue(keyPath: "\(key).\(field)", message: message, layer: fatal ? nil : layer))
+            }
+            switch server.backend {
+            case .managed, .external:
+                if !(1...65535).contains(server.port) {
+                    add("port", "\(server.port) is not a TCP port (1–65535)")
+                } else if let other = seenPorts[server.port] {
+                    add("port", "\(server.port) is also the port of models.\(other); give each server its own port")
+                } else {
+                    seenPorts[server.port] = layer
+                }
+                if !server.allowNonLoopback, !Self.isLoopback(server.host) {
+                    add("host", "'\(server.host)' is not a loopback address; model servers answer anyone who can reach them, so set models.\(layer).allowNonLoopback to true if that is really wanted, or use 127.0.0.1")
+                }
+            case .remote:
+                guard let url = server.url, url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                    add("url", "backend 'remote' needs an http:// or https:// url (got \(server.url.map { "'\($0)'" } ?? "none"))")
+                    break
+                }
+            }
+            if server.backend == .managed {
+                if server.contextSize < 1 { add("contextSize", "\(server.contextSize) must be at least 1") }
+                if server.parallel < 1 { add("parallel", "\(server.parallel) must be at least 1") }
+                if let threads = server.threads, threads < 1 { add("threads", "\(threads) must be at least 1") }
+                if server.gpuLayers < 0 { add("gpuLayers", "\(server.gpuLayers) must not be negative") }
+                if server.startTimeoutSeconds < 1 { add("startTimeoutSeconds", "\(server.startTimeoutSeconds) must be at least 1") }
+                if let problem = Self.modelFileProblem(server.model, modelDirectory: config.resolvedModelDirectory) {
+                    add("model", problem, fatal: false)
+                }
+            }
+            if let keyFile = server.apiKeyFile, !FileManager.default.isReadableFile(atPath: keyFile) {
+                add("apiKeyFile", "\(keyFile) does not exist or is not readable", fatal: false)
+            }
+        }
+        return issues
+    }
+
+    /// Why the model file cannot be loaded, or `nil` when it can.
+    public static func modelFileProblem(_ model: String, modelDirectory: String) -> String? {
+        let path = ModelReference.resolve(model, modelDirectory: modelDirectory)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            return "model file \(path) does not exist (from '\(model)'); download it or point the setting at a .gguf file"
+        }
+        if isDirectory.boolValue { return "model file \(path) is a directory, not a .gguf file" }
+        if !FileManager.default.isReadableFile(atPath: path) {
+            return "model file \(path) is not readable by this user"
+        }
+        return nil
+    }
+
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+}
+
+/// Finds the `llama-server` executable.
+public enum LlamaServerBinary {
+    /// An absolute path to an executable, or `nil`. A bare name is looked up in `PATH`.
+    public static func locate(_ name: String) -> String? {
+        let fm = FileManager.default
+        if name.contains("/") { return fm.isExecutableFile(atPath: name) ? name : nil }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if fm.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+
+/// The daemon's whole configuration: one JSON file (the NixOS module generates it), every field defaulted.
+public struct DaemonConfiguration: Sendable, Equatable {
+    /// Holds the control socket, API keys, child records and (later) the store.
+    public var stateDirectory = "/var/lib/ai-sysadmin"
+    /// Where model names resolve; defaults to `<stateDirectory>/models`.
+    public var modelDirectory: String?
+    /// The `llama-server` binary: a path, or a name looked up in `PATH`.
+    public var llamaServer = "llama-server"
+    public var health = HealthConfiguration()
+    public var restart = RestartConfiguration()
+    public var models = ModelsConfiguration()
+
+    public init() {}
+
+    public var resolvedModelDirectory: String {
+        modelDirectory ?? (stateDirectory as NSString).appendingPathComponent("models")
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case stateDirectory, modelDirectory, llamaServer, health, restart, models
+    }
+
+    /// Reads and decodes `path`; errors name the key and the problem.
+    public static func load(from path: String) throws(ConfigurationError) -> DaemonConfiguration {
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw ConfigurationError(keyPath: "", "cannot read configuration file \(path): \((error as NSError).localizedDescription)")
+        }
+        return try decode(data, file: path)
+    }
+
+    public static func decode(_ data: Data, file: String = "configuration") throws(ConfigurationError) -> DaemonConfiguration {
+        do {
+            return try JSONDecoder().decode(DaemonConfiguration.self, from: data)
+        } catch {
+            throw ConfigurationError.from(error, file: file)
+        }
+    }
+
+    /// Pretty JSON with every field, as `config example` prints it.
+    public func encodedJSON() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        // Encoding plain structs of strings and numbers cannot fail.
+        return String(decoding: try! encoder.encode(self), as: UTF8.self)
+    }
+
+    public func server(_ layer: ModelLayer) -> ModelServerConfiguration { models[layer] }
+}
+
+extension DaemonConfiguration: Codable {
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        stateDirectory = try c.decode(.stateDirectory, default: stateDirectory)
+        modelDirectory = try c.decodeIfPresent(String.self, forKey: .modelDirectory)
+        llamaServer = try c.decode(.llamaServer, default: llamaServer)
+        health = try c.decode(.health, default: health)
+        restart = try c.decode(.restart, default: restart)
+        models = try c.decode(.models, default: models)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(stateDirectory, forKey: .stateDirectory)
+        try c.encode(modelDirectory, forKey: .modelDirectory)
+        try c.encode(llamaServer, forKey: .llamaServer)
+        try c.encode(health, forKey: .health)
+        try c.encode(restart, forKey: .restart)
+        try c.encode(models, forKey: .models)
+    }
+}
+
+/// `/health` probing of every server.
+public struct HealthConfiguration: Sendable, Equatable, Codable {
+    /// Between probes of a Ready server.
+    public var intervalSeconds = 5.0
+    /// A probe that takes longer counts as a miss.
+    public var timeoutSeconds = 3.0
+    /// Consecutive misses before a Ready server counts as hung and is replaced.
+    public var missesBeforeRestart = 3
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case intervalSeconds, timeoutSeconds, missesBeforeRestart }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        intervalSeconds = try c.decode(.intervalSeconds, default: intervalSeconds)
+        timeoutSeconds = try c.decode(.timeoutSeconds, default: timeoutSeconds)
+        missesBeforeRestart = try c.decode(.missesBeforeRestart, default: missesBeforeRestart)
+    }
+}
+
+/// Restarting failed servers.
+public struct RestartConfiguration: Sendable, Equatable, Codable {
+    public var initialBackoffSeconds = 1.0
+    public var maximumBackoffSeconds = 60.0
+    /// Consecutive failures that mark a server Failed (it is still retried, at the maximum backoff).
+    public var crashLoopFailures = 5
+    /// Between SIGTERM and SIGKILL when stopping a server.
+    public var stopGraceSeconds = 10.0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case initialBackoffSeconds, maximumBackoffSeconds, crashLoopFailures, stopGraceSeconds
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        initialBackoffSeconds = try c.decode(.initialBackoffSeconds, default: initialBackoffSeconds)
+        maximumBackoffSeconds = try c.decode(.maximumBackoffSeconds, default: maximumBackoffSeconds)
+        crashLoopFailures = try c.decode(.crashLoopFailures, default: crashLoopFailures)
+        stopGraceSeconds = try c.decode(.stopGraceSeconds, default: stopGraceSeconds)
+    }
+}
+
+/// The three servers, keyed by layer name in the file.
+public struct ModelsConfiguration: Sendable, Equatable, Codable {
+    public var trigger = ModelServerConfiguration.defaults(for: .trigger)
+    public var review = ModelServerConfiguration.defaults(for: .review)
+    public var meta = ModelServerConfiguration.defaults(for: .meta)
+
+    public init() {}
+
+    public subscript(layer: ModelLayer) -> ModelServerConfiguration {
+        get {
+            switch layer {
+            case .trigger: trigger
+            case .review: review
+            case .meta: meta
+            }
+        }
+        set {
+            switch layer {
+            case .trigger: trigger = newValue
+            case .review: review = newValue
+            case .meta: meta = newValue
+            }
+        }
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case trigger, review, meta }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        for layer in ModelLayer.allCases {
+            let key = CodingKeys(rawValue: layer.rawValue)!
+            guard c.contains(key) else { continue }
+            self[layer] = try ModelServerConfiguration.decode(
+                from: try c.superDecoder(forKey: key), over: .defaults(for: layer))
+        }
+    }
+}

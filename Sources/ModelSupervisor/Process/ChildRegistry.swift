@@ -1,0 +1,75 @@
+internal import _ProcessCShims
+import Foundation
+import Logging
+
+/// Records of the children the daemon started, one file per layer under `<stateDirectory>/children/`.
+///
+/// PDEATHSIG covers a daemon killed with SIGKILL; these records cover everything else (a kernel that did not
+/// deliver it, a daemon that crashed mid-spawn): at start-up every recorded child that still runs — same pid
+/// *and* same start time, so a reused pid is never touched — is killed with its process group.
+public struct ChildRegistry: Sendable {
+    public struct Record: Codable, Sendable, Equatable {
+        public var layer: String
+        public var pid: Int32
+        public var startTime: UInt64
+        public var executable: String
+    }
+
+    public let directory: String
+
+    public init(stateDirectory: String) {
+        directory = (stateDirectory as NSString).appendingPathComponent("children")
+    }
+
+    public func record(_ record: Record) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = file(for: record.layer)
+        let data = try JSONEncoder().encode(record)
+        // .atomic writes a temporary file and renames it, so a crash never leaves half a record.
+        try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    public func remove(layer: String) {
+        try? FileManager.default.removeItem(atPath: file(for: layer))
+    }
+
+    public func records() -> [Record] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.filter { $0.hasSuffix(".json") }.compactMap { name in
+            guard let data = FileManager.default.contents(atPath: (directory as NSString).appendingPathComponent(name))
+            else { return nil }
+            return try? JSONDecoder().decode(Record.self, from: data)
+        }
+    }
+
+    /// Kills every recorded child that is still the same process and waits (up to `timeout`) until it is gone.
+    /// Returns the records that were still alive.
+    @discardableResult
+    public func reapStale(logger: Logger, timeout: Duration = .seconds(5)) async -> [Record] {
+        var reaped: [Record] = []
+        for record in records() {
+            defer { remove(layer: record.layer) }
+            guard record.pid > 1, ai_process_start_time(record.pid) == record.startTime, record.startTime != 0 else { continue }
+            logger.warning("killing a model server left over from an earlier run", metadata: [
+                "ai.layer": "\(record.layer)", "ai.child.pid": "\(record.pid)",
+            ])
+            kill(-record.pid, SIGKILL)
+            kill(record.pid, SIGKILL)
+            reaped.append(record)
+        }
+        let deadline = ContinuousClock.now + timeout
+        while reaped.contains(where: { ai_process_start_time($0.pid) == $0.startTime }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return reaped
+    }
+
+    private func file(for layer: String) -> String {
+        (directory as NSString).appendingPathComponent("\(layer).json")
+    }
+}
+
+/// Whether the process `pid` with `startTime` still exists (a zombie counts until reaped).
+public func processIsAlive(pid: Int32, startTime: UInt64) -> Bool {
+    startTime != 0 && ai_process_start_time(pid) == startTime
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+/// The `llama-server` command line for one managed layer.
+public struct LlamaServerCommand: Sendable, Equatable {
+    public var executable: String
+    public var arguments: [String]
+
+    public init(layer: ModelLayer, server: ModelServerConfiguration, executable: String, modelPath: String,
+                apiKeyFile: String) {
+        self.executable = executable
+        var args = [
+            "--host", server.host,
+            "--port", String(server.port),
+            "--model", modelPath,
+            "--ctx-size", String(server.contextSize),
+            "--n-gpu-layers", String(server.gpuLayers),
+            "--parallel", String(server.parallel),
+            "--alias", server.alias ?? layer.rawValue,
+            "--api-key-file", apiKeyFile,
+        ]
+        if let threads = server.threads { args += ["--threads", String(threads)] }
+        args += server.extraArgs
+        arguments = args
+    }
+}
+
+/// The environment handed to children: the daemon's own, minus what belongs to the daemon's service manager.
+enum ChildEnvironment {
+    /// `NOTIFY_SOCKET` in a child would let it claim readiness (or stop the watchdog) for the daemon's unit.
+    static let withheldVariables: Set<String> = [
+        "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
+    ]
+
+    static func current() -> [String: String] {
+        ProcessInfo.processInfo.environment.filter { !withheldVariables.contains($0.key) }
+    }
+}

@@ -1,0 +1,300 @@
+import Foundation
+import Logging
+import UpstreamClient
+
+/// Drives one layer's server through its ``ModelLifecycle``: performs each action (spawn, signal, timer,
+/// D-Bus restart) and feeds every outcome (exit, probe, timer) back as an event.
+///
+/// Events carry the generation of the process they concern; an event from an earlier process (a probe
+/// that answered after its server was replaced) is dropped, so it cannot move the current one.
+actor ModelServerController {
+    struct Settings: Sendable {
+        var layer: ModelLayer
+        var server: ModelServerConfiguration
+        var llamaServer: String
+        var stateDirectory: String
+        var modelDirectory: String
+        var healthInterval: Duration
+        var healthTimeout: Duration
+        var stopGrace: Duration
+        var policy: ModelLifecycle.Policy
+    }
+
+    let settings: Settings
+    private let logger: Logger
+    private let http: UpstreamHTTPClient
+    private let registry: ChildRegistry
+    private let unitRestarter: (any SystemdUnitRestarting)?
+    private let onChange: @Sendable (ModelStatus) -> Void
+
+    private var lifecycle: ModelLifecycle
+    private var generation = 0
+    private var child: ChildProcess?
+    private var spawning = false
+    private var apiKey: String?
+    private var apiKeyFile: String?
+    private var healthTask: Task<Void, Never>?
+    private var stopWaiters: [CheckedContinuation<Void, Never>] = []
+
+    init(settings: Settings, logger: Logger, http: UpstreamHTTPClient, unitRestarter: (any SystemdUnitRestarting)?,
+         onChange: @escaping @Sendable (ModelStatus) -> Void) {
+        self.settings = settings
+        var logger = logger
+        logger[metadataKey: "ai.layer"] = "\(settings.layer)"
+        self.logger = logger
+        self.http = http
+        self.registry = ChildRegistry(stateDirectory: settings.stateDirectory)
+        self.unitRestarter = unitRestarter
+        self.onChange = onChange
+        self.lifecycle = ModelLifecycle(policy: settings.policy)
+    }
+
+    // MARK: Public face
+
+    /// Where callers reach this layer, with the key the server requires.
+    var endpoint: ModelEndpoint {
+        let server = settings.server
+        switch server.backend {
+        case .remote:
+            return ModelEndpoint(baseURL: server.url ?? "", apiKey: apiKey)
+        case .managed, .external:
+            let host = server.host.contains(":") && !server.host.hasPrefix("[") ? "[\(server.host)]" : server.host
+            return ModelEndpoint(baseURL: "http://\(host):\(server.port)", apiKey: apiKey)
+        }
+    }
+
+    var status: ModelStatus {
+        let server = settings.server
+        let uptime = lifecycle.readySince.map { (ContinuousClock.now - $0).seconds }
+        return ModelStatus(
+            layer: settings.layer, backend: server.backend, state: lifecycle.state,
+            pid: child.map(\.pid), endpoint: server.backend == .remote ? (server.url ?? "") : "\(server.host):\(server.port)",
+            uptimeSeconds: lifecycle.state == .ready || lifecycle.state == .unhealthy ? uptime : nil,
+            restarts: lifecycle.restarts, lastError: lifecycle.lastError)
+    }
+
+    func start() {
+        do {
+            try prepareAPIKey()
+        } catch {
+            logger.error("cannot prepare the API key: \(error)")
+        }
+        healthTask = Task { [weak self] in await self?.probeForever() }
+        deliver(.startRequested, generation: nil)
+    }
+
+    /// Stops the server (SIGTERM, grace, SIGKILL for managed ones) and returns once it is gone.
+    func stop() async {
+        await withCheckedContinuation { continuation in
+            stopWaiters.append(continuation)
+            deliver(.stopRequested, generation: nil)
+        }
+        healthTask?.cancel()
+        healthTask = nil
+    }
+
+    // MARK: Event loop
+
+    private func deliver(_ event: ModelLifecycle.Event, generation eventGeneration: Int?) {
+        if let eventGeneration, eventGeneration != generation { return }
+        let before = lifecycle.state
+        let action = lifecycle.handle(event, at: .now)
+        if lifecycle.state != before {
+            var metadata: Logger.Metadata = ["ai.model.state": "\(lifecycle.state.rawValue)"]
+            if let pid = child?.pid { metadata["ai.child.pid"] = "\(pid)" }
+            switch lifecycle.state {
+            case .failed, .backoff:
+                logger.error("\(before.rawValue) → \(lifecycle.state.rawValue): \(lifecycle.lastError ?? "")", metadata: metadata)
+            default:
+                logger.notice("\(before.rawValue) → \(lifecycle.state.rawValue)", metadata: metadata)
+            }
+        }
+        perform(action)
+        onChange(status)
+    }
+
+    private func perform(_ action: ModelLifecycle.Action) {
+        switch action {
+        case .none:
+            break
+        case .spawn:
+            generation += 1
+            let current = generation
+            spawning = true
+            Task { await self.spawn(generation: current) }
+            let limit = Duration.seconds(settings.server.startTimeoutSeconds)
+            Task {
+                try? await Task.sleep(for: limit)
+                self.deliver(.startTimedOut(limit), generation: current)
+            }
+        case .terminate(let reason, let graceful):
+            terminate(reason: reason, graceful: graceful)
+        case .scheduleRestart(let delay):
+            let current = generation
+            logger.notice("restarting in \(delay.secondsText)")
+            Task {
+                try? await Task.sleep(for: delay)
+                self.deliver(.backoffElapsed, generation: current)
+            }
+        case .stopped:
+            let waiters = stopWaiters
+            stopWaiters.removeAll()
+            waiters.forEach { $0.resume() }
+        }
+    }
+
+    // MARK: Actions
+
+    private func spawn(generation current: Int) async {
+        defer { if current == generation { spawning = false } }
+        switch settings.server.backend {
+        case .external, .remote:
+            // systemd or someone else runs it: "starting" means watching /health until it answers.
+            return
+        case .managed:
+            break
+        }
+        let server = settings.server
+        if let problem = ConfigurationValidator.modelFileProblem(server.model, modelDirectory: settings.modelDirectory) {
+            return deliver(.spawnFailed("\(problem) (models.\(settings.layer).model)"), generation: current)
+        }
+        guard let executable = LlamaServerBinary.locate(settings.llamaServer) else {
+            return deliver(.spawnFailed("llama-server binary '\(settings.llamaServer)' not found (llamaServer); run scripts/setup or pass --llama-server"), generation: current)
+        }
+        if let problem = PortProbe.problem(host: server.host, port: server.port) {
+            return deliver(.spawnFailed("\(problem) (models.\(settings.layer).port); stop that process or choose another port"), generation: current)
+        }
+        guard let apiKeyFile else {
+            return deliver(.spawnFailed("no API key file could be written under \(settings.stateDirectory)/keys"), generation: current)
+        }
+        let command = LlamaServerCommand(
+            layer: settings.layer, server: server, executable: executable,
+            modelPath: ModelReference.resolve(server.model, modelDirectory: settings.modelDirectory), apiKeyFile: apiKeyFile)
+        let logger = self.logger
+        do {
+            let process = try await ChildProcess.launch(
+                executable: command.executable, arguments: command.arguments, environment: ChildEnvironment.current(),
+                onLine: { stream, line in
+                    logger.info("\(line)", metadata: ["ai.child.stream": "\(stream.rawValue)"])
+                },
+                onExit: { [weak self] description, tail in
+                    Task { await self?.childExited(generation: current, description: description, stderrTail: tail) }
+                })
+            guard current == generation else {
+                process.signalGroup(SIGKILL)
+                return
+            }
+            child = process
+            try? registry.record(.init(layer: settings.layer.rawValue, pid: process.pid, startTime: process.startTime,
+                                       executable: executable))
+            logger.notice("started llama-server", metadata: [
+                "ai.child.pid": "\(process.pid)", "ai.child.argv": "\(([executable] + command.arguments).joined(separator: " "))",
+            ])
+            if lifecycle.state == .stopping { terminate(reason: "stop requested", graceful: true) }
+        } catch {
+            deliver(.spawnFailed("\(error)"), generation: current)
+        }
+    }
+
+    private func childExited(generation exited: Int, description: String, stderrTail: [String]) {
+        if exited == generation {
+            child = nil
+            registry.remove(layer: settings.layer.rawValue)
+        }
+        deliver(.exited(description: description, stderrTail: stderrTail), generation: exited)
+    }
+
+    private func terminate(reason: String, graceful: Bool) {
+        let current = generation
+        switch settings.server.backend {
+        case .managed:
+            guard let child else {
+                // Still spawning: spawn() sees the state and terminates what it started. Otherwise nothing runs.
+                if !spawning { deliver(.exited(description: "not running", stderrTail: []), generation: current) }
+                return
+            }
+            logger.notice("terminating: \(reason)", metadata: ["ai.child.pid": "\(child.pid)"])
+            if graceful {
+                child.signalGroup(SIGTERM)
+                child.signalGroup(SIGCONT) // a stopped (SIGSTOP) process only acts on SIGTERM once continued
+                let grace = settings.stopGrace
+                Task {
+                    try? await Task.sleep(for: grace)
+                    if !child.hasExited { child.signalGroup(SIGKILL) }
+                }
+            } else {
+                child.signalGroup(SIGKILL)
+            }
+        case .external:
+            guard lifecycle.state != .stopping else {
+                return deliver(.exited(description: "no longer watched", stderrTail: []), generation: current)
+            }
+            let unit = settings.server.systemdUnit ?? settings.layer.defaultSystemdUnit
+            let restarter = unitRestarter
+            let logger = self.logger
+            Task {
+                let outcome: String
+                if let restarter {
+                    do {
+                        try await restarter.restartUnit(unit)
+                        outcome = "asked systemd to restart \(unit)"
+                        logger.notice("\(outcome): \(reason)")
+                    } catch {
+                        outcome = "restarting \(unit) through systemd failed: \(error)"
+                        logger.error("\(outcome)")
+                    }
+                } else {
+                    outcome = "no systemd connection to restart \(unit)"
+                }
+                await self.deliver(.exited(description: outcome, stderrTail: []), generation: current)
+            }
+        case .remote:
+            deliver(.exited(description: "remote server unavailable", stderrTail: []), generation: current)
+        }
+    }
+
+    private func prepareAPIKey() throws {
+        switch settings.server.backend {
+        case .managed:
+            let (key, file) = try ModelAPIKey.generate(layer: settings.layer, stateDirectory: settings.stateDirectory)
+            apiKey = key
+            apiKeyFile = file
+        case .external, .remote:
+            if let file = settings.server.apiKeyFile { apiKey = try ModelAPIKey.read(from: file) }
+        }
+    }
+
+    // MARK: Health
+
+    private func probeForever() async {
+        let client = OpenAIClient(
+            endpoint: endpoint, http: http,
+            probeTimeouts: HTTPTimeouts(connect: settings.healthTimeout, total: settings.healthTimeout, idle: settings.healthTimeout))
+        let remote = settings.server.backend == .remote
+        while !Task.isCancelled {
+            let (current, state) = (generation, lifecycle.state)
+            let steady = state == .ready || state == .unhealthy
+            try? await Task.sleep(for: steady ? settings.healthInterval : .milliseconds(250))
+            guard !Task.isCancelled, lifecycle.isRunning, lifecycle.state != .stopping, current == generation else { continue }
+            let health = remote ? await client.genericHealth() : await client.health()
+            let observation: ModelLifecycle.HealthObservation = switch health {
+            case .ready: .ready
+            case .loading: .loading
+            case .unavailable(let why): .down(why)
+            }
+            deliver(.health(observation), generation: current)
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+
+    var secondsText: String {
+        let value = seconds
+        return value == value.rounded() ? "\(Int(value)) s" : String(format: "%.1f s", value)
+    }
+}

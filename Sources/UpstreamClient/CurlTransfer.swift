@@ -1,0 +1,253 @@
+internal import CCurl
+import Foundation
+import Synchronization
+
+/// What a transfer reports, always on the event loop's thread.
+enum TransferEvent: Sendable {
+    /// The final (non-1xx) status line and headers are complete.
+    case head(status: Int, headers: [(name: String, value: String)])
+    case body(Data)
+    case finished(UpstreamError?)
+}
+
+/// One libcurl easy handle and the state its callbacks need.
+///
+/// Everything but ``requestCancel(_:)`` runs on the ``CurlEventLoop`` thread; the loop owns the transfer
+/// while it is active, which is what keeps the `Unmanaged` pointer handed to libcurl alive.
+final class CurlTransfer: @unchecked Sendable {
+    let easy: UnsafeMutableRawPointer
+    private let onEvent: @Sendable (TransferEvent) -> Void
+    private var requestHeaders: UnsafeMutablePointer<curl_slist>?
+    private var headerLines: [(name: String, value: String)] = []
+    private var pendingStatus: Int?
+    private var headDelivered = false
+    private var finished = false
+    private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+
+    let timeouts: HTTPTimeouts
+    private(set) var startedAt: ContinuousClock.Instant = .now
+    private(set) var lastActivity: ContinuousClock.Instant = .now
+    /// Set from any thread; the loop reads it when the transfer is added, in case cancel won the race.
+    let cancellation = Mutex<UpstreamError?>(nil)
+
+    init(request: HTTPRequest, onEvent: @escaping @Sendable (TransferEvent) -> Void) throws(UpstreamError) {
+        guard let easy = curl_easy_init() else {
+            throw UpstreamError(.transport, "curl_easy_init failed")
+        }
+        self.easy = easy
+        self.onEvent = onEvent
+        self.timeouts = request.timeouts
+        errorBuffer.initialize(to: 0)
+        do {
+            try configure(request)
+        } catch {
+            cleanup()
+            throw error
+        }
+    }
+
+    deinit {
+        errorBuffer.deallocate()
+    }
+
+    private func configure(_ request: HTTPRequest) throws(UpstreamError) {
+        func check(_ code: CURLcode, _ what: String) throws(UpstreamError) {
+            guard code == CURLE_OK else {
+                throw UpstreamError(.invalidRequest, "\(what): \(String(cString: curl_easy_strerror(code)))")
+            }
+        }
+        guard request.url.hasPrefix("http://") || request.url.hasPrefix("https://") else {
+            throw UpstreamError(.invalidRequest, "URL '\(request.url)' must start with http:// or https://")
+        }
+        try check(ai_curl_setopt_string(easy, CURLOPT_URL, request.url), "URL '\(request.url)'")
+        // Threads and signals: libcurl must never raise SIGALRM or SIGPIPE in a multi-threaded process.
+        try check(ai_curl_setopt_long(easy, CURLOPT_NOSIGNAL, 1), "NOSIGNAL")
+        try check(ai_curl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, request.timeouts.connect.milliseconds),
+                  "connect timeout")
+        try check(ai_curl_setopt_long(easy, CURLOPT_TCP_NODELAY, 1), "TCP_NODELAY")
+        try check(ai_curl_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer), "ERRORBUFFER")
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        try check(ai_curl_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION, curlWriteCallback), "WRITEFUNCTION")
+        try check(ai_curl_setopt_pointer(easy, CURLOPT_WRITEDATA, me), "WRITEDATA")
+        try check(ai_curl_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION, curlHeaderCallback), "HEADERFUNCTION")
+        try check(ai_curl_setopt_pointer(easy, CURLOPT_HEADERDATA, me), "HEADERDATA")
+
+        switch request.method {
+        case .get:
+            try check(ai_curl_setopt_long(easy, CURLOPT_HTTPGET, 1), "HTTPGET")
+        case .post:
+            try check(ai_curl_setopt_long(easy, CURLOPT_POST, 1), "POST")
+            let body = request.body ?? Data()
+            try check(ai_curl_setopt_off_t(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count)), "body size")
+            // COPYPOSTFIELDS: libcurl keeps its own copy, so the Data may go away before the transfer ends.
+            let code = body.withUnsafeBytes { raw -> CURLcode in
+                let pointer = raw.baseAddress.map { UnsafeMutableRawPointer(mutating: $0) }
+                    ?? UnsafeMutableRawPointer(mutating: ("" as StaticString).utf8Start)
+                return ai_curl_setopt_pointer(easy, CURLOPT_COPYPOSTFIELDS, pointer)
+            }
+            try check(code, "body")
+        }
+        // Without this, libcurl sends "Expect: 100-continue" for larger bodies and waits for the answer.
+        var headers = request.headers.map { "\($0.name): \($0.value)" }
+        headers.append("Expect:")
+        for line in headers {
+            guard !line.contains("\r"), !line.contains("\n") else {
+                throw UpstreamError(.invalidRequest, "header '\(line.prefix(40))' contains a line break")
+            }
+            guard let list = curl_slist_append(requestHeaders, line) else {
+                throw UpstreamError(.invalidRequest, "curl_slist_append failed")
+            }
+            requestHeaders = list
+        }
+        try check(ai_curl_setopt_slist(easy, CURLOPT_HTTPHEADER, requestHeaders), "HTTPHEADER")
+    }
+
+    // MARK: Loop-thread side
+
+    func markStarted(at now: ContinuousClock.Instant) {
+        startedAt = now
+        lastActivity = now
+    }
+
+    /// The timeout this transfer has run into at `now`, if any.
+    func expiredTimeout(at now: ContinuousClock.Instant) -> UpstreamError? {
+        if let total = timeouts.total, now - startedAt > total {
+            return UpstreamError(.totalTimeout, "no complete response within \(total.secondsText)")
+        }
+        if let idle = timeouts.idle, now - lastActivity > idle, isConnected {
+            return UpstreamError(.idleTimeout, "no data for \(idle.secondsText)")
+        }
+        return nil
+    }
+
+    /// When the loop must wake up at the latest to check this transfer's timeouts.
+    func nextDeadline() -> ContinuousClock.Instant? {
+        var deadline: ContinuousClock.Instant?
+        if let total = timeouts.total { deadline = startedAt + total }
+        if let idle = timeouts.idle {
+            let idleDeadline = lastActivity + idle
+            deadline = deadline.map { min($0, idleDeadline) } ?? idleDeadline
+        }
+        return deadline
+    }
+
+    private var isConnected: Bool {
+        var connectTime = 0.0
+        return ai_curl_getinfo_double(easy, CURLINFO_CONNECT_TIME, &connectTime) == CURLE_OK && connectTime > 0
+    }
+
+    fileprivate func receiveHeader(_ line: String) {
+        lastActivity = .now
+        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.hasPrefix("HTTP/") {
+            let parts = trimmed.split(separator: " ", maxSplits: 2)
+            pendingStatus = parts.count > 1 ? Int(parts[1]) : nil
+            headerLines = []
+        } else if trimmed.isEmpty {
+            // End of one header block; 1xx blocks (100 Continue) are followed by the real one.
+            if let status = pendingStatus, status >= 200, !headDelivered {
+                headDelivered = true
+                onEvent(.head(status: status, headers: headerLines))
+            }
+        } else if let colon = trimmed.firstIndex(of: ":") {
+            let name = String(trimmed[..<colon])
+            let value = trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headerLines.append((name, value))
+        }
+    }
+
+    fileprivate func receiveBody(_ data: Data) {
+        lastActivity = .now
+        if !headDelivered {
+            headDelivered = true
+            onEvent(.head(status: responseCode, headers: headerLines))
+        }
+        onEvent(.body(data))
+    }
+
+    private var responseCode: Int {
+        var code = 0
+        _ = ai_curl_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &code)
+        return code
+    }
+
+    /// Reports the end of the transfer exactly once.
+    func finish(_ result: CURLcode?, overriding error: UpstreamError? = nil) {
+        guard !finished else { return }
+        finished = true
+        let failure = error ?? result.flatMap(mapCurlResult)
+        if failure == nil, !headDelivered {
+            headDelivered = true
+            onEvent(.head(status: responseCode, headers: headerLines))
+        }
+        onEvent(.finished(failure))
+        cleanup()
+    }
+
+    private func mapCurlResult(_ code: CURLcode) -> UpstreamError? {
+        if code == CURLE_OK { return nil }
+        let detail = errorBuffer.pointee != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
+        switch code {
+        case CURLE_COULDNT_CONNECT:
+            var osErrno = 0
+            _ = ai_curl_getinfo_long(easy, CURLINFO_OS_ERRNO, &osErrno)
+            return osErrno == Int(ECONNREFUSED)
+                ? UpstreamError(.connectionRefused, detail)
+                : UpstreamError(.connectionFailed, detail)
+        case CURLE_COULDNT_RESOLVE_HOST:
+            return UpstreamError(.connectionFailed, detail)
+        case CURLE_OPERATION_TIMEDOUT:
+            // Total and idle timeouts are enforced by the loop itself, so curl's own timeout is the connect one.
+            return UpstreamError(.connectTimeout, "no connection within \(timeouts.connect.secondsText): \(detail)")
+        default:
+            return UpstreamError(.transport, "curl error \(code.rawValue): \(detail)")
+        }
+    }
+
+    private func cleanup() {
+        curl_easy_cleanup(easy)
+        if let requestHeaders { curl_slist_free_all(requestHeaders) }
+        requestHeaders = nil
+    }
+
+    // MARK: Any thread
+
+    /// Asks the loop to abort this transfer; the transfer then finishes with `error`.
+    func requestCancel(_ error: UpstreamError, on loop: CurlEventLoop) {
+        let first = cancellation.withLock { current -> Bool in
+            guard current == nil else { return false }
+            current = error
+            return true
+        }
+        if first { loop.cancel(self) }
+    }
+}
+
+private let curlWriteCallback: ai_curl_data_callback = { data, size, count, userdata in
+    let length = size * count
+    guard let data, let userdata else { return length }
+    let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
+    transfer.receiveBody(Data(bytes: data, count: length))
+    return length
+}
+
+private let curlHeaderCallback: ai_curl_data_callback = { data, size, count, userdata in
+    let length = size * count
+    guard let data, let userdata else { return length }
+    let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
+    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+    transfer.receiveHeader(line)
+    return length
+}
+
+extension Duration {
+    var milliseconds: Int {
+        let (seconds, attoseconds) = components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+
+    var secondsText: String {
+        let value = Double(milliseconds) / 1000
+        return value == value.rounded() ? "\(Int(value)) s" : String(format: "%.2f s", value)
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+
+/// One request to a model server.
+public struct HTTPRequest: Sendable {
+    public enum Method: String, Sendable { case get = "GET", post = "POST" }
+
+    public var method: Method
+    public var url: String
+    public var headers: [(name: String, value: String)]
+    public var body: Data?
+    public var timeouts: HTTPTimeouts
+
+    public init(
+        method: Method = .get, url: String, headers: [(name: String, value: String)] = [], body: Data? = nil,
+        timeouts: HTTPTimeouts = .init()
+    ) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeouts = timeouts
+    }
+}
+
+/// The three ways a transfer can take too long, each reported as its own ``UpstreamError/Code``.
+public struct HTTPTimeouts: Sendable, Equatable {
+    /// Until the TCP connection is up.
+    public var connect: Duration
+    /// The whole exchange, from submit to the last byte; `nil` for none (long streams).
+    public var total: Duration?
+    /// The longest gap without a received byte, once connected; `nil` for none.
+    public var idle: Duration?
+
+    public init(connect: Duration = .seconds(5), total: Duration? = nil, idle: Duration? = .seconds(120)) {
+        self.connect = connect
+        self.total = total
+        self.idle = idle
+    }
+}
+
+/// A complete response.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: Data
+
+    /// The first header with this name, compared case-insensitively.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+}
+
+/// A response whose body arrives as it is produced. Dropping or cancelling the iteration aborts the transfer.
+public struct HTTPStreamingResponse: Sendable {
+    public var status: Int
+    public var headers: [(name: String, value: String)]
+    public var body: AsyncThrowingStream<Data, any Error>
+}

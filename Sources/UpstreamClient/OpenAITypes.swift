@@ -1,0 +1,163 @@
+import Foundation
+
+/// A chat message in the OpenAI shape.
+public struct ChatMessage: Codable, Sendable, Equatable {
+    public var role: String
+    public var content: String?
+
+    public init(role: String, content: String?) {
+        self.role = role
+        self.content = content
+    }
+
+    public static func system(_ text: String) -> ChatMessage { .init(role: "system", content: text) }
+    public static func user(_ text: String) -> ChatMessage { .init(role: "user", content: text) }
+    public static func assistant(_ text: String) -> ChatMessage { .init(role: "assistant", content: text) }
+}
+
+/// `response_format` for llama-server: JSON constrained by a schema (compiled to a grammar server-side).
+public struct ResponseFormat: Codable, Sendable, Equatable {
+    public struct JSONSchemaFormat: Codable, Sendable, Equatable {
+        public var name: String
+        public var schema: JSONValue
+        public var strict: Bool
+    }
+
+    public var type: String
+    public var jsonSchema: JSONSchemaFormat?
+
+    public static func jsonSchema(name: String, schema: JSONValue) -> ResponseFormat {
+        ResponseFormat(type: "json_schema", jsonSchema: .init(name: name, schema: schema, strict: true))
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type
+        case jsonSchema = "json_schema"
+    }
+}
+
+public struct ChatCompletionRequest: Codable, Sendable {
+    public var model: String
+    public var messages: [ChatMessage]
+    public var temperature: Double?
+    public var maxTokens: Int?
+    public var seed: Int?
+    public var stream: Bool?
+    public var responseFormat: ResponseFormat?
+
+    public init(
+        model: String = "default", messages: [ChatMessage], temperature: Double? = nil, maxTokens: Int? = nil,
+        seed: Int? = nil, responseFormat: ResponseFormat? = nil
+    ) {
+        self.model = model
+        self.messages = messages
+        self.temperature = temperature
+        self.maxTokens = maxTokens
+        self.seed = seed
+        self.responseFormat = responseFormat
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case model, messages, temperature, seed, stream
+        case maxTokens = "max_tokens"
+        case responseFormat = "response_format"
+    }
+}
+
+public struct Usage: Codable, Sendable, Equatable {
+    public var promptTokens: Int
+    public var completionTokens: Int
+
+    enum CodingKeys: String, CodingKey {
+        case promptTokens = "prompt_tokens"
+        case completionTokens = "completion_tokens"
+    }
+}
+
+public struct ChatCompletion: Codable, Sendable {
+    public struct Choice: Codable, Sendable {
+        public var index: Int
+        public var message: ChatMessage
+        public var finishReason: String?
+
+        enum CodingKeys: String, CodingKey {
+            case index, message
+            case finishReason = "finish_reason"
+        }
+    }
+
+    public var id: String?
+    public var model: String?
+    public var choices: [Choice]
+    public var usage: Usage?
+
+    /// The first choice's text, the usual answer.
+    public var content: String? { choices.first?.message.content }
+}
+
+public struct ChatCompletionChunk: Codable, Sendable {
+    public struct Delta: Codable, Sendable {
+        public var role: String?
+        public var content: String?
+    }
+
+    public struct Choice: Codable, Sendable {
+        public var index: Int
+        public var delta: Delta
+        public var finishReason: String?
+
+        enum CodingKeys: String, CodingKey {
+            case index, delta
+            case finishReason = "finish_reason"
+        }
+    }
+
+    public var id: String?
+    public var choices: [Choice]
+    public var usage: Usage?
+}
+
+/// What llama-server's `/health` says.
+public enum ServerHealth: Sendable, Equatable {
+    /// 200: the model is loaded and the server takes requests.
+    case ready
+    /// 503: still loading the model.
+    case loading
+    /// Anything else: refused, timed out, unexpected status. The text says which.
+    case unavailable(String)
+}
+
+/// The parts of llama-server's `GET /props` that the project uses.
+public struct ServerProps: Sendable, Equatable, Decodable {
+    /// The context size per slot (`n_ctx`).
+    public var contextSize: Int
+    public var totalSlots: Int
+    public var modelPath: String?
+
+    enum CodingKeys: String, CodingKey {
+        case defaultGenerationSettings = "default_generation_settings"
+        case totalSlots = "total_slots"
+        case modelPath = "model_path"
+    }
+
+    enum SettingsKeys: String, CodingKey { case nCtx = "n_ctx" }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let settings = try container.nestedContainer(keyedBy: SettingsKeys.self, forKey: .defaultGenerationSettings)
+        contextSize = try settings.decode(Int.self, forKey: .nCtx)
+        totalSlots = try container.decode(Int.self, forKey: .totalSlots)
+        modelPath = try container.decodeIfPresent(String.self, forKey: .modelPath)
+    }
+}
+
+/// One entry of `GET /v1/models`.
+public struct ModelInfo: Codable, Sendable, Equatable {
+    public var id: String
+    public var ownedBy: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id
+        case ownedBy = "owned_by"
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Synchronization
+
+/// The project's only HTTP client for model servers: async/await over libcurl's multi interface.
+///
+/// All transfers of one client share one ``CurlEventLoop`` thread and its connection cache. Cancelling the
+/// calling task (or dropping a streamed body) aborts the transfer within the loop's poll interval, also
+/// while the server is silent.
+public final class UpstreamHTTPClient: Sendable {
+    /// The process-wide client; each instance owns a thread, so share this one unless isolation is wanted.
+    public static let shared = UpstreamHTTPClient(threadName: "ai-sysadmin-curl")
+
+    private let loop: CurlEventLoop
+    /// Error bodies are kept up to this size so a misbehaving server cannot fill memory.
+    private static let errorBodyLimit = 64 * 1024
+
+    public init(threadName: String = "ai-sysadmin-curl") {
+        loop = CurlEventLoop(name: threadName)
+    }
+
+    /// Sends `request` and collects the whole response. Non-2xx statuses are returned, not thrown.
+    public func execute(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let collected = Mutex(HTTPResponse(status: 0, headers: [], body: Data()))
+        let transferBox = Mutex<CurlTransfer?>(nil)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
+                do {
+                    let transfer = try CurlTransfer(request: request) { event in
+                        switch event {
+                        case .head(let status, let headers):
+                            collected.withLock { $0.status = status; $0.headers = headers }
+                        case .body(let data):
+                            collected.withLock { $0.body.append(data) }
+                        case .finished(let error):
+                            if let error { continuation.resume(throwing: error) }
+                            else { continuation.resume(returning: collected.withLock { $0 }) }
+                        }
+                    }
+                    transferBox.withLock { $0 = transfer }
+                    if Task.isCancelled {
+                        transfer.requestCancel(UpstreamError(.cancelled, "request cancelled"), on: loop)
+                    }
+                    loop.submit(transfer)
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        } onCancel: {
+            transferBox.withLock { $0 }?.requestCancel(UpstreamError(.cancelled, "request cancelled"), on: loop)
+        }
+    }
+
+    /// Sends `request` and returns as soon as the status and headers are in; the body streams as it arrives.
+    ///
+    /// A non-2xx status throws ``UpstreamError/Code/httpStatus`` with the (bounded) body, so callers only
+    /// ever iterate successful streams.
+    public func stream(_ request: HTTPRequest) async throws -> HTTPStreamingResponse {
+        let (body, bodyContinuation) = AsyncThrowingStream<Data, any Error>.makeStream()
+        let transferBox = Mutex<CurlTransfer?>(nil)
+        let loop = self.loop
+
+        struct HeadState {
+            var continuation: CheckedContinuation<(Int, [(name: String, value: String)]), any Error>?
+            var errorStatus: Int?
+            var errorBody = Data()
+        }
+        let state = Mutex(HeadState())
+
+        let head = try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Int, [(name: String, value: String)]), any Error>) in
+                state.withLock { $0.continuation = continuation }
+                do {
+                    let transfer = try CurlTransfer(request: request) { event in
+                        switch event {
+                        case .head(let status, let headers):
+                            if (200..<300).contains(status) {
+                                state.withLock { $0.continuation.take() }?.resume(returning: (status, headers))
+                            } else {
+                                state.withLock { $0.errorStatus = status }
+                            }
+                        case .body(let data):
+                            let isError = state.withLock { s -> Bool in
+                                guard s.errorStatus != nil else { return false }
+                                if s.errorBody.count < Self.errorBodyLimit { s.errorBody.append(data.prefix(Self.errorBodyLimit - s.errorBody.count)) }
+                                return true
+                            }
+                            if !isError { bodyContinuation.yield(data) }
+                        case .finished(let error):
+                            let (pending, errorStatus, errorBody) = state.withLock { s in
+                                (s.continuation.take(), s.errorStatus, s.errorBody)
+                            }
+                            let failure: (any Error)? = error ?? errorStatus.map { status in
+                                UpstreamError(.httpStatus, "\(request.method.rawValue) \(request.url) answered \(status)",
+                                              status: status, body: String(decoding: errorBody, as: UTF8.self))
+                            }
+                            if let pending {
+                                pending.resume(throwing: failure ?? UpstreamError(.invalidResponse, "the response ended before its headers"))
+                            }
+                            bodyContinuation.finish(throwing: failure)
+                        }
+                    }
+                    transferBox.withLock { $0 = transfer }
+                    bodyContinuation.onTermination = { termination in
+                        if case .cancelled = termination {
+                            transfer.requestCancel(UpstreamError(.cancelled, "stream consumer went away"), on: loop)
+                        }
+                    }
+                    if Task.isCancelled {
+                        transfer.requestCancel(UpstreamError(.cancelled, "request cancelled"), on: loop)
+                    }
+                    loop.submit(transfer)
+                } catch {
+                    state.withLock { $0.continuation = nil }
+                    continuation.resume(throwing: error)
+                }
+            }
+        } onCancel: {
+            transferBox.withLock { $0 }?.requestCancel(UpstreamError(.cancelled, "request cancelled"), on: loop)
+        }
+        return HTTPStreamingResponse(status: head.0, headers: head.1, body: body)
+    }
+}

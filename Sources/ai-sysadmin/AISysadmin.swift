@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct AISysadmin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ai-sysadmin",
+        abstract: "An autonomous system administrator that runs its language models locally on llama.cpp.",
+        subcommands: [RunCommand.self, StatusCommand.self, ConfigCommand.self]
+    )
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import ModelSupervisor
+
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Print an example configuration or check one.",
+        subcommands: [Example.self, Check.self])
+
+    struct Example: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a complete configuration with every default.")
+
+        func run() {
+            print(DaemonConfiguration().encodedJSON())
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a configuration file: keys, ports, exposure, model files. Exit status 1 on any problem.")
+
+        @Argument(help: "The configuration file to check.")
+        var file: String
+
+        func run() throws {
+            let configuration: DaemonConfiguration
+            do {
+                configuration = try DaemonConfiguration.load(from: file)
+            } catch {
+                printError("\(file): \(error)")
+                throw ExitCode(1)
+            }
+            let issues = ConfigurationValidator().validate(configuration)
+            guard issues.isEmpty else {
+                for issue in issues { printError("\(file): \(issue)") }
+                throw ExitCode(1)
+            }
+            print("\(file): ok")
+        }
+    }
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ModelSupervisor
+import ServiceLifecycle
+import UnixSignals
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the daemon in the foreground: supervise the trigger, review and meta model servers.",
+        discussion: """
+            Stops on SIGTERM or SIGINT after stopping every model server it started. Under systemd \
+            (Type=notify) it reports READY=1 once every enabled model answers /health, and STATUS= on changes.
+            """
+    )
+
+    @OptionGroup var options: DaemonOptions
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "ai-sysadmin")
+
+        let configuration: DaemonConfiguration
+        do {
+            configuration = try options.load()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let supervisor = ModelSupervisor(configuration: configuration, logger: logger)
+        let control = ControlSocketServer(stateDirectory: configuration.stateDirectory, logger: logger,
+                                          status: { supervisor.status() })
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup,
+                      failureTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: control, successTerminationBehavior: .gracefullyShutdownGroup,
+                      failureTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

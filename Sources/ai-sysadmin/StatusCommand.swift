@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import ModelSupervisor
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show each model server's backend, state, pid, endpoint, uptime, restarts and last error.")
+
+    @Option(name: .customLong("state-dir"), help: "The daemon's state directory (where control.sock lives).")
+    var stateDirectory = DaemonConfiguration().stateDirectory
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        let status: SupervisorStatus
+        do {
+            status = try ControlClient(stateDirectory: stateDirectory).status()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(status), as: UTF8.self))
+            return
+        }
+        let rows = status.models.map { model -> [String] in
+            [model.layer.rawValue, model.backend.rawValue, model.state.rawValue, model.pid.map(String.init) ?? "-",
+             model.endpoint, model.uptimeSeconds.map(Self.formatUptime) ?? "-", String(model.restarts),
+             model.lastError.map { String($0.split(separator: "\n").first ?? "") } ?? "-"]
+        }
+        let header = ["LAYER", "BACKEND", "STATE", "PID", "ENDPOINT", "UPTIME", "RESTARTS", "LAST ERROR"]
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        for row in [header] + rows {
+            print(row.enumerated().map { index, cell in
+                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+            }.joined(separator: "  "))
+        }
+    }
+
+    static func formatUptime(_ seconds: Double) -> String {
+        let total = Int(seconds)
+        if total < 60 { return "\(total)s" }
+        if total < 3600 { return "\(total / 60)m\(total % 60)s" }
+        return "\(total / 3600)h\((total % 3600) / 60)m"
+    }
+}
