@@ -17,6 +17,8 @@ public struct LlamaServerCommand: Sendable, Equatable {
             "--parallel", String(server.parallel),
             "--alias", server.alias ?? layer.rawValue,
             "--api-key-file", apiKeyFile,
+            // The bundled web UI has no place on an internal model server.
+            "--no-webui",
         ]
         if let threads = server.threads { args += ["--threads", String(threads)] }
         args += server.extraArgs

@@ -1,0 +1,208 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import UpstreamClient
+
+/// The libcurl client against scripted local servers: every typed error, streaming as it arrives,
+/// cancellation while the server is silent, connection reuse.
+@Suite struct UpstreamHTTPClientTests {
+    let client = UpstreamHTTPClient(threadName: "curl-tests")
+
+    private func ok(_ body: String, contentType: String = "application/json", keepAlive: Bool = true) -> String {
+        "HTTP/1.1 200 OK\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.utf8.count)\r\n"
+            + (keepAlive ? "" : "Connection: close\r\n") + "\r\n" + body
+    }
+
+    @Test func getReturnsStatusHeadersAndBody() async throws {
+        let server = try ScriptedHTTPServer { connection in
+            _ = connection.readRequest()
+            connection.write(ok("{\"status\":\"ok\"}"))
+        }
+        let response = try await client.execute(HTTPRequest(url: server.baseURL + "/health"))
+        #expect(response.status == 200)
+        #expect(response.header("content-type") == "application/json")
+        #expect(String(decoding: response.body, as: UTF8.self) == "{\"status\":\"ok\"}")
+    }
+
+    @Test func postSendsBodyAndHeaders() async throws {
+        let seen = Mutex("")
+        let server = try ScriptedHTTPServer { connection in
+            let request = connection.readRequest() ?? ""
+            seen.withLock { $0 = request }
+            connection.write(ok("{}"))
+        }
+        _ = try await client.execute(HTTPRequest(
+            method: .post, url: server.baseURL + "/v1/chat/completions",
+            headers: [("Authorization", "Bearer k1"), ("Content-Type", "application/json")],
+            body: Data("{\"x\":1}".utf8)))
+        let request = seen.withLock { $0 }
+        #expect(request.hasPrefix("POST /v1/chat/completions HTTP/1.1\r\n"))
+        #expect(request.contains("Authorization: Bearer k1\r\n"))
+        #expect(request.hasSuffix("\r\n\r\n{\"x\":1}"))
+        #expect(!request.lowercased().contains("expect: 100-continue"))
+    }
+
+    @Test func connectionRefusedIsTyped() async throws {
+        let port = unusedPort()
+        await #expect {
+            _ = try await client.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/health"))
+        } throws: { ($0 as? UpstreamError)?.code == .connectionRefused }
+    }
+
+    @Test func idleTimeoutFiresWhenServerFallsSilent() async throws {
+        let release = Gate()
+        let server = try ScriptedHTTPServer { connection in
+            _ = connection.readRequest()
+            connection.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: first\n\n")
+            release.wait(timeout: .seconds(30))
+        }
+        defer { release.open() }
+        let response = try await client.stream(HTTPRequest(
+            url: server.baseURL + "/stream", timeouts: .init(connect: .seconds(2), total: nil, idle: .milliseconds(300))))
+        var chunks = 0
+        await #expect {
+            for try await _ in response.body { chunks += 1 }
+        } throws: { ($0 as? UpstreamError)?.code == .idleTimeout }
+        #expect(chunks == 1)
+    }
+
+    @Test func totalTimeoutFiresWhileDataKeepsComing() async throws {
+        let stop = Gate()
+        let server = try ScriptedHTTPServer { connection in
+            _ = connection.readRequest()
+            connection.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
+            // A byte every 50 ms keeps the idle timeout from firing, so only the total one can.
+            while !stop.wait(timeout: .milliseconds(50)) {
+                guard connection.write(": tick\n") else { return }
+            }
+        }
+        defer { stop.open() }
+        let start = ContinuousClock.now
+        await #expect {
+            _ = try await client.execute(HTTPRequest(
+                url: server.baseURL + "/drip", timeouts: .init(connect: .seconds(2), total: .milliseconds(600), idle: .seconds(5))))
+        } throws: { ($0 as? UpstreamError)?.code == .totalTimeout }
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    @Test func connectTimeoutIsTyped() async throws {
+        // A listener whose backlog is full drops further SYNs on Linux, so connect() cannot complete.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        listen(fd, 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        // Fill the queue with plain sockets that connect and stay unaccepted.
+        var fillers: [Int32] = []
+        defer { fillers.forEach { close($0) } }
+        for _ in 0..<4 {
+            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            fillers.append(filler)
+        }
+        await #expect {
+            _ = try await client.execute(HTTPRequest(
+                url: "http://127.0.0.1:\(port)/", timeouts: .init(connect: .milliseconds(400), total: nil, idle: nil)))
+        } throws: { ($0 as? UpstreamError)?.code == .connectTimeout }
+    }
+
+    @Test func errorStatusCarriesTheBody() async throws {
+        let server = try ScriptedHTTPServer { connection in
+            _ = connection.readRequest()
+            let body = #"{"error":{"code":401,"message":"Invalid API Key","type":"authentication_error"}}"#
+            connection.write("HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        }
+        let plain = try await client.execute(HTTPRequest(url: server.baseURL + "/v1/models"))
+        #expect(plain.status == 401)
+        await #expect {
+            _ = try await client.stream(HTTPRequest(method: .post, url: server.baseURL + "/v1/chat/completions", body: Data("{}".utf8)))
+        } throws: { error in
+            guard let error = error as? UpstreamError else { return false }
+            return error.code == .httpStatus && error.status == 401 && (error.body ?? "").contains("Invalid API Key")
+        }
+    }
+
+    @Test func streamedEventsArriveBeforeTheResponseEnds() async throws {
+        let firstReceived = Gate()
+        let server = try ScriptedHTTPServer { connection in
+            _ = connection.readRequest()
+            connection.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
+            connection.write("data: {\"n\":1}\n\n")
+            // The second event is only written once the client has seen the first: a buffering client hangs.
+            guard firstReceived.wait(timeout: .seconds(10)) else { return }
+            connection.write(": ping\n\ndata: {\"n\":2}\n\ndata: [DONE]\n\n")
+        }
+        let response = try await client.stream(HTTPRequest(url: server.baseURL + "/stream"))
+        var items: [ServerSentEventItem] = []
+        for try await item in response.serverSentEvents {
+            items.append(item)
+            if items.count == 1 { firstReceived.open() }
+        }
+        #expect(items == [
+            .event(.init(data: "{\"n\":1}")), .comment("ping"), .event(.init(data: "{\"n\":2}")), .event(.init(data: "[DONE]")),
+        ])
+    }
+
+    @Test func cancellingASilentStreamAbortsWithinASecond() async throws {
+        let closedByClient = Mutex<Bool?>(nil)
+        let requestArrived = Gate()
+        let server = try ScriptedHTTPServer { connection in
+            _ = connection.readRequest()
+            connection.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n")
+            requestArrived.open()
+            let closed = connection.waitForPeerClose(timeout: .seconds(10))
+            closedByClient.withLock { $0 = closed }
+        }
+        let client = self.client
+        let task = Task {
+            let response = try await client.stream(HTTPRequest(url: server.baseURL + "/silent", timeouts: .init(idle: nil)))
+            for try await _ in response.body {}
+        }
+        #expect(requestArrived.wait(timeout: .seconds(10)))
+        let cancelledAt = ContinuousClock.now
+        task.cancel()
+        let result = await task.result
+        #expect(ContinuousClock.now - cancelledAt < .seconds(1))
+        #expect(throws: UpstreamError.self) { try result.get() }
+        // The server saw the connection close: the transfer was really aborted, not just abandoned.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while closedByClient.withLock({ $0 }) == nil, ContinuousClock.now < deadline { await Task.yield() }
+        #expect(closedByClient.withLock { $0 } == true)
+    }
+
+    @Test func sequentialRequestsReuseOneConnection() async throws {
+        let server = try ScriptedHTTPServer { connection in
+            while connection.readRequest() != nil {
+                connection.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            }
+        }
+        for _ in 0..<5 {
+            let response = try await client.execute(HTTPRequest(url: server.baseURL + "/health"))
+            #expect(response.status == 200)
+        }
+        #expect(server.acceptedConnections == 1)
+    }
+
+    @Test func headerInjectionIsRefused() async throws {
+        await #expect {
+            _ = try await client.execute(HTTPRequest(url: "http://127.0.0.1:1/", headers: [("X-Evil", "a\r\nHost: b")]))
+        } throws: { ($0 as? UpstreamError)?.code == .invalidRequest }
+    }
+
+    @Test func nonHTTPURLIsRefused() async throws {
+        await #expect {
+            _ = try await client.execute(HTTPRequest(url: "file:///etc/passwd"))
+        } throws: { ($0 as? UpstreamError)?.code == .invalidRequest }
+    }
+}
