@@ -10,6 +10,16 @@ public struct ModelServerConfiguration: Sendable, Equatable {
         case external
         /// Any OpenAI-compatible URL; the daemon only health-checks it.
         case remote
+
+        public init(from decoder: any Decoder) throws {
+            let raw = try decoder.singleValueContainer().decode(String.self)
+            guard let backend = Backend(rawValue: raw) else {
+                throw ConfigurationError(
+                    keyPath: decoder.codingPath.dottedPath,
+                    "'\(raw.prefix(64))' is not a backend; use one of: \(Backend.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            self = backend
+        }
     }
 
     public var enable = true

@@ -65,6 +65,8 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible, Equa
             return ConfigurationError(keyPath: context.codingPath.dottedPath, "expected \(describe(type)), found null")
         case DecodingError.keyNotFound(let key, let context):
             return ConfigurationError(keyPath: (context.codingPath + [key]).dottedPath, "is required")
+        case DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty:
+            return ConfigurationError(keyPath: context.codingPath.dottedPath, "invalid value: \(context.debugDescription)")
         case DecodingError.dataCorrupted(let context):
             let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
             return ConfigurationError(keyPath: context.codingPath.dottedPath,

@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+@testable import ModelSupervisor
+
+@Suite struct ConfigurationTests {
+    private func decode(_ json: String) throws(ConfigurationError) -> DaemonConfiguration {
+        try DaemonConfiguration.decode(Data(json.utf8), file: "test.json")
+    }
+
+    private func expectError(_ json: String, keyPath: String, containing text: String,
+                             sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try decode(json)
+            Issue.record("expected an error at \(keyPath)", sourceLocation: sourceLocation)
+        } catch {
+            #expect(error.keyPath == keyPath, sourceLocation: sourceLocation)
+            #expect(error.message.contains(text), "\(error.message)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func emptyFileMeansEveryDefault() throws {
+        let config = try decode("{}")
+        #expect(config == DaemonConfiguration())
+        #expect(config.models.trigger.port == 40080 && config.models.review.port == 40081 && config.models.meta.port == 40082)
+        #expect(config.models.meta.contextSize == 131072)
+        #expect(config.models.trigger.host == "127.0.0.1")
+    }
+
+    @Test func partialLayerKeepsTheLayersOtherDefaults() throws {
+        let config = try decode(#"{"models": {"review": {"port": 41000}}}"#)
+        #expect(config.models.review.port == 41000)
+        #expect(config.models.review.contextSize == 32768)
+        #expect(config.models.review.model == "qwen3:4b")
+    }
+
+    @Test func exampleRoundTripsAndShowsEveryField() throws {
+        let example = DaemonConfiguration().encodedJSON()
+        #expect(try decode(example) == DaemonConfiguration())
+        for key in ["stateDirectory", "llamaServer", "missesBeforeRestart", "crashLoopFailures", "gpuLayers", "threads",
+                    "extraArgs", "apiKeyFile", "systemdUnit", "allowNonLoopback"] {
+            #expect(example.contains("\"\(key)\""), "config example lacks \(key)")
+        }
+    }
+
+    @Test func unknownKeysAreErrorsThatNameThePath() {
+        expectError(#"{"stateDir": "/x"}"#, keyPath: "stateDir", containing: "unknown key 'stateDir'")
+        expectError(#"{"models": {"trigger": {"contextsize": 1}}}"#, keyPath: "models.trigger.contextsize",
+                    containing: "contextSize")
+        expectError(#"{"models": {"metta": {}}}"#, keyPath: "models.metta", containing: "known keys here: meta, review, trigger")
+    }
+
+    @Test func wrongTypesNameKeyAndExpectedType() {
+        expectError(#"{"models": {"meta": {"port": "40082"}}}"#, keyPath: "models.meta.port", containing: "expected a whole number")
+        expectError(#"{"models": {"meta": {"backend": "docker"}}}"#, keyPath: "models.meta.backend",
+                    containing: "'docker' is not a backend; use one of: managed, external, remote")
+        expectError("{not json", keyPath: "", containing: "not valid JSON")
+    }
+
+    @Test func unreadableFileIsNamed() {
+        #expect {
+            _ = try DaemonConfiguration.load(from: "/nonexistent/config.json")
+        } throws: { "\($0)".contains("/nonexistent/config.json") }
+    }
+}
+
+@Suite struct ConfigurationValidatorTests {
+    /// A configuration whose every check passes: real (empty) model file, an executable for llama-server.
+    private func validConfig() throws -> (DaemonConfiguration, String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("validator-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let model = directory + "/tiny.gguf"
+        FileManager.default.createFile(atPath: model, contents: Data("GGUF".utf8))
+        var config = DaemonConfiguration()
+        config.stateDirectory = directory
+        config.llamaServer = "/bin/true"
+        for layer in ModelLayer.allCases { config.models[layer].model = model }
+        return (config, directory)
+    }
+
+    @Test func aValidConfigurationHasNoIssues() throws {
+        let (config, _) = try validConfig()
+        #expect(ConfigurationValidator().validate(config) == [])
+    }
+
+    @Test func missingModelFileDisablesOnlyThatLayer() throws {
+        var (config, directory) = try validConfig()
+        config.models.review.model = "qwen3:4b"
+        let issues = ConfigurationValidator().validate(config)
+        #expect(issues.count == 1)
+        #expect(issues.first?.keyPath == "models.review.model")
+        #expect(issues.first?.layer == .review)
+        #expect(issues.first?.message.contains("\(directory)/models/qwen3-4b.gguf does not exist") == true)
+    }
+
+    @Test func portClashIsFatalAndNamesBothLayers() throws {
+        var (config, _) = try validConfig()
+        config.models.meta.port = config.models.trigger.port
+        let issues = ConfigurationValidator().validate(config)
+        #expect(issues.map(\.keyPath) == ["models.meta.port"])
+        #expect(issues.first?.layer == nil)
+        #expect(issues.first?.message.contains("also the port of models.trigger") == true)
+    }
+
+    @Test func nonLoopbackHostNeedsExplicitOptIn() throws {
+        var (config, _) = try validConfig()
+        config.models.trigger.host = "0.0.0.0"
+        let issues = ConfigurationValidator().validate(config)
+        #expect(issues.map(\.keyPath) == ["models.trigger.host"])
+        #expect(issues.first?.message.contains("allowNonLoopback") == true)
+        config.models.trigger.allowNonLoopback = true
+        #expect(ConfigurationValidator().validate(config) == [])
+    }
+
+    @Test func externalBackendIsHeldToTheSameExposureRule() throws {
+        var (config, _) = try validConfig()
+        config.models.meta.backend = .external
+        config.models.meta.host = "192.0.2.10"
+        #expect(ConfigurationValidator().validate(config).map(\.keyPath) == ["models.meta.host"])
+    }
+
+    @Test func remoteBackendNeedsAnHTTPURL() throws {
+        var (config, _) = try validConfig()
+        config.models.meta.backend = .remote
+        #expect(ConfigurationValidator().validate(config).map(\.keyPath) == ["models.meta.url"])
+        config.models.meta.url = "ftp://example"
+        #expect(ConfigurationValidator().validate(config).map(\.keyPath) == ["models.meta.url"])
+        config.models.meta.url = "http://127.0.0.1:9999"
+        #expect(ConfigurationValidator().validate(config) == [])
+    }
+
+    @Test func missingLlamaServerBinaryIsNamed() throws {
+        var (config, _) = try validConfig()
+        config.llamaServer = "/nonexistent/llama-server"
+        let issues = ConfigurationValidator().validate(config)
+        #expect(issues.map(\.keyPath) == ["llamaServer"])
+        #expect(issues.first?.message.contains("/nonexistent/llama-server") == true)
+    }
+
+    @Test func disabledLayersAreNotChecked() throws {
+        var (config, _) = try validConfig()
+        config.models.meta.enable = false
+        config.models.meta.model = "/nope.gguf"
+        config.models.meta.port = config.models.trigger.port
+        #expect(ConfigurationValidator().validate(config) == [])
+    }
+}
+
+@Suite struct ModelReferenceTests {
+    @Test func pathsStayNamesResolveUnderTheModelDirectory() {
+        #expect(ModelReference.resolve("/srv/m.gguf", modelDirectory: "/var/lib/x/models") == "/srv/m.gguf")
+        #expect(ModelReference.resolve("./m.gguf", modelDirectory: "/d") == "./m.gguf")
+        #expect(ModelReference.resolve("qwen3:14b", modelDirectory: "/d") == "/d/qwen3-14b.gguf")
+        #expect(ModelReference.resolve("tiny.gguf", modelDirectory: "/d") == "/d/tiny.gguf")
+    }
+}
