@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+import ModelSupervisor
+import ServiceLifecycle
+import Testing
+import UpstreamClient
+
+/// What `scripts/setup` provides: a real llama-server and the SmolLM2-135M test model.
+enum TestEnvironment {
+    static func llamaServer() throws -> String {
+        let path = try #require(ProcessInfo.processInfo.environment["LLAMA_SERVER"],
+                                "LLAMA_SERVER is not set; run the tests through scripts/test (it runs scripts/setup)")
+        try #require(FileManager.default.isExecutableFile(atPath: path), "LLAMA_SERVER=\(path) is not executable")
+        return path
+    }
+
+    static func model() throws -> String {
+        let path = try #require(ProcessInfo.processInfo.environment["AI_SYSADMIN_TEST_MODEL"],
+                                "AI_SYSADMIN_TEST_MODEL is not set; run the tests through scripts/test")
+        try #require(FileManager.default.fileExists(atPath: path), "AI_SYSADMIN_TEST_MODEL=\(path) does not exist")
+        return path
+    }
+
+    /// The `ai-sysadmin` executable SwiftPM built next to this test bundle.
+    static func daemonExecutable() throws -> String {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ai-sysadmin").path,
+            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent(".build/debug/ai-sysadmin").path,
+        ]
+        return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0) },
+                            "ai-sysadmin executable not found at \(candidates); build with `swift build --build-tests`")
+    }
+
+    static func temporaryDirectory(_ label: String) throws -> String {
+        // Short: the control socket path must fit in sockaddr_un (108 bytes).
+        let path = "/tmp/ais-\(label)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// A configuration on free ports with the tiny model, fast health probing, and only `layers` enabled.
+    static func configuration(layers: Set<ModelLayer> = Set(ModelLayer.allCases), label: String) throws -> DaemonConfiguration {
+        var config = DaemonConfiguration()
+        config.stateDirectory = try temporaryDirectory(label)
+        config.llamaServer = try llamaServer()
+        config.health.intervalSeconds = 0.5
+        config.health.timeoutSeconds = 1
+        config.health.missesBeforeRestart = 2
+        config.restart.initialBackoffSeconds = 0.2
+        config.restart.maximumBackoffSeconds = 2
+        config.restart.stopGraceSeconds = 5
+        let model = try model()
+        for layer in ModelLayer.allCases {
+            config.models[layer].enable = layers.contains(layer)
+            config.models[layer].model = model
+            config.models[layer].port = freePort()
+            config.models[layer].contextSize = 1024
+            config.models[layer].threads = 1
+            config.models[layer].startTimeoutSeconds = 120
+        }
+        return config
+    }
+
+    static let logger: Logger = {
+        var logger = Logger(label: "integration-tests")
+        logger.logLevel = ProcessInfo.processInfo.environment["AI_SYSADMIN_TEST_LOG"] == nil ? .critical : .debug
+        return logger
+    }()
+}
+
+/// A supervisor running in its own service group, for one test.
+struct RunningSupervisor {
+    let supervisor: ModelSupervisor
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    static func start(_ configuration: DaemonConfiguration) -> RunningSupervisor {
+        let supervisor = ModelSupervisor(configuration: configuration, logger: TestEnvironment.logger, unitRestarter: nil)
+        let group = ServiceGroup(services: [supervisor], logger: TestEnvironment.logger)
+        let task = Task { try await group.run() }
+        return RunningSupervisor(supervisor: supervisor, group: group, task: task)
+    }
+
+    /// Polls the status until `condition` holds or `timeout` passes; returns the last status.
+    @discardableResult
+    func waitFor(_ what: String, timeout: Duration = .seconds(90),
+                 _ condition: (SupervisorStatus) -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws -> SupervisorStatus {
+        let deadline = ContinuousClock.now + timeout
+        var status = supervisor.status()
+        while !condition(status) {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("timed out waiting for \(what); last status: \(status)", sourceLocation: sourceLocation)
+                throw CancellationError()
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            status = supervisor.status()
+        }
+        return status
+    }
+
+    func model(_ layer: ModelLayer) -> ModelStatus? {
+        supervisor.status().models.first { $0.layer == layer }
+    }
+
+    /// Graceful shutdown; returns once every server is stopped.
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on right now.
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    _ = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Whether `pid` names a live (not zombie) process.
+func isAlive(_ pid: Int32) -> Bool {
+    guard kill(pid, 0) == 0 else { return false }
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(close, offsetBy: 2)]
+    return state != "Z" && state != "X"
+}
+
+/// Polls until `condition` holds; false if `timeout` passed first.
+func eventually(timeout: Duration, _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        guard ContinuousClock.now < deadline else { return false }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return true
+}
