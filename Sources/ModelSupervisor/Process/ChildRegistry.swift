@@ -13,6 +13,13 @@ public struct ChildRegistry: Sendable {
         public var pid: Int32
         public var startTime: UInt64
         public var executable: String
+
+        public init(layer: String, pid: Int32, startTime: UInt64, executable: String) {
+            self.layer = layer
+            self.pid = pid
+            self.startTime = startTime
+            self.executable = executable
+        }
     }
 
     public let directory: String
