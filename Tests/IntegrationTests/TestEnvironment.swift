@@ -75,8 +75,10 @@ struct RunningSupervisor {
     let group: ServiceGroup
     let task: Task<Void, any Error>
 
-    static func start(_ configuration: DaemonConfiguration) -> RunningSupervisor {
-        let supervisor = ModelSupervisor(configuration: configuration, logger: TestEnvironment.logger, unitRestarter: nil)
+    static func start(_ configuration: DaemonConfiguration,
+                      unitRestarter: (any SystemdUnitRestarting)? = nil) -> RunningSupervisor {
+        let supervisor = ModelSupervisor(configuration: configuration, logger: TestEnvironment.logger,
+                                         unitRestarter: unitRestarter)
         let group = ServiceGroup(services: [supervisor], logger: TestEnvironment.logger)
         let task = Task { try await group.run() }
         return RunningSupervisor(supervisor: supervisor, group: group, task: task)
