@@ -99,7 +99,8 @@ public struct HealthConfiguration: Sendable, Equatable, Codable {
 
 /// Restarting failed servers.
 public struct RestartConfiguration: Sendable, Equatable, Codable {
-    public var initialBackoffSeconds = 1.0
+    /// The first restart comes almost at once: a crashed server should be back in its own load time.
+    public var initialBackoffSeconds = 0.1
     public var maximumBackoffSeconds = 60.0
     /// Consecutive failures that mark a server Failed (it is still retried, at the maximum backoff).
     public var crashLoopFailures = 5

@@ -3,7 +3,7 @@ public struct RestartBackoff: Sendable, Equatable {
     public var initial: Duration
     public var maximum: Duration
 
-    public init(initial: Duration = .seconds(1), maximum: Duration = .seconds(60)) {
+    public init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(60)) {
         precondition(initial > .zero && maximum >= initial, "backoff needs 0 < initial <= maximum")
         self.initial = initial
         self.maximum = maximum
