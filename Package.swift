@@ -68,14 +68,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Sockets, polling with deadlines and gates shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "UpstreamClientTests",
-            dependencies: ["UpstreamClient"],
+            dependencies: ["UpstreamClient", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ModelSupervisorTests",
-            dependencies: ["ModelSupervisor", "UpstreamClient"],
+            dependencies: ["ModelSupervisor", "UpstreamClient", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         // Talks to a real llama-server with the SmolLM2-135M test model (scripts/setup provides both).
@@ -84,7 +86,9 @@ let package = Package(
             dependencies: [
                 "ModelSupervisor",
                 "UpstreamClient",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -33,7 +33,15 @@ struct RunCommand: AsyncParsableCommand {
         do {
             configuration = try options.load()
         } catch {
-            throw ValidationError("\(error)")
+            printError("ai-sysadmin: \(error)")
+            throw ExitCode(1)
+        }
+        // Problems that make the whole configuration unusable stop here, all of them at once; a problem of one
+        // layer (its model file is missing) only marks that layer Failed once running.
+        let fatal = ConfigurationValidator().validate(configuration).filter { $0.layer == nil }
+        guard fatal.isEmpty else {
+            for issue in fatal { printError("ai-sysadmin: \(issue)") }
+            throw ExitCode(1)
         }
         let supervisor = ModelSupervisor(configuration: configuration, logger: logger)
         let control = ControlSocketServer(stateDirectory: configuration.stateDirectory, logger: logger,

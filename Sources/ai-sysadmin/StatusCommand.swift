@@ -18,7 +18,8 @@ struct StatusCommand: ParsableCommand {
         do {
             status = try ControlClient(stateDirectory: stateDirectory).status()
         } catch {
-            throw ValidationError("\(error)")
+            printError("ai-sysadmin: \(error)")
+            throw ExitCode(1)
         }
         if json {
             let encoder = JSONEncoder()

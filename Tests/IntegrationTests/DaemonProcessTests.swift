@@ -1,131 +1,142 @@
 import Foundation
 import ModelSupervisor
+import TestSupport
 import Testing
 
-/// The `ai-sysadmin` executable as a real process: signals, sd_notify, no orphans, the status CLI.
-@Suite(.serialized) struct DaemonProcessTests {
-    /// Starts `ai-sysadmin run` with `config` written to a file; stderr goes to a log file in the state directory.
-    private func launchDaemon(_ config: DaemonConfiguration, environment extra: [String: String] = [:]) throws -> Process {
-        let file = config.stateDirectory + "/config.json"
-        try config.encodedJSON().write(toFile: file, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestEnvironment.daemonExecutable())
-        process.arguments = ["run", "--config", file, "--log-level", "debug"]
-        process.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
-        FileManager.default.createFile(atPath: config.stateDirectory + "/daemon.log", contents: nil)
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: config.stateDirectory + "/daemon.log"))
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
-    private func waitForAllReady(_ config: DaemonConfiguration, count: Int) async throws -> SupervisorStatus {
-        let client = ControlClient(stateDirectory: config.stateDirectory)
-        var last: SupervisorStatus?
-        let ready = await eventually(timeout: .seconds(90)) {
-            last = try? client.status()
-            return last.map { $0.allReady && $0.models.count == count } ?? false
+extension IntegrationTests {
+    /// The `ai-sysadmin` executable as a real process: signals, sd_notify, no orphans, the status CLI.
+    @Suite struct DaemonProcessTests {
+        /// Starts `ai-sysadmin run` with `config` written to a file; stderr goes to a log file in the state directory.
+        private func launchDaemon(_ config: DaemonConfiguration, environment extra: [String: String] = [:]) throws -> Process {
+            let file = config.stateDirectory + "/config.json"
+            try config.encodedJSON().write(toFile: file, atomically: true, encoding: .utf8)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try TestEnvironment.daemonExecutable())
+            process.arguments = ["run", "--config", file, "--log-level", "debug"]
+            process.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+            _ = FileManager.default.createFile(atPath: config.stateDirectory + "/daemon.log", contents: nil)
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: config.stateDirectory + "/daemon.log"))
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            return process
         }
-        let log = (try? String(contentsOfFile: config.stateDirectory + "/daemon.log", encoding: .utf8)) ?? ""
-        try #require(ready, "the daemon did not report \(count) Ready models; last status \(String(describing: last))\n\(log.suffix(3000))")
-        return try #require(last)
-    }
 
-    @Test func sigkillOfTheDaemonLeavesNoModelServerBehind() async throws {
-        let config = try TestEnvironment.configuration(label: "sigkill")
-        let notifySocket = try DatagramListener(path: config.stateDirectory + "/notify.sock")
-        let daemon = try launchDaemon(config, environment: ["NOTIFY_SOCKET": notifySocket.path])
-        let status = try await waitForAllReady(config, count: 3)
-        let pids = status.models.compactMap(\.pid)
-        try #require(pids.count == 3)
-        for pid in pids {
-            let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
-            #expect(exe.hasSuffix("llama-server"), "pid \(pid) is \(exe)")
-            // The children must not be able to talk to the daemon's service manager.
-            let environ = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))
-            #expect(!String(decoding: environ, as: UTF8.self).contains("NOTIFY_SOCKET="), "pid \(pid) inherited NOTIFY_SOCKET")
+        /// Runs `ai-sysadmin ARGS…` to completion, its output captured in files (a pipe could fill and block it).
+        private func runCLI(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+            let directory = try TestEnvironment.temporaryDirectory("cli")
+            let (outPath, errPath) = (directory + "/stdout", directory + "/stderr")
+            _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+            let cli = Process()
+            cli.executableURL = URL(fileURLWithPath: try TestEnvironment.daemonExecutable())
+            cli.arguments = arguments
+            cli.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+            cli.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+            try cli.run()
+            cli.waitUntilExit()
+            return (cli.terminationStatus, try String(contentsOfFile: outPath, encoding: .utf8),
+                    try String(contentsOfFile: errPath, encoding: .utf8))
         }
-        // Records of the children let a later start reap anything PDEATHSIG missed.
-        #expect(Set(ChildRegistry(stateDirectory: config.stateDirectory).records().map(\.pid)) == Set(pids))
 
-        let messages = await notifySocket.receive(until: { $0.contains { $0.contains("READY=1") } }, timeout: .seconds(10))
-        #expect(messages.contains { $0.hasPrefix("READY=1\nSTATUS=trigger ready, review ready, meta ready") }, "\(messages)")
+        private func waitForAllReady(_ config: DaemonConfiguration, count: Int) async throws -> SupervisorStatus {
+            let client = ControlClient(stateDirectory: config.stateDirectory)
+            var last: SupervisorStatus?
+            let ready = await eventually(timeout: .seconds(90)) {
+                last = try? client.status()
+                return last.map { $0.allReady && $0.models.count == count } ?? false
+            }
+            let log = (try? String(contentsOfFile: config.stateDirectory + "/daemon.log", encoding: .utf8)) ?? ""
+            try #require(ready, "the daemon did not report \(count) Ready models; last status \(String(describing: last))\n\(log.suffix(3000))")
+            return try #require(last)
+        }
 
-        kill(daemon.processIdentifier, SIGKILL)
-        daemon.waitUntilExit()
-        #expect(await eventually(timeout: .seconds(5)) { pids.allSatisfy { !isAlive($0) } },
-                "llama-server outlived a SIGKILLed daemon: \(pids.filter(isAlive))")
-    }
+        @Test func sigkillOfTheDaemonLeavesNoModelServerBehind() async throws {
+            let config = try TestEnvironment.configuration(label: "sigkill")
+            let notifySocket = try DatagramListener(path: config.stateDirectory + "/notify.sock")
+            let daemon = try launchDaemon(config, environment: ["NOTIFY_SOCKET": notifySocket.path])
+            let status = try await waitForAllReady(config, count: 3)
+            let pids = status.models.compactMap(\.pid)
+            try #require(pids.count == 3)
+            for pid in pids {
+                let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")
+                #expect(exe.hasSuffix("llama-server"), "pid \(pid) is \(exe)")
+                // The children must not be able to talk to the daemon's service manager.
+                let environ = try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/environ"))
+                #expect(!String(decoding: environ, as: UTF8.self).contains("NOTIFY_SOCKET="), "pid \(pid) inherited NOTIFY_SOCKET")
+            }
+            // Records of the children let a later start reap anything PDEATHSIG missed.
+            #expect(Set(ChildRegistry(stateDirectory: config.stateDirectory).records().map(\.pid)) == Set(pids))
 
-    @Test func sigtermStopsEveryServerAndExitsCleanly() async throws {
-        let config = try TestEnvironment.configuration(layers: [.trigger, .review], label: "sigterm")
-        let notifySocket = try DatagramListener(path: config.stateDirectory + "/notify.sock")
-        let daemon = try launchDaemon(config, environment: ["NOTIFY_SOCKET": notifySocket.path])
-        let status = try await waitForAllReady(config, count: 2)
-        let pids = status.models.compactMap(\.pid)
+            let messages = await notifySocket.receive(until: { $0.contains { $0.contains("READY=1") } }, timeout: .seconds(10))
+            #expect(messages.contains { $0.hasPrefix("READY=1\nSTATUS=trigger ready, review ready, meta ready") }, "\(messages)")
 
-        // The CLI shows the same through the control socket.
-        let cli = Process()
-        cli.executableURL = URL(fileURLWithPath: try TestEnvironment.daemonExecutable())
-        cli.arguments = ["status", "--json", "--state-dir", config.stateDirectory]
-        let output = Pipe()
-        cli.standardOutput = output
-        try cli.run()
-        let json = output.fileHandleForReading.readDataToEndOfFile()
-        cli.waitUntilExit()
-        #expect(cli.terminationStatus == 0)
-        let shown = try JSONDecoder().decode(SupervisorStatus.self, from: json)
-        #expect(shown.models.map(\.layer) == [.trigger, .review])
-        #expect(shown.models.allSatisfy { $0.state == .ready && $0.backend == .managed && $0.pid != nil })
-        let socketMode = try FileManager.default.attributesOfItem(atPath: config.stateDirectory + "/control.sock")[.posixPermissions] as? Int
-        #expect(socketMode == 0o660)
+            kill(daemon.processIdentifier, SIGKILL)
+            daemon.waitUntilExit()
+            #expect(await eventually(timeout: .seconds(5)) { pids.allSatisfy { !isAlive($0) } },
+                    "llama-server outlived a SIGKILLed daemon: \(pids.filter(isAlive))")
+        }
 
-        kill(daemon.processIdentifier, SIGTERM)
-        daemon.waitUntilExit()
-        #expect(daemon.terminationReason == .exit && daemon.terminationStatus == 0)
-        #expect(pids.allSatisfy { !isAlive($0) }, "servers still running after the daemon exited: \(pids.filter(isAlive))")
-        #expect(ChildRegistry(stateDirectory: config.stateDirectory).records().isEmpty)
-        #expect(!FileManager.default.fileExists(atPath: config.stateDirectory + "/control.sock"))
-        let messages = await notifySocket.receive(until: { $0.contains("STOPPING=1") }, timeout: .seconds(5))
-        #expect(messages.contains("STOPPING=1"))
-    }
+        @Test(arguments: [SIGTERM, SIGINT])
+        func aStopSignalStopsEveryServerAndExitsCleanly(signal: Int32) async throws {
+            let config = try TestEnvironment.configuration(layers: [.trigger, .review], label: "stop\(signal)")
+            let notifySocket = try DatagramListener(path: config.stateDirectory + "/notify.sock")
+            // WATCHDOG_USEC without WATCHDOG_PID applies to whichever process reads it: the daemon.
+            let daemon = try launchDaemon(config, environment: ["NOTIFY_SOCKET": notifySocket.path, "WATCHDOG_USEC": "400000"])
+            let status = try await waitForAllReady(config, count: 2)
+            let pids = status.models.compactMap(\.pid)
 
-    @Test func statusWithoutADaemonSaysSo() throws {
-        let directory = try TestEnvironment.temporaryDirectory("nodaemon")
-        let cli = Process()
-        cli.executableURL = URL(fileURLWithPath: try TestEnvironment.daemonExecutable())
-        cli.arguments = ["status", "--state-dir", directory]
-        let errors = Pipe()
-        cli.standardError = errors
-        try cli.run()
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        cli.waitUntilExit()
-        #expect(cli.terminationStatus != 0)
-        #expect(text.contains("\(directory)/control.sock"))
-        #expect(text.contains("is `ai-sysadmin run` running"))
-    }
+            // The CLI shows the same through the control socket.
+            let cli = try runCLI(["status", "--json", "--state-dir", config.stateDirectory])
+            #expect(cli.status == 0)
+            let shown = try JSONDecoder().decode(SupervisorStatus.self, from: Data(cli.stdout.utf8))
+            #expect(shown.models.map(\.layer) == [.trigger, .review])
+            #expect(shown.models.allSatisfy { $0.state == .ready && $0.backend == .managed && $0.pid != nil })
+            let socketMode = try FileManager.default.attributesOfItem(atPath: config.stateDirectory + "/control.sock")[.posixPermissions] as? Int
+            #expect(socketMode == 0o660)
 
-    @Test func configCheckReportsEveryProblemWithKeyAndFix() throws {
-        let directory = try TestEnvironment.temporaryDirectory("check")
-        let file = directory + "/bad.json"
-        try #"""
-        {"llamaServer": "/nonexistent/llama-server",
-         "models": {"trigger": {"host": "0.0.0.0", "model": "/nonexistent/m.gguf"}, "review": {"port": 40080}}}
-        """#.write(toFile: file, atomically: true, encoding: .utf8)
-        let cli = Process()
-        cli.executableURL = URL(fileURLWithPath: try TestEnvironment.daemonExecutable())
-        cli.arguments = ["config", "check", file]
-        let errors = Pipe()
-        cli.standardError = errors
-        try cli.run()
-        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        cli.waitUntilExit()
-        #expect(cli.terminationStatus == 1)
-        for expected in ["llamaServer: '/nonexistent/llama-server' is not an executable",
-                         "models.trigger.host: '0.0.0.0' is not a loopback address",
-                         "models.trigger.model: model file /nonexistent/m.gguf does not exist",
-                         "models.review.port: 40080 is also the port of models.trigger"] {
-            #expect(text.contains(expected), "missing «\(expected)» in:\n\(text)")
+            // Each child's output reaches the daemon's log line by line, tagged with its layer.
+            let log = try String(contentsOfFile: config.stateDirectory + "/daemon.log", encoding: .utf8)
+            for layer in ["trigger", "review"] {
+                #expect(log.split(separator: "\n").contains { $0.contains("ai.child.stream=stderr") && $0.contains("ai.layer=\(layer)") },
+                        "no llama-server output tagged ai.layer=\(layer) in the daemon's log")
+            }
+            let pings = await notifySocket.receive(until: { $0.filter { $0 == "WATCHDOG=1" }.count >= 2 }, timeout: .seconds(5))
+            #expect(pings.filter { $0 == "WATCHDOG=1" }.count >= 2, "watchdog pings: \(pings)")
+
+            kill(daemon.processIdentifier, signal)
+            daemon.waitUntilExit()
+            #expect(daemon.terminationReason == .exit && daemon.terminationStatus == 0)
+            #expect(pids.allSatisfy { !isAlive($0) }, "servers still running after the daemon exited: \(pids.filter(isAlive))")
+            #expect(ChildRegistry(stateDirectory: config.stateDirectory).records().isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: config.stateDirectory + "/control.sock"))
+            let messages = await notifySocket.receive(until: { $0.contains("STOPPING=1") }, timeout: .seconds(5))
+            #expect(messages.contains("STOPPING=1"))
+        }
+
+        @Test func statusWithoutADaemonSaysSo() throws {
+            let directory = try TestEnvironment.temporaryDirectory("nodaemon")
+            let cli = try runCLI(["status", "--state-dir", directory])
+            #expect(cli.status == 1)
+            #expect(cli.stderr.contains("\(directory)/control.sock"))
+            #expect(cli.stderr.contains("is `ai-sysadmin run` running"))
+        }
+
+        @Test func configCheckReportsEveryProblemWithKeyAndFix() throws {
+            let directory = try TestEnvironment.temporaryDirectory("check")
+            let file = directory + "/bad.json"
+            try #"""
+            {"llamaServer": "/nonexistent/llama-server",
+             "models": {"trigger": {"host": "0.0.0.0", "model": "/nonexistent/m.gguf"}, "review": {"port": 40080}}}
+            """#.write(toFile: file, atomically: true, encoding: .utf8)
+            let cli = try runCLI(["config", "check", file])
+            #expect(cli.status == 1)
+            let text = cli.stderr
+            for expected in ["llamaServer: '/nonexistent/llama-server' is not an executable",
+                             "models.trigger.host: '0.0.0.0' is not a loopback address",
+                             "models.trigger.model: model file /nonexistent/m.gguf does not exist",
+                             "models.review.port: 40080 is also the port of models.trigger"] {
+                #expect(text.contains(expected), "missing «\(expected)» in:\n\(text)")
+            }
         }
     }
 }

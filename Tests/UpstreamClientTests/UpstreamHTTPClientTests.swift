@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 @testable import UpstreamClient
 
@@ -43,7 +44,7 @@ import Testing
     }
 
     @Test func connectionRefusedIsTyped() async throws {
-        let port = unusedPort()
+        let port = freePort()
         await #expect {
             _ = try await client.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/health"))
         } throws: { ($0 as? UpstreamError)?.code == .connectionRefused }
@@ -87,30 +88,11 @@ import Testing
 
     @Test func connectTimeoutIsTyped() async throws {
         // A listener whose backlog is full drops further SYNs on Linux, so connect() cannot complete.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = try #require(LoopbackSocket.bind(listenBacklog: 0))
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        listen(fd, 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        let port = Int(UInt16(bigEndian: address.sin_port))
-        // Fill the queue with plain sockets that connect and stay unaccepted.
-        var fillers: [Int32] = []
+        // Fill the queue with connections that are never accepted.
+        let fillers = (0..<4).map { _ in LoopbackSocket.startConnecting(to: port) }
         defer { fillers.forEach { close($0) } }
-        for _ in 0..<4 {
-            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            _ = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            fillers.append(filler)
-        }
         await #expect {
             _ = try await client.execute(HTTPRequest(
                 url: "http://127.0.0.1:\(port)/", timeouts: .init(connect: .milliseconds(400), total: nil, idle: nil)))

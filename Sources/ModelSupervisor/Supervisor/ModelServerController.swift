@@ -33,6 +33,8 @@ actor ModelServerController {
     private var spawning = false
     private var apiKey: String?
     private var apiKeyFile: String?
+    /// Probes the current process; replaced on every spawn, so a new server is probed at once rather than
+    /// after whatever interval the previous one's prober was sleeping through.
     private var healthTask: Task<Void, Never>?
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
 
@@ -79,7 +81,6 @@ actor ModelServerController {
         } catch {
             logger.error("cannot prepare the API key: \(error)")
         }
-        healthTask = Task { [weak self] in await self?.probeForever() }
         deliver(.startRequested, generation: nil)
     }
 
@@ -122,6 +123,8 @@ actor ModelServerController {
             let current = generation
             spawning = true
             Task { await self.spawn(generation: current) }
+            healthTask?.cancel()
+            healthTask = Task { [weak self] in await self?.probe(generation: current) }
             let limit = Duration.seconds(settings.server.startTimeoutSeconds)
             Task {
                 try? await Task.sleep(for: limit)
@@ -266,16 +269,18 @@ actor ModelServerController {
 
     // MARK: Health
 
-    private func probeForever() async {
+    /// Probes `/health` of generation `current` until it is replaced or stopped: every 250 ms while it
+    /// starts, every `healthInterval` once Ready.
+    private func probe(generation current: Int) async {
         let client = OpenAIClient(
             endpoint: endpoint, http: http,
             probeTimeouts: HTTPTimeouts(connect: settings.healthTimeout, total: settings.healthTimeout, idle: settings.healthTimeout))
         let remote = settings.server.backend == .remote
-        while !Task.isCancelled {
-            let (current, state) = (generation, lifecycle.state)
-            let steady = state == .ready || state == .unhealthy
+        while !Task.isCancelled, current == generation {
+            let steady = lifecycle.state == .ready || lifecycle.state == .unhealthy
             try? await Task.sleep(for: steady ? settings.healthInterval : .milliseconds(250))
-            guard !Task.isCancelled, lifecycle.isRunning, lifecycle.state != .stopping, current == generation else { continue }
+            guard !Task.isCancelled, current == generation else { return }
+            guard lifecycle.isRunning, lifecycle.state != .stopping else { continue }
             let health = remote ? await client.genericHealth() : await client.health()
             let observation: ModelLifecycle.HealthObservation = switch health {
             case .ready: .ready
