@@ -152,12 +152,15 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
+def memory_kib(pid):
+    """RSS, PSS (shared pages divided among their users) and private anonymous memory, in KiB."""
+    values = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+            key, _, rest = line.partition(":")
+            if key in ("Rss", "Pss", "Anonymous"):
+                values[key] = int(rest.split()[0])
+    return values["Rss"], values["Pss"], values["Anonymous"]
 
 
 def bench_idle(args):
@@ -169,16 +172,18 @@ def bench_idle(args):
     daemon_cpu0 = cpu_seconds(d.process.pid)
     child_cpu0 = [cpu_seconds(p) for p in child_pids]
     t0 = time.monotonic()
-    rss = []
+    samples = []
     while time.monotonic() - t0 < args.idle_seconds:
-        rss.append(rss_kib(d.process.pid))
+        samples.append(memory_kib(d.process.pid))
         time.sleep(1)
     elapsed = time.monotonic() - t0
     daemon_cpu = (cpu_seconds(d.process.pid) - daemon_cpu0) / elapsed * 100
     child_cpu = statistics.median((cpu_seconds(p) - c0) / elapsed * 100 for p, c0 in zip(child_pids, child_cpu0))
-    child_rss = statistics.median(rss_kib(p) for p in child_pids)
+    child = [memory_kib(p) for p in child_pids]
     d.stop()
-    return statistics.median(rss) / 1024, daemon_cpu, child_rss / 1024, child_cpu
+    daemon_memory = [statistics.median(s[i] for s in samples) / 1024 for i in range(3)]
+    child_memory = [statistics.median(c[i] for c in child) / 1024 for i in range(3)]
+    return daemon_memory, daemon_cpu, child_memory, child_cpu
 
 
 def main():
@@ -204,10 +209,11 @@ def main():
         print("| llama-server's own load time (baseline) | SIGKILL → Ready via the daemon | ratio | systemd Restart=always, RestartSec=10s |\n|---|---|---|---|")
         print(f"| {load:.3f} s | {restart:.3f} s | {restart / load:.2f} | ≥ 10 s (≥ {10 / load:.0f}× the load time) |\n")
         sys.stdout.flush()
-    rss, cpu, child_rss, child_cpu = bench_idle(args)
+    memory, cpu, child_memory, child_cpu = bench_idle(args)
     print(f"## Idle cost with three Ready servers ({args.idle_seconds} s)\n")
     print("| | daemon | one idle llama-server (baseline) | ratio |\n|---|---|---|---|")
-    print(f"| RSS | {rss:.1f} MiB | {child_rss:.1f} MiB | {rss / child_rss:.2f} |")
+    for label, ours, theirs in zip(["RSS", "PSS", "private anonymous"], memory, child_memory):
+        print(f"| {label} | {ours:.1f} MiB | {theirs:.1f} MiB | {ours / theirs:.2f} |")
     print(f"| CPU | {cpu:.3f} % | {child_cpu:.3f} % | {cpu / child_cpu if child_cpu else float('nan'):.2f} |")
 
 

@@ -15,9 +15,6 @@ public final class ModelSupervisor: Service, Sendable {
     private let notifier: SystemdNotifier
     private let controllers: [ModelLayer: ModelServerController]
     private let board: StatusBoard
-    private let changes: AsyncStream<SupervisorStatus>.Continuation
-    /// Every status change, for waiting on a state without polling (tests, `READY=1`).
-    public let statusChanges: AsyncStream<SupervisorStatus>
 
     public init(configuration: DaemonConfiguration, logger: Logger, http: UpstreamHTTPClient = .shared,
                 notifier: SystemdNotifier = .init(), unitRestarter: (any SystemdUnitRestarting)? = SdBusUnitRestarter()) {
@@ -25,9 +22,6 @@ public final class ModelSupervisor: Service, Sendable {
         self.logger = logger
         self.http = http
         self.notifier = notifier
-        let (stream, continuation) = AsyncStream<SupervisorStatus>.makeStream(bufferingPolicy: .bufferingNewest(64))
-        statusChanges = stream
-        changes = continuation
         let enabledLayers = ModelLayer.allCases.filter { configuration.models[$0].enable }
         let board = StatusBoard(expectedLayers: enabledLayers.count)
         self.board = board
@@ -49,13 +43,11 @@ public final class ModelSupervisor: Service, Sendable {
             controllers[layer] = ModelServerController(
                 settings: settings, logger: logger, http: http, unitRestarter: unitRestarter,
                 onChange: { status in
-                    let (snapshot, firstAllReady) = board.update(status)
-                    if firstAllReady {
-                        notifier.ready(status: snapshot.summaryLine)
-                    } else {
-                        notifier.status(snapshot.summaryLine)
+                    switch board.update(status) {
+                    case .ready(let summary): notifier.ready(status: summary)
+                    case .status(let summary): notifier.status(summary)
+                    case .none: break
                     }
-                    continuation.yield(snapshot)
                 })
         }
         self.controllers = controllers
@@ -102,7 +94,6 @@ public final class ModelSupervisor: Service, Sendable {
         await withTaskGroup(of: Void.self) { group in
             for controller in controllers.values { group.addTask { await controller.stop() } }
         }
-        changes.finish()
         logger.notice("all model servers stopped")
     }
 }

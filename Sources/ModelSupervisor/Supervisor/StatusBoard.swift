@@ -6,6 +6,7 @@ final class StatusBoard: Sendable {
     private struct State {
         var models: [ModelLayer: ModelStatus] = [:]
         var readyAnnounced = false
+        var lastSummary = ""
     }
 
     private let state = Mutex(State())
@@ -15,16 +16,29 @@ final class StatusBoard: Sendable {
         self.expectedLayers = expectedLayers
     }
 
-    /// Stores `status` and returns the new snapshot, and whether this update made every layer Ready for the
-    /// first time (the moment to send `READY=1`).
-    func update(_ status: ModelStatus) -> (snapshot: SupervisorStatus, firstAllReady: Bool) {
+    /// What an update means for the service manager.
+    enum Announcement: Equatable {
+        case none
+        /// The one-line summary changed: send `STATUS=`.
+        case status(String)
+        /// Every layer is Ready for the first time: send `READY=1` with the summary.
+        case ready(String)
+    }
+
+    /// Stores `status` and says what, if anything, to tell the service manager.
+    func update(_ status: ModelStatus) -> Announcement {
         state.withLock { state in
             state.models[status.layer] = status
             let snapshot = SupervisorStatus(models: ModelLayer.allCases.compactMap { state.models[$0] })
-            let allReady = snapshot.models.count == expectedLayers && snapshot.allReady
-            let first = allReady && !state.readyAnnounced
-            if first { state.readyAnnounced = true }
-            return (snapshot, first)
+            let summary = snapshot.summaryLine
+            if snapshot.models.count == expectedLayers, snapshot.allReady, !state.readyAnnounced {
+                state.readyAnnounced = true
+                state.lastSummary = summary
+                return .ready(summary)
+            }
+            guard summary != state.lastSummary else { return .none }
+            state.lastSummary = summary
+            return .status(summary)
         }
     }
 
