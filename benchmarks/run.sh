@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the daemon in release mode and runs the supervisor benchmarks; writes benchmarks/RESULTS.md.
-#   benchmarks/run.sh [--runs N] [--idle-seconds S] [--skip-restart]
+#   benchmarks/run.sh [--runs N] [--idle-seconds S] [--sections start,restart,idle]
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$repo_root/scripts/setup" --no-build >/dev/null

@@ -90,7 +90,9 @@ def all_ready(models):
 def bench_parallel_start(args):
     singles = {layer: [] for layer in LAYERS}
     together = []
+    direct = []
     for _ in range(args.runs):
+        direct.append(direct_parallel_start(args))
         for layer in LAYERS:
             d = Daemon(args.daemon, args.llama_server, args.model, [layer])
             d.start()
@@ -104,7 +106,33 @@ def bench_parallel_start(args):
         d.stop()
     slowest_alone = max(statistics.median(v) for v in singles.values())
     all_three = statistics.median(together)
-    return slowest_alone, all_three
+    return slowest_alone, all_three, statistics.median(direct)
+
+
+def direct_parallel_start(args):
+    """Three llama-servers started directly (no daemon) at once, until all answer /health 200: what
+    loading three models at the same time costs on this machine by itself."""
+    ports = [free_port() for _ in LAYERS]
+    started = time.monotonic()
+    processes = [subprocess.Popen([args.llama_server, "--host", "127.0.0.1", "--port", str(port), "--model", args.model,
+                                   "--ctx-size", "1024", "--threads", "1", "--no-webui"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for port in ports]
+    try:
+        pending = set(ports)
+        while pending:
+            for port in list(pending):
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                        if r.status == 200:
+                            pending.discard(port)
+                except OSError:
+                    pass
+            time.sleep(0.005)
+        return time.monotonic() - started
+    finally:
+        for p in processes:
+            p.kill()
+            p.wait()
 
 
 def llama_load_time(args):
@@ -190,7 +218,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--idle-seconds", type=int, default=60)
-    parser.add_argument("--skip-restart", action="store_true", help="the restart benchmark waits 65 s per run")
+    parser.add_argument("--sections", default="start,restart,idle",
+                        help="comma-separated: start, restart (waits 65 s per run), idle")
     parser.add_argument("daemon")
     parser.add_argument("llama_server")
     parser.add_argument("model")
@@ -198,17 +227,23 @@ def main():
 
     print(f"- machine: {platform.node()}, {os.cpu_count()} cores, {platform.platform()}")
     print(f"- runs: {args.runs} (medians)\n")
-    slowest_alone, all_three = bench_parallel_start(args)
-    print("## Start to all-Ready\n")
-    print("| slowest server started alone (baseline) | all three together | ratio |\n|---|---|---|")
-    print(f"| {slowest_alone:.3f} s | {all_three:.3f} s | {all_three / slowest_alone:.2f} |\n")
-    sys.stdout.flush()
-    if not args.skip_restart:
+    sections = args.sections.split(",")
+    if "start" in sections:
+        slowest_alone, all_three, direct = bench_parallel_start(args)
+        print("## Start to all-Ready\n")
+        print("| slowest server started alone by the daemon (baseline) | all three by the daemon | ratio |\n|---|---|---|")
+        print(f"| {slowest_alone:.3f} s | {all_three:.3f} s | {all_three / slowest_alone:.2f} |\n")
+        print("| three llama-servers started directly at once, no daemon (baseline) | all three by the daemon | ratio |\n|---|---|---|")
+        print(f"| {direct:.3f} s | {all_three:.3f} s | {all_three / direct:.2f} |\n")
+        sys.stdout.flush()
+    if "restart" in sections:
         load, restart = bench_restart(args)
         print("## SIGKILL to Ready again\n")
         print("| llama-server's own load time (baseline) | SIGKILL → Ready via the daemon | ratio | systemd Restart=always, RestartSec=10s |\n|---|---|---|---|")
         print(f"| {load:.3f} s | {restart:.3f} s | {restart / load:.2f} | ≥ 10 s (≥ {10 / load:.0f}× the load time) |\n")
         sys.stdout.flush()
+    if "idle" not in sections:
+        return
     memory, cpu, child_memory, child_cpu = bench_idle(args)
     print(f"## Idle cost with three Ready servers ({args.idle_seconds} s)\n")
     print("| | daemon | one idle llama-server (baseline) | ratio |\n|---|---|---|---|")
