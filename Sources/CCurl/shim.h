@@ -29,4 +29,7 @@ static inline CURL *ai_curl_msg_done(CURLMsg *msg, CURLcode *result) {
 }
 
 static inline size_t ai_curl_writefunc_pause(void) { return CURL_WRITEFUNC_PAUSE; }
+
+/// Resumes a transfer whose write callback returned CURL_WRITEFUNC_PAUSE; libcurl redelivers the held data.
+static inline CURLcode ai_curl_unpause(CURL *h) { return curl_easy_pause(h, CURLPAUSE_CONT); }
 #endif

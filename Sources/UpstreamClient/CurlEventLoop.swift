@@ -12,6 +12,7 @@ final class CurlEventLoop: @unchecked Sendable {
     private enum Command {
         case add(CurlTransfer)
         case cancel(CurlTransfer)
+        case resume(CurlTransfer)
     }
 
     private let multi: UnsafeMutableRawPointer
@@ -44,6 +45,12 @@ final class CurlEventLoop: @unchecked Sendable {
         curl_multi_wakeup(multi)
     }
 
+    /// Resumes a transfer its consumer paused, once the consumer has room again.
+    func resume(_ transfer: CurlTransfer) {
+        inbox.withLock { $0.append(.resume(transfer)) }
+        curl_multi_wakeup(multi)
+    }
+
     private func runLoop() {
         while true {
             let commands = inbox.withLock { commands -> [Command] in
@@ -55,6 +62,8 @@ final class CurlEventLoop: @unchecked Sendable {
                 case .add(let transfer): add(transfer)
                 case .cancel(let transfer):
                     if let error = transfer.cancellation.withLock({ $0 }) { remove(transfer, error: error) }
+                case .resume(let transfer):
+                    if active[ObjectIdentifier(transfer)] != nil { transfer.unpause() }
                 }
             }
 

@@ -6,9 +6,14 @@ import Synchronization
 enum TransferEvent: Sendable {
     /// The final (non-1xx) status line and headers are complete.
     case head(status: Int, headers: [(name: String, value: String)])
+    /// Received bytes. The handler returns false to refuse them for now: the transfer pauses and libcurl
+    /// delivers the same bytes again after ``CurlEventLoop/resume(_:)``.
     case body(Data)
     case finished(UpstreamError?)
 }
+
+/// Handles a transfer's events; the result only matters for ``TransferEvent/body(_:)`` (accepted or not).
+typealias TransferEventHandler = @Sendable (TransferEvent) -> Bool
 
 /// One libcurl easy handle and the state its callbacks need.
 ///
@@ -16,12 +21,14 @@ enum TransferEvent: Sendable {
 /// while it is active, which is what keeps the `Unmanaged` pointer handed to libcurl alive.
 final class CurlTransfer: @unchecked Sendable {
     let easy: UnsafeMutableRawPointer
-    private let onEvent: @Sendable (TransferEvent) -> Void
+    private let onEvent: TransferEventHandler
     private var requestHeaders: UnsafeMutablePointer<curl_slist>?
     private var headerLines: [(name: String, value: String)] = []
     private var pendingStatus: Int?
     private var headDelivered = false
     private var finished = false
+    /// The consumer refused data: no reads until resumed, and the idle timeout does not apply.
+    private(set) var isPaused = false
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
 
     let timeouts: HTTPTimeouts
@@ -30,7 +37,7 @@ final class CurlTransfer: @unchecked Sendable {
     /// Set from any thread; the loop reads it when the transfer is added, in case cancel won the race.
     let cancellation = Mutex<UpstreamError?>(nil)
 
-    init(request: HTTPRequest, onEvent: @escaping @Sendable (TransferEvent) -> Void) throws(UpstreamError) {
+    init(request: HTTPRequest, onEvent: @escaping TransferEventHandler) throws(UpstreamError) {
         guard let easy = curl_easy_init() else {
             throw UpstreamError(.transport, "curl_easy_init failed")
         }
@@ -114,7 +121,7 @@ final class CurlTransfer: @unchecked Sendable {
         if let total = timeouts.total, now - startedAt > total {
             return UpstreamError(.totalTimeout, "no complete response within \(total.secondsText)")
         }
-        if let idle = timeouts.idle, now - lastActivity > idle, isConnected {
+        if let idle = timeouts.idle, !isPaused, now - lastActivity > idle, isConnected {
             return UpstreamError(.idleTimeout, "no data for \(idle.secondsText)")
         }
         return nil
@@ -124,7 +131,7 @@ final class CurlTransfer: @unchecked Sendable {
     func nextDeadline() -> ContinuousClock.Instant? {
         var deadline: ContinuousClock.Instant?
         if let total = timeouts.total { deadline = startedAt + total }
-        if let idle = timeouts.idle {
+        if let idle = timeouts.idle, !isPaused {
             let idleDeadline = lastActivity + idle
             deadline = deadline.map { min($0, idleDeadline) } ?? idleDeadline
         }
@@ -147,7 +154,7 @@ final class CurlTransfer: @unchecked Sendable {
             // End of one header block; 1xx blocks (100 Continue) are followed by the real one.
             if let status = pendingStatus, status >= 200, !headDelivered {
                 headDelivered = true
-                onEvent(.head(status: status, headers: headerLines))
+                _ = onEvent(.head(status: status, headers: headerLines))
             }
         } else if let colon = trimmed.firstIndex(of: ":") {
             let name = String(trimmed[..<colon])
@@ -156,13 +163,24 @@ final class CurlTransfer: @unchecked Sendable {
         }
     }
 
-    fileprivate func receiveBody(_ data: Data) {
+    /// Returns whether the bytes were taken; false pauses the transfer.
+    fileprivate func receiveBody(_ data: Data) -> Bool {
         lastActivity = .now
         if !headDelivered {
             headDelivered = true
-            onEvent(.head(status: responseCode, headers: headerLines))
+            _ = onEvent(.head(status: responseCode, headers: headerLines))
         }
-        onEvent(.body(data))
+        let accepted = onEvent(.body(data))
+        if !accepted { isPaused = true }
+        return accepted
+    }
+
+    /// Lets a paused transfer read again; libcurl first redelivers the bytes that were refused.
+    func unpause() {
+        guard isPaused, !finished else { return }
+        isPaused = false
+        lastActivity = .now
+        _ = ai_curl_unpause(easy)
     }
 
     private var responseCode: Int {
@@ -178,9 +196,9 @@ final class CurlTransfer: @unchecked Sendable {
         let failure = error ?? result.flatMap(mapCurlResult)
         if failure == nil, !headDelivered {
             headDelivered = true
-            onEvent(.head(status: responseCode, headers: headerLines))
+            _ = onEvent(.head(status: responseCode, headers: headerLines))
         }
-        onEvent(.finished(failure))
+        _ = onEvent(.finished(failure))
         cleanup()
     }
 
@@ -227,8 +245,7 @@ private let curlWriteCallback: ai_curl_data_callback = { data, size, count, user
     let length = size * count
     guard let data, let userdata else { return length }
     let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
-    transfer.receiveBody(Data(bytes: data, count: length))
-    return length
+    return transfer.receiveBody(Data(bytes: data, count: length)) ? length : ai_curl_writefunc_pause()
 }
 
 private let curlHeaderCallback: ai_curl_data_callback = { data, size, count, userdata in

@@ -50,9 +50,15 @@ public struct HTTPResponse: Sendable {
     }
 }
 
-/// A response whose body arrives as it is produced. Dropping or cancelling the iteration aborts the transfer.
+/// A response whose body arrives as it is produced. Dropping the body or cancelling the iterating task
+/// aborts the transfer.
 public struct HTTPStreamingResponse: Sendable {
     public var status: Int
     public var headers: [(name: String, value: String)]
-    public var body: AsyncThrowingStream<Data, any Error>
+    public var body: HTTPBodyStream
+
+    /// The first header with this name, compared case-insensitively.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
 }

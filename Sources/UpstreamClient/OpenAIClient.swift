@@ -87,38 +87,13 @@ public struct OpenAIClient: Sendable {
 
     /// `POST /v1/chat/completions` with `stream: true`; chunks arrive as the model produces them and the
     /// sequence ends at `data: [DONE]`. Dropping the sequence aborts the request.
-    public func streamChatCompletion(_ request: ChatCompletionRequest) async throws
-        -> AsyncThrowingStream<ChatCompletionChunk, any Error>
-    {
+    public func streamChatCompletion(_ request: ChatCompletionRequest) async throws -> ChatCompletionChunkStream {
         var request = request
         request.stream = true
         let response = try await http.stream(HTTPRequest(
             method: .post, url: endpoint.url("/v1/chat/completions"), headers: jsonHeaders,
             body: try encode(request), timeouts: timeouts))
-        let events = response.serverSentEvents
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    var sawDone = false
-                    for try await item in events {
-                        guard case .event(let event) = item else { continue }
-                        if event.isDone { sawDone = true; break }
-                        do {
-                            continuation.yield(try JSONDecoder().decode(ChatCompletionChunk.self, from: Data(event.data.utf8)))
-                        } catch {
-                            throw UpstreamError(.malformedStream, "a chunk is not a chat.completion.chunk: \(event.data.prefix(200))")
-                        }
-                    }
-                    if !sawDone, !Task.isCancelled {
-                        throw UpstreamError(.malformedStream, "the stream ended without data: [DONE]")
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
-            }
-            continuation.onTermination = { _ in task.cancel() }
-        }
+        return ChatCompletionChunkStream(events: response.serverSentEvents)
     }
 
     /// A chat completion constrained by `schema` (llama-server compiles it to a grammar) and decoded into `T`.
@@ -178,5 +153,38 @@ public struct OpenAIClient: Sendable {
             throw UpstreamError(.invalidResponse, "\(endpoint.url(path)) returned JSON that is not \(T.self): \(error)",
                                 body: String(decoding: response.body.prefix(2000), as: UTF8.self))
         }
+    }
+}
+
+/// `chat.completion.chunk` objects decoded from a stream as the consumer pulls them; ends at `data: [DONE]`.
+public struct ChatCompletionChunkStream: AsyncSequence, Sendable {
+    public typealias Element = ChatCompletionChunk
+
+    let events: ServerSentEventStream
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var events: ServerSentEventStream.AsyncIterator
+        var done = false
+
+        public mutating func next() async throws -> ChatCompletionChunk? {
+            guard !done else { return nil }
+            while let item = try await events.next() {
+                guard case .event(let event) = item else { continue }
+                if event.isDone {
+                    done = true
+                    return nil
+                }
+                do {
+                    return try JSONDecoder().decode(ChatCompletionChunk.self, from: Data(event.data.utf8))
+                } catch {
+                    throw UpstreamError(.malformedStream, "a chunk is not a chat.completion.chunk: \(event.data.prefix(200))")
+                }
+            }
+            throw UpstreamError(.malformedStream, "the stream ended without data: [DONE]")
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(events: events.makeAsyncIterator())
     }
 }

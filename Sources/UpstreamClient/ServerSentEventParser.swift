@@ -134,22 +134,35 @@ public struct ServerSentEventParser: Sendable {
 }
 
 extension HTTPStreamingResponse {
-    /// The body parsed as Server-Sent Events, comments included.
-    public var serverSentEvents: AsyncThrowingStream<ServerSentEventItem, any Error> {
-        let body = self.body
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                var parser = ServerSentEventParser()
-                do {
-                    for try await chunk in body {
-                        for item in try parser.feed(chunk) { continuation.yield(item) }
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
+    /// The body parsed as Server-Sent Events, comments included. Pull-based: nothing is read from the body
+    /// before the consumer asks, so the body's bounded buffer is the only one.
+    public var serverSentEvents: ServerSentEventStream { ServerSentEventStream(body: body) }
+}
+
+/// Server-Sent Events parsed from a streamed body as the consumer pulls them.
+public struct ServerSentEventStream: AsyncSequence, Sendable {
+    public typealias Element = ServerSentEventItem
+
+    let body: HTTPBodyStream
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var chunks: HTTPBodyStream.AsyncIterator
+        var parser = ServerSentEventParser()
+        var pending: [ServerSentEventItem] = []
+        var nextPending = 0
+
+        public mutating func next() async throws -> ServerSentEventItem? {
+            while nextPending == pending.count {
+                guard let chunk = try await chunks.next() else { return nil }
+                pending = try parser.feed(chunk)
+                nextPending = 0
             }
-            continuation.onTermination = { _ in task.cancel() }
+            defer { nextPending += 1 }
+            return pending[nextPending]
         }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(chunks: body.makeAsyncIterator())
     }
 }

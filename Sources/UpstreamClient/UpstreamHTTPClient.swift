@@ -35,6 +35,7 @@ public final class UpstreamHTTPClient: Sendable {
                             if let error { continuation.resume(throwing: error) }
                             else { continuation.resume(returning: collected.withLock { $0 }) }
                         }
+                        return true
                     }
                     transferBox.withLock { $0 = transfer }
                     if Task.isCancelled {
@@ -53,9 +54,10 @@ public final class UpstreamHTTPClient: Sendable {
     /// Sends `request` and returns as soon as the status and headers are in; the body streams as it arrives.
     ///
     /// A non-2xx status throws ``UpstreamError/Code/httpStatus`` with the (bounded) body, so callers only
-    /// ever iterate successful streams.
-    public func stream(_ request: HTTPRequest) async throws -> HTTPStreamingResponse {
-        let (body, bodyContinuation) = AsyncThrowingStream<Data, any Error>.makeStream()
+    /// ever iterate successful streams. At most `bufferLimit` unconsumed bytes are held: beyond that the
+    /// transfer pauses until the consumer catches up.
+    public func stream(_ request: HTTPRequest, bufferLimit: Int = 256 * 1024) async throws -> HTTPStreamingResponse {
+        let storage = StreamingBodyStorage(limit: max(1, bufferLimit), loop: loop)
         let transferBox = Mutex<CurlTransfer?>(nil)
         let loop = self.loop
 
@@ -70,7 +72,8 @@ public final class UpstreamHTTPClient: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Int, [(name: String, value: String)]), any Error>) in
                 state.withLock { $0.continuation = continuation }
                 do {
-                    let transfer = try CurlTransfer(request: request) { event in
+                    // Weak: a consumer that drops the body must let the storage go, which aborts the transfer.
+                    let transfer = try CurlTransfer(request: request) { [weak storage] event in
                         switch event {
                         case .head(let status, let headers):
                             if (200..<300).contains(status) {
@@ -78,33 +81,32 @@ public final class UpstreamHTTPClient: Sendable {
                             } else {
                                 state.withLock { $0.errorStatus = status }
                             }
+                            return true
                         case .body(let data):
                             let isError = state.withLock { s -> Bool in
                                 guard s.errorStatus != nil else { return false }
                                 if s.errorBody.count < Self.errorBodyLimit { s.errorBody.append(data.prefix(Self.errorBodyLimit - s.errorBody.count)) }
                                 return true
                             }
-                            if !isError { bodyContinuation.yield(data) }
+                            if isError { return true }
+                            return storage?.offer(data) ?? true
                         case .finished(let error):
                             let (pending, errorStatus, errorBody) = state.withLock { s in
                                 (s.continuation.take(), s.errorStatus, s.errorBody)
                             }
-                            let failure: (any Error)? = error ?? errorStatus.map { status in
+                            let failure = error ?? errorStatus.map { status in
                                 UpstreamError(.httpStatus, "\(request.method.rawValue) \(request.url) answered \(status)",
                                               status: status, body: String(decoding: errorBody, as: UTF8.self))
                             }
                             if let pending {
                                 pending.resume(throwing: failure ?? UpstreamError(.invalidResponse, "the response ended before its headers"))
                             }
-                            bodyContinuation.finish(throwing: failure)
+                            storage?.finish(failure)
+                            return true
                         }
                     }
                     transferBox.withLock { $0 = transfer }
-                    bodyContinuation.onTermination = { termination in
-                        if case .cancelled = termination {
-                            transfer.requestCancel(UpstreamError(.cancelled, "stream consumer went away"), on: loop)
-                        }
-                    }
+                    storage.attach(transfer)
                     if Task.isCancelled {
                         transfer.requestCancel(UpstreamError(.cancelled, "request cancelled"), on: loop)
                     }
@@ -117,6 +119,6 @@ public final class UpstreamHTTPClient: Sendable {
         } onCancel: {
             transferBox.withLock { $0 }?.requestCancel(UpstreamError(.cancelled, "request cancelled"), on: loop)
         }
-        return HTTPStreamingResponse(status: head.0, headers: head.1, body: body)
+        return HTTPStreamingResponse(status: head.0, headers: head.1, body: HTTPBodyStream(storage: storage))
     }
 }

@@ -163,6 +163,51 @@ import Testing
         #expect(closedByClient.withLock { $0 } == true)
     }
 
+    @Test func aSlowConsumerPausesTheTransferWithoutLosingBytes() async throws {
+        let total = 8 * 1024 * 1024
+        let server = try ScriptedHTTPServer { connection in
+            _ = connection.readRequest()
+            connection.write("HTTP/1.1 200 OK\r\nContent-Length: \(total)\r\n\r\n")
+            var sent = 0
+            while sent < total {
+                let length = min(65536, total - sent)
+                let chunk = (0..<length).map { UInt8((sent + $0) % 251) } // byte n of the body is n % 251
+                guard chunk.withUnsafeBytes({ send(connection.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == length else { return }
+                sent += length
+            }
+        }
+        let limit = 64 * 1024
+        let response = try await client.stream(
+            HTTPRequest(url: server.baseURL + "/big", timeouts: .init(connect: .seconds(2), total: nil, idle: .milliseconds(200))),
+            bufferLimit: limit)
+        var iterator = response.body.makeAsyncIterator()
+        var received = try #require(try await iterator.next())
+        // The consumer now stalls: the transfer must pause with no more than the limit (plus one delivery) held.
+        #expect(await eventually(timeout: .seconds(10)) { response.body.storage.isPaused }, "the transfer never paused")
+        #expect(response.body.storage.bufferedBytes <= limit + 64 * 1024)
+        // A paused transfer is the consumer's doing, not the server's: the idle timeout must not fire.
+        try await Task.sleep(for: .milliseconds(600))
+        while let chunk = try await iterator.next() { received.append(chunk) }
+        #expect(received.count == total)
+        #expect(received.enumerated().allSatisfy { $0.element == UInt8($0.offset % 251) }, "bytes were lost or reordered")
+    }
+
+    @Test func droppingAResponseBodyAbortsTheTransfer() async throws {
+        let closedByClient = Mutex<Bool?>(nil)
+        let server = try ScriptedHTTPServer { connection in
+            _ = connection.readRequest()
+            connection.write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n: ping\n\n")
+            let closed = connection.waitForPeerClose(timeout: .seconds(10))
+            closedByClient.withLock { $0 = closed }
+        }
+        do {
+            let response = try await client.stream(HTTPRequest(url: server.baseURL + "/silent", timeouts: .init(idle: nil)))
+            #expect(response.status == 200)
+        }
+        #expect(await eventually(timeout: .seconds(5)) { closedByClient.withLock { $0 } != nil })
+        #expect(closedByClient.withLock { $0 } == true, "the connection stayed open after the body was dropped")
+    }
+
     @Test func sequentialRequestsReuseOneConnection() async throws {
         let server = try ScriptedHTTPServer { connection in
             while connection.readRequest() != nil {
