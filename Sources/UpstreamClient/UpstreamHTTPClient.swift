@@ -19,9 +19,13 @@ public final class UpstreamHTTPClient: Sendable {
     }
 
     /// Sends `request` and collects the whole response. Non-2xx statuses are returned, not thrown.
-    public func execute(_ request: HTTPRequest) async throws -> HTTPResponse {
+    ///
+    /// A body larger than `maximumBodyBytes` aborts the transfer with ``UpstreamError/Code/invalidResponse``:
+    /// a misbehaving (or hostile remote) server cannot fill the daemon's memory.
+    public func execute(_ request: HTTPRequest, maximumBodyBytes: Int = 64 * 1024 * 1024) async throws -> HTTPResponse {
         let collected = Mutex(HTTPResponse(status: 0, headers: [], body: Data()))
         let transferBox = Mutex<CurlTransfer?>(nil)
+        let loop = self.loop
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
                 do {
@@ -30,7 +34,15 @@ public final class UpstreamHTTPClient: Sendable {
                         case .head(let status, let headers):
                             collected.withLock { $0.status = status; $0.headers = headers }
                         case .body(let data):
-                            collected.withLock { $0.body.append(data) }
+                            let fits = collected.withLock { response -> Bool in
+                                guard response.body.count + data.count <= maximumBodyBytes else { return false }
+                                response.body.append(data)
+                                return true
+                            }
+                            if !fits {
+                                transferBox.withLock { $0 }?.requestCancel(UpstreamError(
+                                    .invalidResponse, "\(request.url) sent a body larger than \(maximumBodyBytes) bytes"), on: loop)
+                            }
                         case .finished(let error):
                             if let error { continuation.resume(throwing: error) }
                             else { continuation.resume(returning: collected.withLock { $0 }) }

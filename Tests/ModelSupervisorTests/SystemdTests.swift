@@ -58,13 +58,15 @@ import Testing
         #expect(SystemdNotifier().watchdogPingInterval == .seconds(10))
     }
 
-    @Test func childrenNeverInheritTheNotifySocket() {
+    @Test func childrenNeverInheritTheNotifySocketOrLlamaOptions() {
         setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1)
         setenv("WATCHDOG_USEC", "1000", 1)
-        defer { unsetenv("NOTIFY_SOCKET"); unsetenv("WATCHDOG_USEC") }
+        setenv("LLAMA_ARG_API_KEY", "sneaky", 1)
+        defer { unsetenv("NOTIFY_SOCKET"); unsetenv("WATCHDOG_USEC"); unsetenv("LLAMA_ARG_API_KEY") }
         let environment = ChildEnvironment.current()
         #expect(environment["NOTIFY_SOCKET"] == nil)
         #expect(environment["WATCHDOG_USEC"] == nil)
+        #expect(environment["LLAMA_ARG_API_KEY"] == nil)
         #expect(environment["PATH"] != nil)
     }
 }

@@ -221,6 +221,20 @@ import Testing
         #expect(server.acceptedConnections == 1)
     }
 
+    @Test func anOversizedBodyIsRefusedNotBuffered() async throws {
+        let server = try ScriptedHTTPServer { connection in
+            _ = connection.readRequest()
+            let body = String(repeating: "x", count: 2 * 1024 * 1024)
+            connection.write("HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        }
+        await #expect {
+            _ = try await client.execute(HTTPRequest(url: server.baseURL + "/huge"), maximumBodyBytes: 1024 * 1024)
+        } throws: { error in
+            guard let error = error as? UpstreamError else { return false }
+            return error.code == .invalidResponse && error.message.contains("larger than 1048576 bytes")
+        }
+    }
+
     @Test func headerInjectionIsRefused() async throws {
         await #expect {
             _ = try await client.execute(HTTPRequest(url: "http://127.0.0.1:1/", headers: [("X-Evil", "a\r\nHost: b")]))

@@ -26,14 +26,18 @@ public struct LlamaServerCommand: Sendable, Equatable {
     }
 }
 
-/// The environment handed to children: the daemon's own, minus what belongs to the daemon's service manager.
+/// The environment handed to children: the daemon's own, minus what belongs to the daemon's service manager
+/// and what would configure llama-server behind the configuration's back.
 enum ChildEnvironment {
     /// `NOTIFY_SOCKET` in a child would let it claim readiness (or stop the watchdog) for the daemon's unit.
     static let withheldVariables: Set<String> = [
         "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
     ]
+    /// llama-server reads every option from `LLAMA_ARG_*` too (`LLAMA_ARG_API_KEY` would add a key, say);
+    /// what runs is decided by the configuration and `extraArgs` alone.
+    static let withheldPrefix = "LLAMA_ARG_"
 
     static func current() -> [String: String] {
-        ProcessInfo.processInfo.environment.filter { !withheldVariables.contains($0.key) }
+        ProcessInfo.processInfo.environment.filter { !withheldVariables.contains($0.key) && !$0.key.hasPrefix(withheldPrefix) }
     }
 }

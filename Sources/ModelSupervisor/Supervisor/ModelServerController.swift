@@ -188,8 +188,12 @@ actor ModelServerController {
                 return
             }
             child = process
-            try? registry.record(.init(layer: settings.layer.rawValue, pid: process.pid, startTime: process.startTime,
-                                       executable: executable))
+            do {
+                try registry.record(.init(layer: settings.layer.rawValue, pid: process.pid, startTime: process.startTime,
+                                          executable: executable))
+            } catch {
+                logger.warning("cannot record the child under \(registry.directory); a crash of the daemon that PDEATHSIG misses would leave it running: \(error)")
+            }
             logger.notice("started llama-server", metadata: [
                 "ai.child.pid": "\(process.pid)", "ai.child.argv": "\(([executable] + command.arguments).joined(separator: " "))",
             ])
