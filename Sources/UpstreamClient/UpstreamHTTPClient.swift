@@ -24,12 +24,11 @@ public final class UpstreamHTTPClient: Sendable {
     /// a misbehaving (or hostile remote) server cannot fill the daemon's memory.
     public func execute(_ request: HTTPRequest, maximumBodyBytes: Int = 64 * 1024 * 1024) async throws -> HTTPResponse {
         let collected = Mutex(HTTPResponse(status: 0, headers: [], body: Data()))
-        let transferBox = Mutex<CurlTransfer?>(nil)
-        let loop = self.loop
+        let handle = TransferHandle(loop: loop)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
                 do {
-                    let transfer = try CurlTransfer(request: request) { event in
+                    try handle.submit(request) { event in
                         switch event {
                         case .head(let status, let headers):
                             collected.withLock { $0.status = status; $0.headers = headers }
@@ -40,8 +39,8 @@ public final class UpstreamHTTPClient: Sendable {
                                 return true
                             }
                             if !fits {
-                                transferBox.withLock { $0 }?.requestCancel(UpstreamError(
-                                    .invalidResponse, "\(request.url) sent a body larger than \(maximumBodyBytes) bytes"), on: loop)
+                                handle.cancel(UpstreamError(
+                                    .invalidResponse, "\(request.url) sent a body larger than \(maximumBodyBytes) bytes"))
                             }
                         case .finished(let error):
                             if let error { continuation.resume(throwing: error) }
@@ -49,17 +48,12 @@ public final class UpstreamHTTPClient: Sendable {
                         }
                         return true
                     }
-                    transferBox.withLock { $0 = transfer }
-                    if Task.isCancelled {
-                        transfer.requestCancel(UpstreamError(.cancelled, "request cancelled"), on: loop)
-                    }
-                    loop.submit(transfer)
                 } catch {
                     continuation.resume(throwing: error)
                 }
             }
         } onCancel: {
-            transferBox.withLock { $0 }?.requestCancel(UpstreamError(.cancelled, "request cancelled"), on: loop)
+            handle.cancel(UpstreamError(.cancelled, "request cancelled"))
         }
     }
 
@@ -70,8 +64,7 @@ public final class UpstreamHTTPClient: Sendable {
     /// transfer pauses until the consumer catches up.
     public func stream(_ request: HTTPRequest, bufferLimit: Int = 256 * 1024) async throws -> HTTPStreamingResponse {
         let storage = StreamingBodyStorage(limit: max(1, bufferLimit), loop: loop)
-        let transferBox = Mutex<CurlTransfer?>(nil)
-        let loop = self.loop
+        let handle = TransferHandle(loop: loop)
 
         struct HeadState {
             var continuation: CheckedContinuation<(Int, [(name: String, value: String)]), any Error>?
@@ -85,7 +78,7 @@ public final class UpstreamHTTPClient: Sendable {
                 state.withLock { $0.continuation = continuation }
                 do {
                     // Weak: a consumer that drops the body must let the storage go, which aborts the transfer.
-                    let transfer = try CurlTransfer(request: request) { [weak storage] event in
+                    let transfer = try handle.submit(request) { [weak storage] event in
                         switch event {
                         case .head(let status, let headers):
                             if (200..<300).contains(status) {
@@ -117,20 +110,40 @@ public final class UpstreamHTTPClient: Sendable {
                             return true
                         }
                     }
-                    transferBox.withLock { $0 = transfer }
                     storage.attach(transfer)
-                    if Task.isCancelled {
-                        transfer.requestCancel(UpstreamError(.cancelled, "request cancelled"), on: loop)
-                    }
-                    loop.submit(transfer)
                 } catch {
                     state.withLock { $0.continuation = nil }
                     continuation.resume(throwing: error)
                 }
             }
         } onCancel: {
-            transferBox.withLock { $0 }?.requestCancel(UpstreamError(.cancelled, "request cancelled"), on: loop)
+            handle.cancel(UpstreamError(.cancelled, "request cancelled"))
         }
         return HTTPStreamingResponse(status: head.0, headers: head.1, body: HTTPBodyStream(storage: storage))
+    }
+}
+
+/// The transfer of one call, reachable from the cancellation handler, which may run before it exists.
+private final class TransferHandle: Sendable {
+    private let transfer = Mutex<CurlTransfer?>(nil)
+    private let loop: CurlEventLoop
+
+    init(loop: CurlEventLoop) {
+        self.loop = loop
+    }
+
+    /// Creates the transfer and hands it to the loop; if the calling task is already cancelled, it is
+    /// cancelled at once (the loop then finishes it with the error).
+    @discardableResult
+    func submit(_ request: HTTPRequest, handler: @escaping TransferEventHandler) throws -> CurlTransfer {
+        let created = try CurlTransfer(request: request, onEvent: handler)
+        transfer.withLock { $0 = created }
+        if Task.isCancelled { created.requestCancel(UpstreamError(.cancelled, "request cancelled"), on: loop) }
+        loop.submit(created)
+        return created
+    }
+
+    func cancel(_ error: UpstreamError) {
+        transfer.withLock { $0 }?.requestCancel(error, on: loop)
     }
 }
