@@ -36,6 +36,8 @@ actor ModelServerController {
     /// Probes the current process; replaced on every spawn, so a new server is probed at once rather than
     /// after whatever interval the previous one's prober was sleeping through.
     private var healthTask: Task<Void, Never>?
+    /// The start-timeout or backoff timer of the current generation; replaced by the next, cancelled on stop.
+    private var timer: Task<Void, Never>?
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
 
     init(settings: Settings, logger: Logger, http: UpstreamHTTPClient, unitRestarter: (any SystemdUnitRestarting)?,
@@ -126,23 +128,28 @@ actor ModelServerController {
             healthTask?.cancel()
             healthTask = Task { [weak self] in await self?.probe(generation: current) }
             let limit = Duration.seconds(settings.server.startTimeoutSeconds)
-            Task {
-                try? await Task.sleep(for: limit)
-                self.deliver(.startTimedOut(limit), generation: current)
-            }
+            schedule(after: limit, .startTimedOut(limit))
         case .terminate(let reason, let graceful):
             terminate(reason: reason, graceful: graceful)
         case .scheduleRestart(let delay):
-            let current = generation
             logger.notice("restarting in \(delay.secondsText)")
-            Task {
-                try? await Task.sleep(for: delay)
-                self.deliver(.backoffElapsed, generation: current)
-            }
+            schedule(after: delay, .backoffElapsed)
         case .stopped:
+            timer?.cancel()
+            timer = nil
             let waiters = stopWaiters
             stopWaiters.removeAll()
             waiters.forEach { $0.resume() }
+        }
+    }
+
+    /// Delivers `event` for the current generation after `delay`, unless a newer timer replaces this one.
+    private func schedule(after delay: Duration, _ event: ModelLifecycle.Event) {
+        let current = generation
+        timer?.cancel()
+        timer = Task {
+            guard (try? await Task.sleep(for: delay)) != nil else { return }
+            self.deliver(event, generation: current)
         }
     }
 
