@@ -4,27 +4,27 @@ import ModelSupervisor
 
 /// The configuration file plus the flags that override it; shared by `run` and `config check`.
 struct DaemonOptions: ParsableArguments {
-    @Option(name: .long, help: "JSON configuration file (see `ai-sysadmin config example`). Without it, defaults apply.")
+    @Option(name: .long, help: ArgumentHelp("JSON configuration file (see `ai-sysadmin config example`). Without it, defaults apply.", valueName: "file"))
     var config: String?
 
-    @Option(name: .customLong("state-dir"), help: "State directory (stateDirectory).")
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp("State directory (stateDirectory).", valueName: "dir"))
     var stateDirectory: String?
 
-    @Option(name: .customLong("llama-server"), help: "llama-server binary: a path or a command in PATH (llamaServer).")
+    @Option(name: .customLong("llama-server"), help: ArgumentHelp("llama-server binary: a path or a command in PATH (llamaServer).", valueName: "path"))
     var llamaServer: String?
 
-    @Option(name: .customLong("trigger-model"), help: "Trigger model: a .gguf path or a name (models.trigger.model).")
+    @Option(name: .customLong("trigger-model"), help: ArgumentHelp("Trigger model: a .gguf path or a name (models.trigger.model).", valueName: "model"))
     var triggerModel: String?
-    @Option(name: .customLong("review-model"), help: "Review model (models.review.model).")
+    @Option(name: .customLong("review-model"), help: ArgumentHelp("Review model (models.review.model).", valueName: "model"))
     var reviewModel: String?
-    @Option(name: .customLong("meta-model"), help: "Meta model (models.meta.model).")
+    @Option(name: .customLong("meta-model"), help: ArgumentHelp("Meta model (models.meta.model).", valueName: "model"))
     var metaModel: String?
 
-    @Option(name: .customLong("trigger-port"), help: "Trigger server port (models.trigger.port).")
+    @Option(name: .customLong("trigger-port"), help: ArgumentHelp("Trigger server port (models.trigger.port).", valueName: "port"))
     var triggerPort: Int?
-    @Option(name: .customLong("review-port"), help: "Review server port (models.review.port).")
+    @Option(name: .customLong("review-port"), help: ArgumentHelp("Review server port (models.review.port).", valueName: "port"))
     var reviewPort: Int?
-    @Option(name: .customLong("meta-port"), help: "Meta server port (models.meta.port).")
+    @Option(name: .customLong("meta-port"), help: ArgumentHelp("Meta server port (models.meta.port).", valueName: "port"))
     var metaPort: Int?
 
     /// The file's configuration with every given flag applied on top.

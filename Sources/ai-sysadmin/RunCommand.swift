@@ -17,7 +17,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var options: DaemonOptions
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    @Option(name: .customLong("log-level"), help: "The least severe log lines to print; child output is logged at info.")
     var logLevel: Logger.Level = .info
 
     func run() async throws {

@@ -7,7 +7,7 @@ struct StatusCommand: ParsableCommand {
         commandName: "status",
         abstract: "Show each model server's backend, state, pid, endpoint, uptime, restarts and last error.")
 
-    @Option(name: .customLong("state-dir"), help: "The daemon's state directory (where control.sock lives).")
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp("The daemon's state directory (where control.sock lives).", valueName: "dir"))
     var stateDirectory = DaemonConfiguration().stateDirectory
 
     @Flag(help: "Print JSON instead of a table.")
