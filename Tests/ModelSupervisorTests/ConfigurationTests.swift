@@ -69,7 +69,7 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("validator-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let model = directory + "/tiny.gguf"
-        FileManager.default.createFile(atPath: model, contents: Data("GGUF".utf8))
+        _ = FileManager.default.createFile(atPath: model, contents: Data("GGUF".utf8))
         var config = DaemonConfiguration()
         config.stateDirectory = directory
         config.llamaServer = "/bin/true"

@@ -161,7 +161,7 @@ public struct ModelLifecycle: Sendable {
         lastReadyAt = nil
         missedProbes = 0
         consecutiveFailures = permanent ? max(consecutiveFailures + 1, policy.crashLoopFailures) : consecutiveFailures + 1
-        let tail = stderrTail.suffix(8).joined(separator: "\n")
+        let tail = stderrTail.suffix(8).map(PrintableLine.sanitize).joined(separator: "\n")
         lastError = tail.isEmpty ? reason : "\(reason)\n\(tail)"
         if consecutiveFailures >= policy.crashLoopFailures {
             enter(.failed, at: now)

@@ -185,7 +185,7 @@ actor ModelServerController {
             let process = try await ChildProcess.launch(
                 executable: command.executable, arguments: command.arguments, environment: ChildEnvironment.current(),
                 onLine: { stream, line in
-                    logger.info("\(line)", metadata: ["ai.child.stream": "\(stream.rawValue)"])
+                    logger.info("\(PrintableLine.sanitize(line))", metadata: ["ai.child.stream": "\(stream.rawValue)"])
                 },
                 onExit: { [weak self] description, tail in
                     Task { await self?.childExited(generation: current, description: description, stderrTail: tail) }
