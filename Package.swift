@@ -12,13 +12,18 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ai-sysadmin", targets: ["ai-sysadmin"]),
+        .executable(name: "ai-sysadmin-api", targets: ["ai-sysadmin-api"]),
         .library(name: "UpstreamClient", targets: ["UpstreamClient"]),
         .library(name: "ModelSupervisor", targets: ["ModelSupervisor"]),
+        .library(name: "APIGateway", targets: ["APIGateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // The gateway's HTTP server. Its upstream side is our libcurl client, not AsyncHTTPClient.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // C libraries, reached through pkg-config. Imported with `internal import` so no C type leaks.
@@ -55,6 +60,30 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "APIGateway",
+            dependencies: [
+                "UpstreamClient",
+                "ModelSupervisor",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ai-sysadmin-api",
+            dependencies: [
+                "APIGateway",
+                "ModelSupervisor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "ai-sysadmin",
             dependencies: [
@@ -84,11 +113,13 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
+                "APIGateway",
                 "ModelSupervisor",
                 "UpstreamClient",
                 "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -81,6 +81,20 @@ public struct ConfigurationValidator: Sendable {
                 add("apiKeyFile", "\(keyFile) does not exist or is not readable", fatal: false)
             }
         }
+        let api = config.api
+        if !(1...65535).contains(api.port) {
+            global("api.port", "\(api.port) is not a TCP port (1–65535)")
+        } else if let layer = seenPorts[api.port] {
+            global("api.port", "\(api.port) is also the port of models.\(layer); give the gateway its own port")
+        }
+        if api.modelId.isEmpty { global("api.modelId", "must not be empty") }
+        if api.maxBodyBytes < 1024 { global("api.maxBodyBytes", "\(api.maxBodyBytes) is too small for any chat request (at least 1024)") }
+        if let file = api.apiKeyFile, !FileManager.default.isReadableFile(atPath: file) {
+            global("api.apiKeyFile", "\(file) does not exist or is not readable")
+        } else if api.requireAuth, api.apiKeyFile == nil,
+                  (ProcessInfo.processInfo.environment["AI_SYSADMIN_API_KEYS"] ?? "").isEmpty {
+            global("api.requireAuth", "is true but no key is configured; set api.apiKeyFile or AI_SYSADMIN_API_KEYS")
+        }
         return issues
     }
 

@@ -11,6 +11,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var health = HealthConfiguration()
     public var restart = RestartConfiguration()
     public var models = ModelsConfiguration()
+    public var api = GatewayConfiguration()
 
     public init() {}
 
@@ -19,7 +20,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case stateDirectory, modelDirectory, llamaServer, health, restart, models
+        case stateDirectory, modelDirectory, llamaServer, health, restart, models, api
     }
 
     /// Reads and decodes `path`; errors name the key and the problem.
@@ -62,6 +63,7 @@ extension DaemonConfiguration: Codable {
         health = try c.decode(.health, default: health)
         restart = try c.decode(.restart, default: restart)
         models = try c.decode(.models, default: models)
+        api = try c.decode(.api, default: api)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -72,6 +74,7 @@ extension DaemonConfiguration: Codable {
         try c.encode(health, forKey: .health)
         try c.encode(restart, forKey: .restart)
         try c.encode(models, forKey: .models)
+        try c.encode(api, forKey: .api)
     }
 }
 

@@ -2,15 +2,20 @@ import Foundation
 
 /// The random key a managed server requires: loopback is reachable by every local user, so without it any
 /// of them could use (or exhaust) the models.
-enum ModelAPIKey {
+public enum ModelAPIKey {
     /// Writes a fresh 256-bit key to `<stateDirectory>/keys/<layer>.key` with mode 0600 and returns it.
+    /// `<stateDirectory>/keys/<layer>.key`.
+    static func file(layer: ModelLayer, stateDirectory: String) -> String {
+        (stateDirectory as NSString).appendingPathComponent("keys/\(layer.rawValue).key")
+    }
+
     static func generate(layer: ModelLayer, stateDirectory: String) throws -> (key: String, file: String) {
-        let directory = (stateDirectory as NSString).appendingPathComponent("keys")
+        let file = file(layer: layer, stateDirectory: stateDirectory)
+        let directory = (file as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         var generator = SystemRandomNumberGenerator()
         let key = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: .min ... .max, using: &generator)) }.joined()
-        let file = (directory as NSString).appendingPathComponent("\(layer.rawValue).key")
         // Create with 0600 before the key is written, so it is never readable by others, not even briefly.
         let fd = open(file + ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SpawnError(message: "cannot write \(file): \(String(cString: strerror(errno)))") }
@@ -25,7 +30,7 @@ enum ModelAPIKey {
     }
 
     /// The first non-empty, non-comment line of `path`.
-    static func read(from path: String) throws -> String {
+    public static func read(from path: String) throws -> String {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw SpawnError(message: "cannot read API key file \(path)")
         }

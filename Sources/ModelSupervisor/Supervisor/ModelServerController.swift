@@ -18,6 +18,8 @@ actor ModelServerController {
         var healthTimeout: Duration
         var stopGrace: Duration
         var policy: ModelLifecycle.Policy
+        /// From ``DaemonConfiguration/baseURL(for:)``.
+        var baseURL: String
     }
 
     let settings: Settings
@@ -57,14 +59,7 @@ actor ModelServerController {
 
     /// Where callers reach this layer, with the key the server requires.
     var endpoint: ModelEndpoint {
-        let server = settings.server
-        switch server.backend {
-        case .remote:
-            return ModelEndpoint(baseURL: server.url ?? "", apiKey: apiKey)
-        case .managed, .external:
-            let host = server.host.contains(":") && !server.host.hasPrefix("[") ? "[\(server.host)]" : server.host
-            return ModelEndpoint(baseURL: "http://\(host):\(server.port)", apiKey: apiKey)
-        }
+        ModelEndpoint(baseURL: settings.baseURL, apiKey: apiKey)
     }
 
     var status: ModelStatus {

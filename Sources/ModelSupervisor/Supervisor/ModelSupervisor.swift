@@ -39,7 +39,8 @@ public final class ModelSupervisor: Service, Sendable {
                     missesBeforeRestart: configuration.health.missesBeforeRestart,
                     crashLoopFailures: configuration.restart.crashLoopFailures,
                     backoff: .init(initial: .seconds(configuration.restart.initialBackoffSeconds),
-                                   maximum: .seconds(configuration.restart.maximumBackoffSeconds))))
+                                   maximum: .seconds(configuration.restart.maximumBackoffSeconds))),
+                baseURL: configuration.baseURL(for: layer))
             controllers[layer] = ModelServerController(
                 settings: settings, logger: logger, http: http, unitRestarter: unitRestarter,
                 onChange: { status in

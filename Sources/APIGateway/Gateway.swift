@@ -1,0 +1,271 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import ModelSupervisor
+import Synchronization
+import UpstreamClient
+
+/// The OpenAI-compatible gateway in front of the meta model: what Open WebUI, LibreChat, the openai SDKs and
+/// curl talk to. Requests are checked here and forwarded through the project's libcurl client; streams pass
+/// through event by event, unparsed.
+public struct Gateway: Sendable {
+    public let configuration: DaemonConfiguration
+    private let upstream: UpstreamTarget
+    private let keys: GatewayKeys
+    private let http: UpstreamHTTPClient
+    private let logger: Logger
+
+    /// Throws a ``ConfigurationError`` when `requireAuth` is on without a readable key.
+    public init(configuration: DaemonConfiguration, http: UpstreamHTTPClient = .shared, logger: Logger) throws {
+        self.configuration = configuration
+        self.upstream = UpstreamTarget(configuration: configuration)
+        self.keys = try GatewayKeys(configuration: configuration.api)
+        self.http = http
+        self.logger = logger
+    }
+
+    /// The Hummingbird application; run it in a `ServiceGroup` (it is a `Service`).
+    public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+        -> some ApplicationProtocol
+    {
+        let router = Router()
+        router.add(middleware: RequestLogMiddleware(logger: logger))
+        router.get("/health") { _, _ in Self.json(#"{"status":"ok"}"#) }
+        router.get("/ready") { _, _ in try await ready() }
+
+        let v1 = router.group("/v1")
+        if configuration.api.requireAuth { v1.add(middleware: AuthMiddleware(keys: keys)) }
+        v1.get("/models") { _, _ in models() }
+        v1.post("/chat/completions") { request, context in
+            try await forward(request, context: context, path: "/v1/chat/completions", requiredArray: "messages")
+        }
+        v1.post("/completions") { request, context in
+            try await forward(request, context: context, path: "/v1/completions", requiredArray: nil)
+        }
+        v1.post("/embeddings") { request, context in
+            try await forward(request, context: context, path: "/v1/embeddings", requiredArray: nil)
+        }
+
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.api.host, port: configuration.api.port),
+                                 serverName: "ai-sysadmin-api"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    // MARK: Routes
+
+    private func models() -> Response {
+        struct Model: Encodable {
+            let id: String
+            let object = "model"
+            let created = 0
+            let ownedBy = "ai-sysadmin"
+            enum CodingKeys: String, CodingKey { case id, object, created, ownedBy = "owned_by" }
+        }
+        struct List: Encodable {
+            let object = "list"
+            let data: [Model]
+        }
+        let body = (try? JSONEncoder().encode(List(data: configuration.api.modelIds.map { Model(id: $0) }))) ?? Data()
+        return Self.json(body)
+    }
+
+    private func ready() async throws -> Response {
+        let client = OpenAIClient(endpoint: upstream.endpoint, http: http,
+                                  probeTimeouts: .init(connect: .seconds(1), total: .seconds(2), idle: .seconds(2)))
+        switch await client.health() {
+        case .ready: return Self.json(#"{"status":"ready"}"#)
+        case .loading: throw OpenAIError.upstreamUnavailable("the model is loading")
+        case .unavailable(let why): throw OpenAIError.upstreamUnavailable(why)
+        }
+    }
+
+    /// Checks the request, maps `model` to the upstream's name, and forwards the body otherwise as sent:
+    /// unknown fields (tools, response_format, stream_options, …) pass through.
+    private func forward(_ request: Request, context: some RequestContext, path: String, requiredArray: String?) async throws
+        -> Response
+    {
+        let contentType = request.headers[.contentType] ?? ""
+        guard contentType.lowercased().hasPrefix("application/json") else {
+            throw OpenAIError.invalidRequest(
+                "Content-Type must be application/json (got '\(contentType.prefix(64))')", code: "invalid_content_type")
+        }
+        let limit = configuration.api.maxBodyBytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw Self.tooLarge(limit)
+        }
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw Self.tooLarge(limit)
+        }
+
+        let json: JSONValue
+        do {
+            json = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw OpenAIError.invalidRequest("the request body is not valid JSON: \(Self.describe(error))", code: "invalid_json")
+        }
+        guard case .object(var fields) = json else {
+            throw OpenAIError.invalidRequest("the request body must be a JSON object", code: "invalid_json")
+        }
+        guard case .string(let model)? = fields["model"] else {
+            throw OpenAIError.invalidRequest("'model' is required and must be a string; available: \(configuration.api.modelIds.joined(separator: ", "))",
+                                             code: "missing_model")
+        }
+        guard configuration.api.modelIds.contains(model) else {
+            throw OpenAIError(.notFound, "the model '\(model.prefix(128))' does not exist; available: \(configuration.api.modelIds.joined(separator: ", "))",
+                              type: "invalid_request_error", code: "model_not_found")
+        }
+        if let requiredArray {
+            guard case .array? = fields[requiredArray] else {
+                throw OpenAIError.invalidRequest("'\(requiredArray)' is required and must be an array", code: "missing_\(requiredArray)")
+            }
+        }
+        fields["model"] = .string(upstream.modelName)
+        let body = try JSONEncoder().encode(JSONValue.object(fields))
+        let endpoint = upstream.endpoint
+        var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
+        if let key = endpoint.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
+        let streaming = fields["stream"] == .bool(true)
+        let upstreamRequest = UpstreamClient.HTTPRequest(
+            method: .post, url: endpoint.url(path), headers: headers, body: body,
+            timeouts: .init(connect: .seconds(2), total: streaming ? nil : .seconds(600), idle: .seconds(300)))
+
+        if streaming {
+            let response: HTTPStreamingResponse
+            do {
+                response = try await http.stream(upstreamRequest)
+            } catch let error as UpstreamError {
+                return try Self.map(error).response(from: request, context: context)
+            }
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", Self.accelBuffering: "no"],
+                body: ResponseBody { writer in
+                    do {
+                        for try await chunk in response.body {
+                            try await writer.write(ByteBuffer(bytes: chunk))
+                        }
+                    } catch let error as UpstreamError where error.code != .cancelled {
+                        // Mid-stream failure: the status line is long gone, so say it as an event and end.
+                        let event = OpenAIError(.badGateway, "the meta model's stream broke off: \(error.message)",
+                                                type: "server_error", code: "upstream_stream_error")
+                        try await writer.write(ByteBuffer(bytes: Data("data: ".utf8) + event.json + Data("\n\n".utf8)))
+                    }
+                    try await writer.finish(nil)
+                })
+        }
+
+        let response: UpstreamClient.HTTPResponse
+        do {
+            response = try await http.execute(upstreamRequest)
+        } catch let error as UpstreamError {
+            return try Self.map(error).response(from: request, context: context)
+        }
+        return Response(
+            status: .init(code: response.status),
+            headers: [.contentType: response.header("Content-Type") ?? "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: response.body)))
+    }
+
+    // MARK: Helpers
+
+    static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
+
+    private static func json(_ text: String) -> Response { json(Data(text.utf8)) }
+
+    private static func json(_ data: Data) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    private static func tooLarge(_ limit: Int) -> OpenAIError {
+        OpenAIError(.contentTooLarge, "the request body is larger than \(limit) bytes (api.maxBodyBytes)",
+                    type: "invalid_request_error", code: "request_too_large")
+    }
+
+    /// Maps a failure to reach the upstream to what the client should see.
+    static func map(_ error: UpstreamError) -> OpenAIError {
+        switch error.code {
+        case .connectionRefused, .connectionFailed, .connectTimeout:
+            return .upstreamUnavailable(error.code.description)
+        case .httpStatus where error.status == 503:
+            return .upstreamUnavailable("the model is loading")
+        case .httpStatus:
+            let status = HTTPResponse.Status(code: error.status ?? 502)
+            return OpenAIError(status, "the meta model answered \(error.status ?? 0): \((error.body ?? "").prefix(500))",
+                               type: status.code < 500 ? "invalid_request_error" : "server_error", code: "upstream_error")
+        case .idleTimeout, .totalTimeout:
+            return OpenAIError(.gatewayTimeout, "the meta model did not answer in time (\(error.code))",
+                               type: "server_error", code: "upstream_timeout")
+        default:
+            return OpenAIError(.badGateway, "the meta model's answer could not be relayed (\(error.code))",
+                               type: "server_error", code: "upstream_error")
+        }
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error {
+            return (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String ?? context.debugDescription
+        }
+        return "\(error)"
+    }
+}
+
+/// Rejects `/v1` requests without a valid key.
+struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let keys: GatewayKeys
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let bearer = request.headers[.authorization].flatMap { value -> String? in
+            let parts = value.split(separator: " ", maxSplits: 1)
+            return parts.count == 2 && parts[0].lowercased() == "bearer" ? String(parts[1]) : nil
+        }
+        let presented = bearer ?? request.headers[HTTPField.Name("x-api-key")!]
+        guard let presented, keys.accepts(presented) else { throw OpenAIError.unauthorized() }
+        return try await next(request, context)
+    }
+}
+
+/// One log line per request, with a request id that is also echoed in `X-Request-Id`.
+struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+    private static var requestIDHeader: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
+    private let counter = Counter()
+
+    final class Counter: Sendable {
+        private let value = Mutex<UInt64>(0)
+        func next() -> UInt64 { value.withLock { $0 += 1; return $0 } }
+    }
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let id = String(format: "%08llx", counter.next())
+        let start = ContinuousClock.now
+        var metadata: Logger.Metadata = [
+            "ai.request.id": "\(id)", "ai.request.method": "\(request.method)", "ai.request.path": "\(request.uri.path)",
+        ]
+        do {
+            var response = try await next(request, context)
+            response.headers[Self.requestIDHeader] = id
+            metadata["ai.response.status"] = "\(response.status.code)"
+            metadata["ai.request.seconds"] = "\((ContinuousClock.now - start).formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 4))))"
+            logger.info("request", metadata: metadata)
+            return response
+        } catch let error as any HTTPResponseError {
+            metadata["ai.response.status"] = "\(error.status.code)"
+            logger.info("request", metadata: metadata)
+            var response = try error.response(from: request, context: context)
+            response.headers[Self.requestIDHeader] = id
+            return response
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import Foundation
+
+extension DaemonConfiguration {
+    /// Where `layer`'s server answers: `http://host:port` for managed and external servers, the URL for
+    /// remote ones. The supervisor and the gateway both use this, so they never disagree.
+    public func baseURL(for layer: ModelLayer) -> String {
+        let server = models[layer]
+        switch server.backend {
+        case .remote:
+            return server.url ?? ""
+        case .managed, .external:
+            let host = server.host.contains(":") && !server.host.hasPrefix("[") ? "[\(server.host)]" : server.host
+            return "http://\(host):\(server.port)"
+        }
+    }
+
+    /// The file holding the key `layer`'s server requires: the per-start key the supervisor writes for a
+    /// managed server, or the configured `apiKeyFile`.
+    public func apiKeyFile(for layer: ModelLayer) -> String? {
+        switch models[layer].backend {
+        case .managed: ModelAPIKey.file(layer: layer, stateDirectory: stateDirectory)
+        case .external, .remote: models[layer].apiKeyFile
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+
+/// The `api` section: the OpenAI-compatible gateway `ai-sysadmin-api`, which forwards to the meta model.
+public struct GatewayConfiguration: Sendable, Equatable {
+    /// Loopback by default; the operator may open it (then `requireAuth` should be on).
+    public var host = "127.0.0.1"
+    public var port = 40083
+    /// The model id clients ask for; it maps to the meta model's server.
+    public var modelId = "ai-sysadmin-meta"
+    /// More ids that map to the same upstream (frontends sometimes insist on names like `gpt-4o`).
+    public var aliases: [String] = []
+    /// Every `/v1` route needs `Authorization: Bearer KEY` or `x-api-key: KEY`.
+    public var requireAuth = false
+    /// Keys, one per line (`#` comments allowed); systemd `LoadCredential` friendly. The environment variable
+    /// `AI_SYSADMIN_API_KEYS` (comma-separated) adds more. Never from the command line.
+    public var apiKeyFile: String?
+    /// Larger request bodies get 413 without being read.
+    public var maxBodyBytes = 4 * 1024 * 1024
+
+    public init() {}
+
+    /// Every id the gateway answers to.
+    public var modelIds: [String] { [modelId] + aliases.filter { $0 != modelId } }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case host, port, modelId, aliases, requireAuth, apiKeyFile, maxBodyBytes
+    }
+}
+
+extension GatewayConfiguration: Codable {
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        host = try c.decode(.host, default: host)
+        port = try c.decode(.port, default: port)
+        modelId = try c.decode(.modelId, default: modelId)
+        aliases = try c.decode(.aliases, default: aliases)
+        requireAuth = try c.decode(.requireAuth, default: requireAuth)
+        apiKeyFile = try c.decodeIfPresent(String.self, forKey: .apiKeyFile)
+        maxBodyBytes = try c.decode(.maxBodyBytes, default: maxBodyBytes)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(host, forKey: .host)
+        try c.encode(port, forKey: .port)
+        try c.encode(modelId, forKey: .modelId)
+        try c.encode(aliases, forKey: .aliases)
+        try c.encode(requireAuth, forKey: .requireAuth)
+        try c.encode(apiKeyFile, forKey: .apiKeyFile)
+        try c.encode(maxBodyBytes, forKey: .maxBodyBytes)
+    }
+}

@@ -1,0 +1,69 @@
+import APIGateway
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import ModelSupervisor
+import ServiceLifecycle
+import UnixSignals
+
+@main
+struct AISysadminAPI: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ai-sysadmin-api",
+        abstract: "The OpenAI-compatible gateway to the meta model, for Open WebUI, LibreChat, the openai SDKs and curl.",
+        discussion: """
+            Reads the `api` section of the daemon's configuration file (and the meta model's address and key). \
+            API keys come from api.apiKeyFile or AI_SYSADMIN_API_KEYS, never from the command line.
+            """)
+
+    @Option(help: ArgumentHelp("The daemon's JSON configuration file; without it, defaults apply.", valueName: "file"))
+    var config: String?
+
+    @Option(help: ArgumentHelp("Listen address (api.host).", valueName: "address"))
+    var host: String?
+
+    @Option(help: ArgumentHelp("Listen port (api.port).", valueName: "port"))
+    var port: Int?
+
+    @Option(name: .customLong("state-dir"), help: ArgumentHelp("State directory (stateDirectory), where the meta model's key is.", valueName: "dir"))
+    var stateDirectory: String?
+
+    @Option(name: .customLong("log-level"), help: "The least severe log lines to print; every request is logged at info.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "ai-sysadmin-api")
+        var configuration: DaemonConfiguration
+        do {
+            configuration = try config.map { path throws(ConfigurationError) in try DaemonConfiguration.load(from: path) }
+                ?? DaemonConfiguration()
+        } catch {
+            FileHandle.standardError.write(Data("ai-sysadmin-api: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if let host { configuration.api.host = host }
+        if let port { configuration.api.port = port }
+        if let stateDirectory { configuration.stateDirectory = stateDirectory }
+
+        let gateway: Gateway
+        do {
+            gateway = try Gateway(configuration: configuration, logger: logger)
+        } catch {
+            FileHandle.standardError.write(Data("ai-sysadmin-api: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let application = gateway.makeApplication()
+        let group = ServiceGroup(configuration: .init(
+            services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,0 +1,216 @@
+import APIGateway
+import Foundation
+import Hummingbird
+import Logging
+import ModelSupervisor
+import ServiceLifecycle
+import TestSupport
+import Testing
+import UpstreamClient
+
+private typealias UpstreamRequest = UpstreamClient.HTTPRequest
+
+extension IntegrationTests {
+    /// `ai-sysadmin-api` in front of a real llama-server (the supervisor's meta layer), spoken to with raw HTTP
+    /// and with the official openai Python client.
+    @Suite struct GatewayTests {
+        /// A supervisor (meta only) and the gateway in one service group.
+        struct Running {
+            let configuration: DaemonConfiguration
+            let group: ServiceGroup
+            let task: Task<Void, any Error>
+            let supervisor: ModelSupervisor?
+
+            var base: String { "http://127.0.0.1:\(configuration.api.port)" }
+
+            static func start(withUpstream: Bool = true, _ adjust: (inout DaemonConfiguration) -> Void = { _ in }) async throws -> Running {
+                var config = try TestEnvironment.configuration(layers: [.meta], label: "gateway")
+                config.api.port = freePort()
+                adjust(&config)
+                let gateway = try Gateway(configuration: config, logger: TestEnvironment.logger)
+                var services: [any Service] = [gateway.makeApplication()]
+                var supervisor: ModelSupervisor?
+                if withUpstream {
+                    let started = ModelSupervisor(configuration: config, logger: TestEnvironment.logger, unitRestarter: nil)
+                    services.append(started)
+                    supervisor = started
+                }
+                let group = ServiceGroup(services: services, logger: TestEnvironment.logger)
+                let task = Task { try await group.run() }
+                let running = Running(configuration: config, group: group, task: task, supervisor: supervisor)
+                let http = UpstreamHTTPClient.shared
+                try #require(await Running.poll(timeout: .seconds(10)) {
+                    (try? await http.execute(UpstreamRequest(url: running.base + "/health")))?.status == 200
+                }, "the gateway did not start listening")
+                if withUpstream {
+                    try #require(await Running.poll(timeout: .seconds(90)) { supervisor?.status().allReady == true },
+                                 "the meta model did not become Ready")
+                }
+                return running
+            }
+
+            static func poll(timeout: Duration, _ condition: () async -> Bool) async -> Bool {
+                let deadline = ContinuousClock.now + timeout
+                while ContinuousClock.now < deadline {
+                    if await condition() { return true }
+                    try? await Task.sleep(for: .milliseconds(20))
+                }
+                return false
+            }
+
+            func stop() async throws {
+                await group.triggerGracefulShutdown()
+                try await task.value
+            }
+        }
+
+        let http = UpstreamHTTPClient.shared
+
+        private func post(_ url: String, _ body: String, contentType: String = "application/json",
+                          headers: [(name: String, value: String)] = []) async throws -> UpstreamClient.HTTPResponse {
+            try await http.execute(UpstreamRequest(method: .post, url: url, headers: [("Content-Type", contentType)] + headers,
+                                               body: Data(body.utf8)))
+        }
+
+        /// The `error` object of an OpenAI-shaped error body.
+        private func errorObject(_ response: UpstreamClient.HTTPResponse) throws -> [String: JSONValue] {
+            let json = try JSONDecoder().decode(JSONValue.self, from: response.body)
+            guard case .object(let top) = json, case .object(let error)? = top["error"] else {
+                Issue.record("not an OpenAI error body: \(String(decoding: response.body, as: UTF8.self))")
+                return [:]
+            }
+            #expect(error["message"] != nil && error["type"] != nil)
+            return error
+        }
+
+        @Test func modelsAndHealthAnswerAtOnceWhileTheUpstreamIsDown() async throws {
+            let running = try await Running.start(withUpstream: false)
+            let started = ContinuousClock.now
+            let models = try await http.execute(UpstreamRequest(url: running.base + "/v1/models"))
+            #expect(ContinuousClock.now - started < .seconds(1))
+            #expect(models.status == 200)
+            #expect(String(decoding: models.body, as: UTF8.self).contains(#""id":"ai-sysadmin-meta""#))
+            #expect(try await http.execute(UpstreamRequest(url: running.base + "/ready")).status == 503)
+
+            let chat = try await post(running.base + "/v1/chat/completions",
+                                      #"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(chat.status == 503)
+            #expect(chat.header("Retry-After") == "5")
+            #expect(try errorObject(chat)["code"] == "upstream_unavailable")
+            try await running.stop()
+        }
+
+        @Test func chatPassesThroughPlainAndStreamed() async throws {
+            let running = try await Running.start()
+            #expect(try await http.execute(UpstreamRequest(url: running.base + "/ready")).status == 200)
+            let plain = try await post(running.base + "/v1/chat/completions",
+                                       #"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}],"max_tokens":8}"#)
+            #expect(plain.status == 200)
+            #expect(plain.header("X-Request-Id") != nil)
+            let completion = try JSONDecoder().decode(ChatCompletion.self, from: plain.body)
+            #expect(!(completion.content ?? "").isEmpty)
+
+            let stream = try await http.stream(UpstreamRequest(
+                method: .post, url: running.base + "/v1/chat/completions", headers: [("Content-Type", "application/json")],
+                body: Data(#"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}],"max_tokens":8,"stream":true}"#.utf8)))
+            #expect(stream.header("Content-Type") == "text/event-stream")
+            #expect(stream.header("X-Accel-Buffering") == "no")
+            var events: [ServerSentEvent] = []
+            for try await item in stream.serverSentEvents {
+                if case .event(let event) = item { events.append(event) }
+            }
+            #expect(events.last?.isDone == true)
+            #expect(events.count >= 3)
+            try await running.stop()
+        }
+
+        @Test func badInputGetsAPreciseOpenAIError() async throws {
+            let running = try await Running.start(withUpstream: false) { $0.api.maxBodyBytes = 4096 }
+            let url = running.base + "/v1/chat/completions"
+
+            let malformed = try await post(url, #"{"model": "ai-sysadmin-meta", "messages": [}"#)
+            #expect(malformed.status == 400)
+            #expect(try errorObject(malformed)["code"] == "invalid_json")
+
+            let wrongType = try await post(url, "{}", contentType: "text/plain")
+            #expect(wrongType.status == 400)
+            #expect(try errorObject(wrongType)["code"] == "invalid_content_type")
+
+            let noMessages = try await post(url, #"{"model":"ai-sysadmin-meta"}"#)
+            #expect(noMessages.status == 400)
+            #expect(try errorObject(noMessages)["code"] == "missing_messages")
+
+            let unknown = try await post(url, #"{"model":"gpt-17","messages":[]}"#)
+            #expect(unknown.status == 404)
+            #expect(try errorObject(unknown)["code"] == "model_not_found")
+
+            let huge = try await post(url, #"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":""#
+                                      + String(repeating: "x", count: 10_000) + #""}]}"#)
+            #expect(huge.status == 413)
+            #expect(try errorObject(huge)["code"] == "request_too_large")
+            try await running.stop()
+        }
+
+        @Test func requireAuthChecksBearerAndXAPIKey() async throws {
+            let keyFile = try TestEnvironment.temporaryDirectory("apikeys") + "/keys"
+            try "# operators\nkey-one\nkey-two\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
+            let running = try await Running.start(withUpstream: false) {
+                $0.api.requireAuth = true
+                $0.api.apiKeyFile = keyFile
+            }
+            let models = running.base + "/v1/models"
+            let anonymous = try await http.execute(UpstreamRequest(url: models))
+            #expect(anonymous.status == 401)
+            #expect(try errorObject(anonymous)["code"] == "invalid_api_key")
+            #expect(try await http.execute(UpstreamRequest(url: models, headers: [("Authorization", "Bearer key-two")])).status == 200)
+            #expect(try await http.execute(UpstreamRequest(url: models, headers: [("x-api-key", "key-one")])).status == 200)
+            #expect(try await http.execute(UpstreamRequest(url: models, headers: [("Authorization", "Bearer key-on")])).status == 401)
+            #expect(try await http.execute(UpstreamRequest(url: models, headers: [("Authorization", "Bearer # operators")])).status == 401)
+            #expect(try await http.execute(UpstreamRequest(url: running.base + "/health")).status == 200)
+            try await running.stop()
+        }
+
+        @Test func requireAuthWithoutAnyKeyRefusesToStart() throws {
+            var config = DaemonConfiguration()
+            config.api.requireAuth = true
+            #expect {
+                _ = try Gateway(configuration: config, logger: TestEnvironment.logger)
+            } throws: { "\($0)".contains("api.requireAuth") }
+        }
+
+        @Test func theOfficialOpenAIClientWorks() async throws {
+            let python = try #require(ProcessInfo.processInfo.environment["AI_SYSADMIN_TEST_PYTHON"],
+                                      "AI_SYSADMIN_TEST_PYTHON is not set; run the tests through scripts/test")
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("Support/openai-client-check.py").path
+            let keyFile = try TestEnvironment.temporaryDirectory("sdkkeys") + "/keys"
+            try "sdk-key\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
+            let running = try await Running.start {
+                $0.api.requireAuth = true
+                $0.api.apiKeyFile = keyFile
+            }
+            let output = try TestEnvironment.temporaryDirectory("sdk") + "/out.json"
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: python)
+            process.arguments = [script, running.base + "/v1", "sdk-key", "ai-sysadmin-meta"]
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+            try process.run()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            struct Result: Decodable {
+                struct NotFound: Decodable { let status: Int; let code: String? }
+                let models: [String]
+                let content: String?
+                let streamed: [String]
+                let not_found: NotFound?
+            }
+            let result = try JSONDecoder().decode(Result.self, from: Data(contentsOf: URL(fileURLWithPath: output)))
+            #expect(result.models == ["ai-sysadmin-meta"])
+            #expect(!(result.content ?? "").isEmpty)
+            #expect(!result.streamed.isEmpty)
+            #expect(result.not_found?.status == 404 && result.not_found?.code == "model_not_found")
+            try await running.stop()
+        }
+    }
+}
