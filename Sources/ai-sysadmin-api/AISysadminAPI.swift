@@ -52,6 +52,11 @@ struct AISysadminAPI: AsyncParsableCommand {
         if let port { configuration.api.port = port }
         if let stateDirectory { configuration.stateDirectory = stateDirectory }
 
+        let problems = ConfigurationValidator().validate(configuration).filter(\.gatewayOnly)
+        guard problems.isEmpty else {
+            for problem in problems { FileHandle.standardError.write(Data("ai-sysadmin-api: \(problem)\n".utf8)) }
+            throw ExitCode(1)
+        }
         let gateway: Gateway
         do {
             gateway = try Gateway(configuration: configuration, logger: logger)

@@ -38,7 +38,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         // Problems that make the whole configuration unusable stop here, all of them at once; a problem of one
         // layer (its model file is missing) only marks that layer Failed once running.
-        let fatal = ConfigurationValidator().validate(configuration).filter { $0.layer == nil }
+        let fatal = ConfigurationValidator().validate(configuration).filter(\.stopsTheDaemon)
         guard fatal.isEmpty else {
             for issue in fatal { printError("ai-sysadmin: \(issue)") }
             throw ExitCode(1)

@@ -136,6 +136,17 @@ import Testing
         #expect(issues.first?.message.contains("/nonexistent/llama-server") == true)
     }
 
+    @Test func gatewayProblemsAreReportedButDoNotStopTheDaemon() throws {
+        var (config, _) = try validConfig()
+        config.api.port = config.models.meta.port
+        config.api.requireAuth = true
+        unsetenv("AI_SYSADMIN_API_KEYS")
+        let issues = ConfigurationValidator().validate(config)
+        #expect(issues.map(\.keyPath) == ["api.port", "api.requireAuth"])
+        #expect(issues.allSatisfy { $0.gatewayOnly && !$0.stopsTheDaemon })
+        #expect(issues.first?.message.contains("also the port of models.meta") == true)
+    }
+
     @Test func disabledLayersAreNotChecked() throws {
         var (config, _) = try validConfig()
         config.models.meta.enable = false

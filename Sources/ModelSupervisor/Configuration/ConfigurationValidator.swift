@@ -10,6 +10,11 @@ public struct ConfigurationValidator: Sendable {
         public var message: String
         /// The layer this issue disables, or `nil` when the whole configuration is unusable.
         public var layer: ModelLayer?
+        /// The issue concerns only the gateway (`api`): the daemon runs regardless.
+        public var gatewayOnly = false
+
+        /// Whether the daemon must refuse to start over this issue.
+        public var stopsTheDaemon: Bool { layer == nil && !gatewayOnly }
 
         public var description: String { "\(keyPath): \(message)" }
     }
@@ -82,18 +87,21 @@ public struct ConfigurationValidator: Sendable {
             }
         }
         let api = config.api
-        if !(1...65535).contains(api.port) {
-            global("api.port", "\(api.port) is not a TCP port (1–65535)")
-        } else if let layer = seenPorts[api.port] {
-            global("api.port", "\(api.port) is also the port of models.\(layer); give the gateway its own port")
+        func gateway(_ key: String, _ message: String) {
+            issues.append(Issue(keyPath: key, message: message, layer: nil, gatewayOnly: true))
         }
-        if api.modelId.isEmpty { global("api.modelId", "must not be empty") }
-        if api.maxBodyBytes < 1024 { global("api.maxBodyBytes", "\(api.maxBodyBytes) is too small for any chat request (at least 1024)") }
+        if !(1...65535).contains(api.port) {
+            gateway("api.port", "\(api.port) is not a TCP port (1–65535)")
+        } else if let layer = seenPorts[api.port] {
+            gateway("api.port", "\(api.port) is also the port of models.\(layer); give the gateway its own port")
+        }
+        if api.modelId.isEmpty { gateway("api.modelId", "must not be empty") }
+        if api.maxBodyBytes < 1024 { gateway("api.maxBodyBytes", "\(api.maxBodyBytes) is too small for any chat request (at least 1024)") }
         if let file = api.apiKeyFile, !FileManager.default.isReadableFile(atPath: file) {
-            global("api.apiKeyFile", "\(file) does not exist or is not readable")
+            gateway("api.apiKeyFile", "\(file) does not exist or is not readable")
         } else if api.requireAuth, api.apiKeyFile == nil,
                   (ProcessInfo.processInfo.environment["AI_SYSADMIN_API_KEYS"] ?? "").isEmpty {
-            global("api.requireAuth", "is true but no key is configured; set api.apiKeyFile or AI_SYSADMIN_API_KEYS")
+            gateway("api.requireAuth", "is true but no key is configured; set api.apiKeyFile or AI_SYSADMIN_API_KEYS")
         }
         return issues
     }

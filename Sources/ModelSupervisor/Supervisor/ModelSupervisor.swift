@@ -67,7 +67,7 @@ public final class ModelSupervisor: Service, Sendable {
 
     public func run() async throws {
         let issues = ConfigurationValidator().validate(configuration)
-        let fatal = issues.filter { $0.layer == nil }
+        let fatal = issues.filter(\.stopsTheDaemon)
         guard fatal.isEmpty else {
             throw ConfigurationError(keyPath: "", "the configuration cannot be used:\n" + fatal.map { "  \($0)" }.joined(separator: "\n"))
         }
