@@ -144,13 +144,20 @@ public struct Gateway: Sendable {
             } catch let error as UpstreamError {
                 return try Self.map(error).response(from: request, context: context)
             }
+            let requestBody = request.body
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", Self.accelBuffering: "no"],
                 body: ResponseBody { writer in
                     do {
-                        for try await chunk in response.body {
-                            try await writer.write(ByteBuffer(bytes: chunk))
+                        // A client that goes away while the model is silent is only noticed through the
+                        // connection closing; it must free the model's slot at once, not at the next token.
+                        try await requestBody.consumeWithInboundCloseHandler { _ in
+                            for try await chunk in response.body {
+                                try await writer.write(ByteBuffer(bytes: chunk))
+                            }
+                        } onInboundClosed: {
+                            response.body.cancel(reason: "the client closed the connection")
                         }
                     } catch let error as UpstreamError where error.code != .cancelled {
                         // Mid-stream failure: the status line is long gone, so say it as an event and end.

@@ -22,6 +22,12 @@ public struct HTTPBodyStream: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(storage: storage)
     }
+
+    /// Aborts the transfer (e.g. because whoever the bytes were for has gone); the iteration then ends with
+    /// ``UpstreamError/Code/cancelled``.
+    public func cancel(reason: String) {
+        storage.cancel(UpstreamError(.cancelled, reason))
+    }
 }
 
 /// The buffer between the event loop (producer) and one consumer.
@@ -135,7 +141,7 @@ final class StreamingBodyStorage: Sendable {
         }
     }
 
-    private func cancel(_ error: UpstreamError) {
+    func cancel(_ error: UpstreamError) {
         let finished = state.withLock { $0.end != nil }
         guard !finished, let transfer = transfer.withLock({ $0 }) else { return }
         transfer.requestCancel(error, on: loop)

@@ -178,6 +178,52 @@ extension IntegrationTests {
             } throws: { "\($0)".contains("api.requireAuth") }
         }
 
+        /// Streams a long generation through the gateway; `afterThreeEvents` runs once three events arrived.
+        private func longStream(_ running: Running, afterThreeEvents: @escaping @Sendable () -> Void) async throws -> [ServerSentEvent] {
+            let body = #"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"Write a long story."}],"max_tokens":3500,"ignore_eos":true,"stream":true}"#
+            let stream = try await http.stream(UpstreamRequest(
+                method: .post, url: running.base + "/v1/chat/completions", headers: [("Content-Type", "application/json")],
+                body: Data(body.utf8)))
+            var events: [ServerSentEvent] = []
+            for try await item in stream.serverSentEvents {
+                guard case .event(let event) = item else { continue }
+                events.append(event)
+                if events.count == 3 { afterThreeEvents() }
+            }
+            return events
+        }
+
+        private func metaSlotIsProcessing(_ running: Running) async throws -> Bool {
+            let endpoint = try #require(await running.supervisor?.client(for: .meta)).endpoint
+            let response = try await http.execute(UpstreamRequest(
+                url: endpoint.url("/slots"), headers: [("Authorization", "Bearer \(endpoint.apiKey ?? "")")]))
+            return String(decoding: response.body, as: UTF8.self).contains(#""is_processing":true"#)
+        }
+
+        @Test func aClientThatGoesAwayFreesTheModelsSlot() async throws {
+            let running = try await Running.start { $0.models.meta.contextSize = 4096 }
+            let streaming = Gate()
+            let client = Task { try await longStream(running) { streaming.open() } }
+            try #require(await streaming.waitAsync(timeout: .seconds(60)))
+            try #require(try await metaSlotIsProcessing(running))
+            client.cancel()
+            _ = await client.result
+            #expect(await Running.poll(timeout: .seconds(3)) { (try? await metaSlotIsProcessing(running)) == false },
+                    "llama-server kept generating for a client that had gone")
+            try await running.stop()
+        }
+
+        @Test func anUpstreamThatDiesMidStreamEndsTheStreamWithAnErrorEvent() async throws {
+            let running = try await Running.start { $0.models.meta.contextSize = 4096 }
+            let pid = try #require(running.supervisor?.status().models.first?.pid)
+            let events = try await longStream(running) { kill(pid, SIGKILL) }
+            let last = try #require(events.last)
+            #expect(last.data.contains("upstream_stream_error"), "last event: \(last.data.prefix(200))")
+            #expect(!events.contains { $0.isDone })
+            #expect(try await http.execute(UpstreamRequest(url: running.base + "/health")).status == 200)
+            try await running.stop()
+        }
+
         @Test func theOfficialOpenAIClientWorks() async throws {
             let python = try #require(ProcessInfo.processInfo.environment["AI_SYSADMIN_TEST_PYTHON"],
                                       "AI_SYSADMIN_TEST_PYTHON is not set; run the tests through scripts/test")
