@@ -109,6 +109,11 @@ let package = Package(
             dependencies: ["ModelSupervisor", "UpstreamClient", "TestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "APIGatewayTests",
+            dependencies: ["APIGateway", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
         // Talks to a real llama-server with the SmolLM2-135M test model (scripts/setup provides both).
         .testTarget(
             name: "IntegrationTests",

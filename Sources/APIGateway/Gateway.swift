@@ -15,6 +15,7 @@ public struct Gateway: Sendable {
     private let keys: GatewayKeys
     private let http: UpstreamHTTPClient
     private let logger: Logger
+    private let limiter: ConcurrencyLimiter
 
     /// Throws a ``ConfigurationError`` when `requireAuth` is on without a readable key.
     public init(configuration: DaemonConfiguration, http: UpstreamHTTPClient = .shared, logger: Logger) throws {
@@ -23,6 +24,10 @@ public struct Gateway: Sendable {
         self.keys = try GatewayKeys(configuration: configuration.api)
         self.http = http
         self.logger = logger
+        let api = configuration.api
+        limiter = ConcurrencyLimiter(limit: api.maxInFlight ?? 1, maxQueue: api.maxQueue,
+                                     queueTimeout: .seconds(api.queueTimeoutSeconds),
+                                     limitIsProvisional: api.maxInFlight == nil)
     }
 
     /// The Hummingbird application; run it in a `ServiceGroup` (it is a `Service`).
@@ -130,6 +135,7 @@ public struct Gateway: Sendable {
         fields["model"] = .string(upstream.modelName)
         let body = try JSONEncoder().encode(JSONValue.object(fields))
         let endpoint = upstream.endpoint
+        let lease = try await acquireSlot(endpoint)
         var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
         if let key = endpoint.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
         let streaming = fields["stream"] == .bool(true)
@@ -142,6 +148,7 @@ public struct Gateway: Sendable {
             do {
                 response = try await http.stream(upstreamRequest)
             } catch let error as UpstreamError {
+                lease.release()
                 return try Self.map(error).response(from: request, context: context)
             }
             let requestBody = request.body
@@ -149,6 +156,7 @@ public struct Gateway: Sendable {
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", Self.accelBuffering: "no"],
                 body: ResponseBody { writer in
+                    defer { lease.release() }
                     do {
                         // A client that goes away while the model is silent is only noticed through the
                         // connection closing; it must free the model's slot at once, not at the next token.
@@ -170,6 +178,7 @@ public struct Gateway: Sendable {
         }
 
         let response: UpstreamClient.HTTPResponse
+        defer { lease.release() }
         do {
             response = try await http.execute(upstreamRequest)
         } catch let error as UpstreamError {
@@ -179,6 +188,35 @@ public struct Gateway: Sendable {
             status: .init(code: response.status),
             headers: [.contentType: response.header("Content-Type") ?? "application/json"],
             body: .init(byteBuffer: ByteBuffer(bytes: response.body)))
+    }
+
+    // MARK: Concurrency
+
+    /// Upstream requests in flight and requests waiting for a slot.
+    public var load: (inFlight: Int, waiting: Int) { limiter.load }
+
+    /// Waits for an upstream slot in the FIFO queue; 429 when the queue is full, 503 when the wait times out.
+    private func acquireSlot(_ endpoint: ModelEndpoint) async throws -> SlotLease {
+        if limiter.limitIsProvisional {
+            // Learn the server's slot count once it answers; until then one request at a time.
+            let client = OpenAIClient(endpoint: endpoint, http: http,
+                                      probeTimeouts: .init(connect: .seconds(1), total: .seconds(2), idle: .seconds(2)))
+            if let props = try? await client.props() { limiter.setLimit(props.totalSlots) }
+        }
+        do {
+            try await limiter.acquire()
+        } catch ConcurrencyLimiter.Refusal.queueFull(let waiting) {
+            var error = OpenAIError(.tooManyRequests, "\(waiting) requests are already waiting for the meta model; retry shortly",
+                                    type: "rate_limit_error", code: "queue_full")
+            error.headers[.retryAfter] = "1"
+            throw error
+        } catch ConcurrencyLimiter.Refusal.timedOut {
+            var error = OpenAIError(.serviceUnavailable, "no slot of the meta model came free within \(limiter.queueTimeout)",
+                                    type: "server_error", code: "queue_timeout")
+            error.headers[.retryAfter] = "5"
+            throw error
+        }
+        return SlotLease(limiter)
     }
 
     // MARK: Helpers
@@ -274,5 +312,28 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
             response.headers[Self.requestIDHeader] = id
             return response
         }
+    }
+}
+
+/// One held upstream slot, released exactly once: explicitly, or when the last reference goes (a response
+/// body that Hummingbird never ran must not keep its slot).
+final class SlotLease: Sendable {
+    private let limiter: ConcurrencyLimiter
+    private let released = Mutex(false)
+
+    init(_ limiter: ConcurrencyLimiter) {
+        self.limiter = limiter
+    }
+
+    func release() {
+        let first = released.withLock { released -> Bool in
+            defer { released = true }
+            return !released
+        }
+        if first { limiter.release() }
+    }
+
+    deinit {
+        release()
     }
 }

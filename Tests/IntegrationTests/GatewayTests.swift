@@ -17,6 +17,7 @@ extension IntegrationTests {
         /// A supervisor (meta only) and the gateway in one service group.
         struct Running {
             let configuration: DaemonConfiguration
+            let gateway: Gateway
             let group: ServiceGroup
             let task: Task<Void, any Error>
             let supervisor: ModelSupervisor?
@@ -37,7 +38,7 @@ extension IntegrationTests {
                 }
                 let group = ServiceGroup(services: services, logger: TestEnvironment.logger)
                 let task = Task { try await group.run() }
-                let running = Running(configuration: config, group: group, task: task, supervisor: supervisor)
+                let running = Running(configuration: config, gateway: gateway, group: group, task: task, supervisor: supervisor)
                 let http = UpstreamHTTPClient.shared
                 try #require(await Running.poll(timeout: .seconds(10)) {
                     (try? await http.execute(UpstreamRequest(url: running.base + "/health")))?.status == 200
@@ -221,6 +222,30 @@ extension IntegrationTests {
             #expect(last.data.contains("upstream_stream_error"), "last event: \(last.data.prefix(200))")
             #expect(!events.contains { $0.isDone })
             #expect(try await http.execute(UpstreamRequest(url: running.base + "/health")).status == 200)
+            try await running.stop()
+        }
+
+        @Test func requestsBeyondTheSlotsQueueAndOverflowGets429() async throws {
+            let running = try await Running.start {
+                $0.models.meta.contextSize = 4096
+                $0.api.maxInFlight = 1
+                $0.api.maxQueue = 1
+            }
+            let holding = Gate()
+            let first = Task { try await longStream(running) { holding.open() } }
+            try #require(await holding.waitAsync(timeout: .seconds(60)))
+            let chat = #"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}],"max_tokens":4}"#
+            let url = running.base + "/v1/chat/completions"
+            let queued = Task { try await post(url, chat) }
+            try #require(await eventually(timeout: .seconds(10)) { running.gateway.load == (1, 1) },
+                         "load is \(running.gateway.load), expected one in flight and one waiting")
+            let overflow = try await post(url, chat)
+            #expect(overflow.status == 429)
+            #expect(overflow.header("Retry-After") == "1")
+            #expect(try errorObject(overflow)["code"] == "queue_full")
+            first.cancel()
+            _ = await first.result
+            #expect(try await queued.value.status == 200, "the queued request did not get the freed slot")
             try await running.stop()
         }
 

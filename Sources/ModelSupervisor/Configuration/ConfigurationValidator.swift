@@ -96,6 +96,9 @@ public struct ConfigurationValidator: Sendable {
             gateway("api.port", "\(api.port) is also the port of models.\(layer); give the gateway its own port")
         }
         if api.modelId.isEmpty { gateway("api.modelId", "must not be empty") }
+        if let limit = api.maxInFlight, limit < 1 { gateway("api.maxInFlight", "\(limit) must be at least 1 (or null for the server's slot count)") }
+        if api.maxQueue < 0 { gateway("api.maxQueue", "\(api.maxQueue) must not be negative") }
+        if api.queueTimeoutSeconds <= 0 { gateway("api.queueTimeoutSeconds", "\(api.queueTimeoutSeconds) must be greater than 0") }
         if api.maxBodyBytes < 1024 { gateway("api.maxBodyBytes", "\(api.maxBodyBytes) is too small for any chat request (at least 1024)") }
         if let file = api.apiKeyFile, !FileManager.default.isReadableFile(atPath: file) {
             gateway("api.apiKeyFile", "\(file) does not exist or is not readable")

@@ -16,6 +16,12 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var apiKeyFile: String?
     /// Larger request bodies get 413 without being read.
     public var maxBodyBytes = 4 * 1024 * 1024
+    /// Upstream requests in flight at most; `nil` means the meta server's slot count (`/props` total_slots).
+    public var maxInFlight: Int?
+    /// Requests waiting for a slot at most; more get 429.
+    public var maxQueue = 64
+    /// How long a request may wait for a slot before it gets 503.
+    public var queueTimeoutSeconds = 30.0
 
     public init() {}
 
@@ -23,7 +29,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var modelIds: [String] { [modelId] + aliases.filter { $0 != modelId } }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case host, port, modelId, aliases, requireAuth, apiKeyFile, maxBodyBytes
+        case host, port, modelId, aliases, requireAuth, apiKeyFile, maxBodyBytes, maxInFlight, maxQueue, queueTimeoutSeconds
     }
 }
 
@@ -38,6 +44,9 @@ extension GatewayConfiguration: Codable {
         requireAuth = try c.decode(.requireAuth, default: requireAuth)
         apiKeyFile = try c.decodeIfPresent(String.self, forKey: .apiKeyFile)
         maxBodyBytes = try c.decode(.maxBodyBytes, default: maxBodyBytes)
+        maxInFlight = try c.decodeIfPresent(Int.self, forKey: .maxInFlight)
+        maxQueue = try c.decode(.maxQueue, default: maxQueue)
+        queueTimeoutSeconds = try c.decode(.queueTimeoutSeconds, default: queueTimeoutSeconds)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -49,5 +58,8 @@ extension GatewayConfiguration: Codable {
         try c.encode(requireAuth, forKey: .requireAuth)
         try c.encode(apiKeyFile, forKey: .apiKeyFile)
         try c.encode(maxBodyBytes, forKey: .maxBodyBytes)
+        try c.encode(maxInFlight, forKey: .maxInFlight)
+        try c.encode(maxQueue, forKey: .maxQueue)
+        try c.encode(queueTimeoutSeconds, forKey: .queueTimeoutSeconds)
     }
 }
