@@ -36,6 +36,9 @@ public struct Gateway: Sendable {
     {
         let router = Router()
         router.add(middleware: RequestLogMiddleware(logger: logger))
+        if !configuration.api.corsOrigins.isEmpty {
+            router.add(middleware: CORSPolicyMiddleware(allowedOrigins: Set(configuration.api.corsOrigins)))
+        }
         router.get("/health") { _, _ in Self.json(#"{"status":"ok"}"#) }
         router.get("/ready") { _, _ in try await ready() }
 

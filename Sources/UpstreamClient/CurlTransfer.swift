@@ -82,6 +82,8 @@ final class CurlTransfer: @unchecked Sendable {
         switch request.method {
         case .get:
             try check(ai_curl_setopt_long(easy, CURLOPT_HTTPGET, 1), "HTTPGET")
+        case .options:
+            try check(ai_curl_setopt_string(easy, CURLOPT_CUSTOMREQUEST, "OPTIONS"), "CUSTOMREQUEST")
         case .post:
             try check(ai_curl_setopt_long(easy, CURLOPT_POST, 1), "POST")
             let body = request.body ?? Data()

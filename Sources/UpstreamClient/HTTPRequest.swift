@@ -2,7 +2,7 @@ import Foundation
 
 /// One request to a model server.
 public struct HTTPRequest: Sendable {
-    public enum Method: String, Sendable { case get = "GET", post = "POST" }
+    public enum Method: String, Sendable { case get = "GET", post = "POST", options = "OPTIONS" }
 
     public var method: Method
     public var url: String

@@ -171,6 +171,39 @@ extension IntegrationTests {
             try await running.stop()
         }
 
+        @Test func corsIsGrantedToConfiguredOriginsOnly() async throws {
+            let keyFile = try TestEnvironment.temporaryDirectory("corskeys") + "/keys"
+            try "k\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
+            let running = try await Running.start(withUpstream: false) {
+                $0.api.corsOrigins = ["https://chat.example.org"]
+                $0.api.requireAuth = true
+                $0.api.apiKeyFile = keyFile
+            }
+            let models = running.base + "/v1/models"
+            let preflight = try await http.execute(UpstreamRequest(method: .options, url: models, headers: [
+                ("Origin", "https://chat.example.org"), ("Access-Control-Request-Method", "GET"),
+                ("Access-Control-Request-Headers", "authorization"),
+            ]))
+            #expect(preflight.status == 204, "a preflight carries no key and must not need one")
+            #expect(preflight.header("Access-Control-Allow-Origin") == "https://chat.example.org")
+            #expect(preflight.header("Access-Control-Allow-Headers")?.contains("Authorization") == true)
+
+            let allowed = try await http.execute(UpstreamRequest(url: models, headers: [
+                ("Origin", "https://chat.example.org"), ("Authorization", "Bearer k"),
+            ]))
+            #expect(allowed.status == 200)
+            #expect(allowed.header("Access-Control-Allow-Origin") == "https://chat.example.org")
+            let refused = try await http.execute(UpstreamRequest(url: models, headers: [("Origin", "https://chat.example.org")]))
+            #expect(refused.status == 401)
+            #expect(refused.header("Access-Control-Allow-Origin") == "https://chat.example.org")
+
+            let stranger = try await http.execute(UpstreamRequest(url: models, headers: [
+                ("Origin", "https://evil.example"), ("Authorization", "Bearer k"),
+            ]))
+            #expect(stranger.header("Access-Control-Allow-Origin") == nil)
+            try await running.stop()
+        }
+
         @Test func requireAuthWithoutAnyKeyRefusesToStart() throws {
             var config = DaemonConfiguration()
             config.api.requireAuth = true

@@ -22,6 +22,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var maxQueue = 64
     /// How long a request may wait for a slot before it gets 503.
     public var queueTimeoutSeconds = 30.0
+    /// Origins browsers may call the gateway from (`https://chat.example.org`); `*` for any. None by default.
+    public var corsOrigins: [String] = []
 
     public init() {}
 
@@ -29,7 +31,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var modelIds: [String] { [modelId] + aliases.filter { $0 != modelId } }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case host, port, modelId, aliases, requireAuth, apiKeyFile, maxBodyBytes, maxInFlight, maxQueue, queueTimeoutSeconds
+        case host, port, modelId, aliases, requireAuth, apiKeyFile, maxBodyBytes, maxInFlight, maxQueue, queueTimeoutSeconds, corsOrigins
     }
 }
 
@@ -47,6 +49,7 @@ extension GatewayConfiguration: Codable {
         maxInFlight = try c.decodeIfPresent(Int.self, forKey: .maxInFlight)
         maxQueue = try c.decode(.maxQueue, default: maxQueue)
         queueTimeoutSeconds = try c.decode(.queueTimeoutSeconds, default: queueTimeoutSeconds)
+        corsOrigins = try c.decode(.corsOrigins, default: corsOrigins)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -61,5 +64,6 @@ extension GatewayConfiguration: Codable {
         try c.encode(maxInFlight, forKey: .maxInFlight)
         try c.encode(maxQueue, forKey: .maxQueue)
         try c.encode(queueTimeoutSeconds, forKey: .queueTimeoutSeconds)
+        try c.encode(corsOrigins, forKey: .corsOrigins)
     }
 }
