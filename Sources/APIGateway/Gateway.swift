@@ -301,15 +301,21 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         var metadata: Logger.Metadata = [
             "ai.request.id": "\(id)", "ai.request.method": "\(request.method)", "ai.request.path": "\(request.uri.path)",
         ]
+        // Until the response head: for a stream that is the time to its first byte, not its whole length.
+        func headMilliseconds() -> String {
+            let (seconds, attoseconds) = (ContinuousClock.now - start).components
+            return String(format: "%.3f", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+        }
         do {
             var response = try await next(request, context)
             response.headers[Self.requestIDHeader] = id
             metadata["ai.response.status"] = "\(response.status.code)"
-            metadata["ai.request.seconds"] = "\((ContinuousClock.now - start).formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 4))))"
+            metadata["ai.response.head_ms"] = "\(headMilliseconds())"
             logger.info("request", metadata: metadata)
             return response
         } catch let error as any HTTPResponseError {
             metadata["ai.response.status"] = "\(error.status.code)"
+            metadata["ai.response.head_ms"] = "\(headMilliseconds())"
             logger.info("request", metadata: metadata)
             var response = try error.response(from: request, context: context)
             response.headers[Self.requestIDHeader] = id
