@@ -69,25 +69,28 @@ final class StreamingBodyStorage: Sendable {
 
     /// Takes `data` unless the buffer is full; false asks libcurl to pause and redeliver it later.
     func offer(_ data: Data) -> Bool {
-        let waiter = state.withLock { state -> CheckedContinuation<Data?, any Error>?? in
+        enum Decision { case handOff(CheckedContinuation<Data?, any Error>), buffered, refused }
+        let decision = state.withLock { state -> Decision in
             if let waiter = state.waiter {
                 state.waiter = nil
-                return .some(waiter)
+                return .handOff(waiter)
             }
             if state.bufferedBytes >= limit {
                 state.paused = true
-                return nil
+                return .refused
             }
             state.chunks.append(data)
             state.bufferedBytes += data.count
-            return .some(nil)
+            return .buffered
         }
-        switch waiter {
-        case .none: return false
-        case .some(.some(let continuation)):
-            continuation.resume(returning: data)
+        switch decision {
+        case .handOff(let waiter):
+            waiter.resume(returning: data)
             return true
-        case .some(.none): return true
+        case .buffered:
+            return true
+        case .refused:
+            return false
         }
     }
 
