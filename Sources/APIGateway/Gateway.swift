@@ -16,6 +16,7 @@ public struct Gateway: Sendable {
     private let http: UpstreamHTTPClient
     private let logger: Logger
     private let limiter: ConcurrencyLimiter
+    private let metrics = GatewayMetrics()
 
     /// Throws a ``ConfigurationError`` when `requireAuth` is on without a readable key.
     public init(configuration: DaemonConfiguration, http: UpstreamHTTPClient = .shared, logger: Logger) throws {
@@ -35,12 +36,20 @@ public struct Gateway: Sendable {
         -> some ApplicationProtocol
     {
         let router = Router()
-        router.add(middleware: RequestLogMiddleware(logger: logger))
+        router.add(middleware: RequestLogMiddleware(logger: logger, metrics: metrics))
         if !configuration.api.corsOrigins.isEmpty {
             router.add(middleware: CORSPolicyMiddleware(allowedOrigins: Set(configuration.api.corsOrigins)))
         }
         router.get("/health") { _, _ in Self.json(#"{"status":"ok"}"#) }
         router.get("/ready") { _, _ in try await ready() }
+        let metricsGroup = router.group("/metrics")
+        if configuration.api.requireAuth, configuration.api.metricsRequireAuth {
+            metricsGroup.add(middleware: AuthMiddleware(keys: keys))
+        }
+        metricsGroup.get { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition(load: limiter.load))))
+        }
 
         let v1 = router.group("/v1")
         if configuration.api.requireAuth { v1.add(middleware: AuthMiddleware(keys: keys)) }
@@ -96,6 +105,7 @@ public struct Gateway: Sendable {
     private func forward(_ request: Request, context: some RequestContext, path: String, requiredArray: String?) async throws
         -> Response
     {
+        let started = ContinuousClock.now
         let contentType = request.headers[.contentType] ?? ""
         guard contentType.lowercased().hasPrefix("application/json") else {
             throw OpenAIError.invalidRequest(
@@ -152,25 +162,33 @@ public struct Gateway: Sendable {
                 response = try await http.stream(upstreamRequest)
             } catch let error as UpstreamError {
                 lease.release()
+                metrics.upstreamError(error.code)
                 return try Self.map(error).response(from: request, context: context)
             }
+            let metrics = self.metrics
             let requestBody = request.body
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", Self.accelBuffering: "no"],
                 body: ResponseBody { writer in
-                    defer { lease.release() }
+                    defer {
+                        lease.release()
+                        metrics.duration(route: path, ContinuousClock.now - started)
+                    }
+                    var usage = StreamUsageWatcher(metrics: metrics)
                     do {
                         // A client that goes away while the model is silent is only noticed through the
                         // connection closing; it must free the model's slot at once, not at the next token.
                         try await requestBody.consumeWithInboundCloseHandler { _ in
                             for try await chunk in response.body {
                                 try await writer.write(ByteBuffer(bytes: chunk))
+                                usage.observe(chunk)
                             }
                         } onInboundClosed: {
                             response.body.cancel(reason: "the client closed the connection")
                         }
                     } catch let error as UpstreamError where error.code != .cancelled {
+                        metrics.upstreamError(error.code)
                         // Mid-stream failure: the status line is long gone, so say it as an event and end.
                         let event = OpenAIError(.badGateway, "the meta model's stream broke off: \(error.message)",
                                                 type: "server_error", code: "upstream_stream_error")
@@ -185,8 +203,11 @@ public struct Gateway: Sendable {
         do {
             response = try await http.execute(upstreamRequest)
         } catch let error as UpstreamError {
+            metrics.upstreamError(error.code)
             return try Self.map(error).response(from: request, context: context)
         }
+        metrics.duration(route: path, ContinuousClock.now - started)
+        if response.status == 200 { metrics.countUsage(in: response.body) }
         return Response(
             status: .init(code: response.status),
             headers: [.contentType: response.header("Content-Type") ?? "application/json"],
@@ -283,6 +304,11 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
 /// One log line per request, with a request id that is also echoed in `X-Request-Id`.
 struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     let logger: Logger
+    let metrics: GatewayMetrics
+    /// Metric labels come only from this list, so a client cannot create new series by inventing paths.
+    private static var knownRoutes: Set<String> {
+        ["/health", "/ready", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings"]
+    }
     private static var requestIDHeader: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
     private let counter = Counter()
 
@@ -291,8 +317,9 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         func next() -> UInt64 { value.withLock { $0 += 1; return $0 } }
     }
 
-    init(logger: Logger) {
+    init(logger: Logger, metrics: GatewayMetrics) {
         self.logger = logger
+        self.metrics = metrics
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -301,9 +328,12 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         var metadata: Logger.Metadata = [
             "ai.request.id": "\(id)", "ai.request.method": "\(request.method)", "ai.request.path": "\(request.uri.path)",
         ]
+        let route = Self.knownRoutes.contains(request.uri.path) ? request.uri.path : "other"
         // Until the response head: for a stream that is the time to its first byte, not its whole length.
         func headMilliseconds() -> String {
-            let (seconds, attoseconds) = (ContinuousClock.now - start).components
+            let head = ContinuousClock.now - start
+            metrics.timeToFirstByte(route: route, head)
+            let (seconds, attoseconds) = head.components
             return String(format: "%.3f", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
         }
         do {
@@ -311,9 +341,11 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
             response.headers[Self.requestIDHeader] = id
             metadata["ai.response.status"] = "\(response.status.code)"
             metadata["ai.response.head_ms"] = "\(headMilliseconds())"
+            metrics.requestFinished(route: route, status: Int(response.status.code))
             logger.info("request", metadata: metadata)
             return response
         } catch let error as any HTTPResponseError {
+            metrics.requestFinished(route: route, status: Int(error.status.code))
             metadata["ai.response.status"] = "\(error.status.code)"
             metadata["ai.response.head_ms"] = "\(headMilliseconds())"
             logger.info("request", metadata: metadata)

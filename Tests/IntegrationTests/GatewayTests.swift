@@ -122,6 +122,30 @@ extension IntegrationTests {
             }
             #expect(events.last?.isDone == true)
             #expect(events.count >= 3)
+
+            // Usage from a stream arrives only with include_usage; the gateway counts it while passing it on.
+            let withUsage = try await http.stream(UpstreamRequest(
+                method: .post, url: running.base + "/v1/chat/completions", headers: [("Content-Type", "application/json")],
+                body: Data(#"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}],"max_tokens":5,"stream":true,"stream_options":{"include_usage":true}}"#.utf8)))
+            var streamedUsage: Usage?
+            for try await item in withUsage.serverSentEvents {
+                if case .event(let event) = item, !event.isDone,
+                   let chunk = try? JSONDecoder().decode(ChatCompletionChunk.self, from: Data(event.data.utf8)), chunk.usage != nil {
+                    streamedUsage = chunk.usage
+                }
+            }
+            let plainUsage = try #require(completion.usage)
+            let streamUsage = try #require(streamedUsage, "the usage chunk did not reach the client")
+
+            let metrics = String(decoding: try await http.execute(UpstreamRequest(url: running.base + "/metrics")).body, as: UTF8.self)
+            #expect(metrics.contains(#"ai_gateway_requests_total{route="/v1/chat/completions",status="200"} 3"#), "\(metrics)")
+            #expect(metrics.contains(#"ai_gateway_time_to_first_byte_seconds_count{route="/v1/chat/completions"} 3"#))
+            #expect(metrics.contains(#"ai_gateway_request_duration_seconds_count{route="/v1/chat/completions"} 3"#))
+            let completionTokens = metrics.split(separator: "\n").first { $0.hasPrefix("ai_gateway_completion_tokens_total ") }
+                .flatMap { Double($0.split(separator: " ")[1]) }
+            #expect(completionTokens == Double(plainUsage.completionTokens + streamUsage.completionTokens),
+                    "completion tokens: \(String(describing: completionTokens))")
+            #expect(metrics.contains("ai_gateway_queue_depth 0"))
             try await running.stop()
         }
 
@@ -168,6 +192,8 @@ extension IntegrationTests {
             #expect(try await http.execute(UpstreamRequest(url: models, headers: [("Authorization", "Bearer key-on")])).status == 401)
             #expect(try await http.execute(UpstreamRequest(url: models, headers: [("Authorization", "Bearer # operators")])).status == 401)
             #expect(try await http.execute(UpstreamRequest(url: running.base + "/health")).status == 200)
+            #expect(try await http.execute(UpstreamRequest(url: running.base + "/metrics")).status == 401)
+            #expect(try await http.execute(UpstreamRequest(url: running.base + "/metrics", headers: [("x-api-key", "key-one")])).status == 200)
             try await running.stop()
         }
 

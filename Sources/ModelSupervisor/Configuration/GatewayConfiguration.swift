@@ -22,6 +22,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var maxQueue = 64
     /// How long a request may wait for a slot before it gets 503.
     public var queueTimeoutSeconds = 30.0
+    /// With `requireAuth`, whether `/metrics` needs a key too (a scraper without one can be allowed).
+    public var metricsRequireAuth = true
     /// Origins browsers may call the gateway from (`https://chat.example.org`); `*` for any. None by default.
     public var corsOrigins: [String] = []
 
@@ -31,7 +33,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var modelIds: [String] { [modelId] + aliases.filter { $0 != modelId } }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case host, port, modelId, aliases, requireAuth, apiKeyFile, maxBodyBytes, maxInFlight, maxQueue, queueTimeoutSeconds, corsOrigins
+        case host, port, modelId, aliases, requireAuth, apiKeyFile, maxBodyBytes, maxInFlight, maxQueue, queueTimeoutSeconds, corsOrigins, metricsRequireAuth
     }
 }
 
@@ -50,6 +52,7 @@ extension GatewayConfiguration: Codable {
         maxQueue = try c.decode(.maxQueue, default: maxQueue)
         queueTimeoutSeconds = try c.decode(.queueTimeoutSeconds, default: queueTimeoutSeconds)
         corsOrigins = try c.decode(.corsOrigins, default: corsOrigins)
+        metricsRequireAuth = try c.decode(.metricsRequireAuth, default: metricsRequireAuth)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -65,5 +68,6 @@ extension GatewayConfiguration: Codable {
         try c.encode(maxQueue, forKey: .maxQueue)
         try c.encode(queueTimeoutSeconds, forKey: .queueTimeoutSeconds)
         try c.encode(corsOrigins, forKey: .corsOrigins)
+        try c.encode(metricsRequireAuth, forKey: .metricsRequireAuth)
     }
 }
