@@ -74,10 +74,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Logging bootstrap and failure exits shared by the executables (and only by them).
+        .target(
+            name: "CommandSupport",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "ai-sysadmin-api",
             dependencies: [
                 "APIGateway",
+                "CommandSupport",
                 "ModelSupervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -90,6 +100,7 @@ let package = Package(
         .executableTarget(
             name: "ai-sysadmin",
             dependencies: [
+                "CommandSupport",
                 "ModelSupervisor",
                 "UpstreamClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

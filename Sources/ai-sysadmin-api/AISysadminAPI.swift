@@ -1,5 +1,6 @@
 import APIGateway
 import ArgumentParser
+import CommandSupport
 import Foundation
 import Hummingbird
 import Logging
@@ -33,36 +34,26 @@ struct AISysadminAPI: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        CommandSupport.bootstrapLogging(level: logLevel)
         let logger = Logger(label: "ai-sysadmin-api")
         var configuration: DaemonConfiguration
         do {
             configuration = try config.map { path throws(ConfigurationError) in try DaemonConfiguration.load(from: path) }
                 ?? DaemonConfiguration()
         } catch {
-            FileHandle.standardError.write(Data("ai-sysadmin-api: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw CommandSupport.fail("ai-sysadmin-api", ["\(error)"])
         }
         if let host { configuration.api.host = host }
         if let port { configuration.api.port = port }
         if let stateDirectory { configuration.stateDirectory = stateDirectory }
 
         let problems = ConfigurationValidator().validate(configuration).filter(\.gatewayOnly)
-        guard problems.isEmpty else {
-            for problem in problems { FileHandle.standardError.write(Data("ai-sysadmin-api: \(problem)\n".utf8)) }
-            throw ExitCode(1)
-        }
+        guard problems.isEmpty else { throw CommandSupport.fail("ai-sysadmin-api", problems.map(\.description)) }
         let gateway: Gateway
         do {
             gateway = try Gateway(configuration: configuration, logger: logger)
         } catch {
-            FileHandle.standardError.write(Data("ai-sysadmin-api: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw CommandSupport.fail("ai-sysadmin-api", ["\(error)"])
         }
         let application = gateway.makeApplication()
         let group = ServiceGroup(configuration: .init(
@@ -70,5 +61,3 @@ struct AISysadminAPI: AsyncParsableCommand {
         try await group.run()
     }
 }
-
-extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import Foundation
 import ModelSupervisor
 
@@ -29,19 +30,11 @@ struct ConfigCommand: ParsableCommand {
             do {
                 configuration = try DaemonConfiguration.load(from: file)
             } catch {
-                printError("\(file): \(error)")
-                throw ExitCode(1)
+                throw CommandSupport.fail(file, ["\(error)"])
             }
             let issues = ConfigurationValidator().validate(configuration)
-            guard issues.isEmpty else {
-                for issue in issues { printError("\(file): \(issue)") }
-                throw ExitCode(1)
-            }
+            guard issues.isEmpty else { throw CommandSupport.fail(file, issues.map(\.description)) }
             print("\(file): ok")
         }
     }
-}
-
-func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import Foundation
 import Logging
 import ModelSupervisor
@@ -21,28 +22,19 @@ struct RunCommand: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        CommandSupport.bootstrapLogging(level: logLevel)
         let logger = Logger(label: "ai-sysadmin")
 
         let configuration: DaemonConfiguration
         do {
             configuration = try options.load()
         } catch {
-            printError("ai-sysadmin: \(error)")
-            throw ExitCode(1)
+            throw CommandSupport.fail("ai-sysadmin", ["\(error)"])
         }
         // Problems that make the whole configuration unusable stop here, all of them at once; a problem of one
         // layer (its model file is missing) only marks that layer Failed once running.
         let fatal = ConfigurationValidator().validate(configuration).filter(\.stopsTheDaemon)
-        guard fatal.isEmpty else {
-            for issue in fatal { printError("ai-sysadmin: \(issue)") }
-            throw ExitCode(1)
-        }
+        guard fatal.isEmpty else { throw CommandSupport.fail("ai-sysadmin", fatal.map(\.description)) }
         let supervisor = ModelSupervisor(configuration: configuration, logger: logger)
         let control = ControlSocketServer(stateDirectory: configuration.stateDirectory, logger: logger,
                                           status: { supervisor.status() })
@@ -58,5 +50,3 @@ struct RunCommand: AsyncParsableCommand {
         try await group.run()
     }
 }
-
-extension Logger.Level: @retroactive ExpressibleByArgument {}

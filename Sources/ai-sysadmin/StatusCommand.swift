@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandSupport
 import Foundation
 import ModelSupervisor
 
@@ -18,8 +19,7 @@ struct StatusCommand: ParsableCommand {
         do {
             status = try ControlClient(stateDirectory: stateDirectory).status()
         } catch {
-            printError("ai-sysadmin: \(error)")
-            throw ExitCode(1)
+            throw CommandSupport.fail("ai-sysadmin", ["\(error)"])
         }
         if json {
             let encoder = JSONEncoder()
