@@ -147,8 +147,9 @@ public struct Gateway: Sendable {
         }
         fields["model"] = .string(upstream.modelName)
         let body = try JSONEncoder().encode(JSONValue.object(fields))
+        let lease = try await acquireSlot(upstream.endpoint)
+        // Read after the wait: the supervisor writes a new key whenever it restarts the meta server.
         let endpoint = upstream.endpoint
-        let lease = try await acquireSlot(endpoint)
         var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
         if let key = endpoint.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
         let streaming = fields["stream"] == .bool(true)
