@@ -155,7 +155,8 @@ public struct Gateway: Sendable {
         let streaming = fields["stream"] == .bool(true)
         let upstreamRequest = UpstreamClient.HTTPRequest(
             method: .post, url: endpoint.url(path), headers: headers, body: body,
-            timeouts: .init(connect: .seconds(2), total: streaming ? nil : .seconds(600), idle: .seconds(300)))
+            timeouts: .init(connect: .seconds(2), total: streaming ? nil : .seconds(configuration.api.upstreamTimeoutSeconds),
+                            idle: .seconds(configuration.api.upstreamIdleTimeoutSeconds)))
 
         if streaming {
             let response: HTTPStreamingResponse
@@ -208,6 +209,10 @@ public struct Gateway: Sendable {
             return try Self.map(error).response(from: request, context: context)
         }
         metrics.duration(route: path, ContinuousClock.now - started)
+        if response.status == 503 {
+            // llama-server's "Loading model": say it the way clients retry on, with Retry-After.
+            return try OpenAIError.upstreamUnavailable("the model is loading").response(from: request, context: context)
+        }
         if response.status == 200 { metrics.countUsage(in: response.body) }
         return Response(
             status: .init(code: response.status),

@@ -10,30 +10,6 @@ extension IntegrationTests {
     /// that stops answering. PID 1 is not systemd here, so a private dbus-daemon carries the real
     /// RestartUnit call to a stand-in manager (Tests/Support/fake-systemd-manager.py) that runs llama-server.
     @Suite struct ExternalBackendTests {
-        /// Reads a child's stdout line by line into a shared list.
-        final class LineCollector: Sendable {
-            private let lines = Mutex<[String]>([])
-            var all: [String] { lines.withLock { $0 } }
-
-            func attach(to pipe: Pipe) {
-                let handle = pipe.fileHandleForReading
-                let thread = Thread { [self] in
-                    var buffer = Data()
-                    while true {
-                        let chunk = handle.availableData
-                        if chunk.isEmpty { return }
-                        buffer.append(chunk)
-                        while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                            let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                            buffer.removeSubrange(...newline)
-                            lines.withLock { $0.append(line) }
-                        }
-                    }
-                }
-                thread.start()
-            }
-        }
-
         /// Ends a test double and everything it started. SIGKILL, because children that Foundation's `Process`
         /// starts from the test runner may inherit a signal mask that blocks SIGTERM.
         private func terminate(_ process: Process, unitsFrom lines: LineCollector? = nil) {

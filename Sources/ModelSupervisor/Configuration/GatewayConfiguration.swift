@@ -22,6 +22,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var maxQueue = 64
     /// How long a request may wait for a slot before it gets 503.
     public var queueTimeoutSeconds = 30.0
+    /// The longest the meta model may stay silent mid-answer (a long prompt is processed before the first
+    /// token, so be generous); then the client gets 504 or, mid-stream, an error event.
+    public var upstreamIdleTimeoutSeconds = 300.0
+    /// The longest a non-streamed answer may take as a whole.
+    public var upstreamTimeoutSeconds = 600.0
     /// With `requireAuth`, whether `/metrics` needs a key too (a scraper without one can be allowed).
     public var metricsRequireAuth = true
     /// Origins browsers may call the gateway from (`https://chat.example.org`); `*` for any. None by default.
@@ -34,6 +39,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case host, port, modelId, aliases, requireAuth, apiKeyFile, maxBodyBytes, maxInFlight, maxQueue, queueTimeoutSeconds, corsOrigins, metricsRequireAuth
+        case upstreamIdleTimeoutSeconds, upstreamTimeoutSeconds
     }
 }
 
@@ -53,6 +59,8 @@ extension GatewayConfiguration: Codable {
         queueTimeoutSeconds = try c.decode(.queueTimeoutSeconds, default: queueTimeoutSeconds)
         corsOrigins = try c.decode(.corsOrigins, default: corsOrigins)
         metricsRequireAuth = try c.decode(.metricsRequireAuth, default: metricsRequireAuth)
+        upstreamIdleTimeoutSeconds = try c.decode(.upstreamIdleTimeoutSeconds, default: upstreamIdleTimeoutSeconds)
+        upstreamTimeoutSeconds = try c.decode(.upstreamTimeoutSeconds, default: upstreamTimeoutSeconds)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -69,5 +77,7 @@ extension GatewayConfiguration: Codable {
         try c.encode(queueTimeoutSeconds, forKey: .queueTimeoutSeconds)
         try c.encode(corsOrigins, forKey: .corsOrigins)
         try c.encode(metricsRequireAuth, forKey: .metricsRequireAuth)
+        try c.encode(upstreamIdleTimeoutSeconds, forKey: .upstreamIdleTimeoutSeconds)
+        try c.encode(upstreamTimeoutSeconds, forKey: .upstreamTimeoutSeconds)
     }
 }
