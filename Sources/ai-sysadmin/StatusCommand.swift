@@ -27,12 +27,20 @@ struct StatusCommand: ParsableCommand {
             print(String(decoding: try encoder.encode(status), as: UTF8.self))
             return
         }
-        let rows = status.models.map { model -> [String] in
-            [model.layer.rawValue, model.backend.rawValue, model.state.rawValue, model.pid.map(String.init) ?? "-",
-             model.endpoint, model.uptimeSeconds.map(Self.formatUptime) ?? "-", String(model.restarts),
-             model.lastError.map { String($0.split(separator: "\n").first ?? "") } ?? "-"]
+        func row(_ name: String, _ backend: String, _ state: ModelLifecycle.State, _ pid: Int32?, _ endpoint: String,
+                 _ uptime: Double?, _ restarts: Int, _ lastError: String?) -> [String] {
+            [name, backend, state.rawValue, pid.map(String.init) ?? "-", endpoint, uptime.map(Self.formatUptime) ?? "-",
+             String(restarts), lastError.map { String($0.split(separator: "\n").first ?? "") } ?? "-"]
         }
-        let header = ["LAYER", "BACKEND", "STATE", "PID", "ENDPOINT", "UPTIME", "RESTARTS", "LAST ERROR"]
+        var rows = status.models.map { model in
+            row(model.layer.rawValue, model.backend.rawValue, model.state, model.pid, model.endpoint, model.uptimeSeconds,
+                model.restarts, model.lastError)
+        }
+        if let gateway = status.gateway {
+            rows.append(row("gateway", "managed", gateway.state, gateway.pid, gateway.endpoint, gateway.uptimeSeconds,
+                            gateway.restarts, gateway.lastError))
+        }
+        let header = ["SERVER", "BACKEND", "STATE", "PID", "ENDPOINT", "UPTIME", "RESTARTS", "LAST ERROR"]
         let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
         for row in [header] + rows {
             print(row.enumerated().map { index, cell in

@@ -2,6 +2,7 @@ import Foundation
 import ModelSupervisor
 import TestSupport
 import Testing
+import UpstreamClient
 
 extension IntegrationTests {
     /// The `ai-sysadmin` executable as a real process: signals, sd_notify, no orphans, the status CLI.
@@ -51,10 +52,24 @@ extension IntegrationTests {
         }
 
         @Test func sigkillOfTheDaemonLeavesNoModelServerBehind() async throws {
-            let config = try TestEnvironment.configuration(label: "sigkill")
+            var config = try TestEnvironment.configuration(label: "sigkill")
+            // Standalone, the daemon also runs the gateway; it must die with the daemon like the models.
+            config.api.supervised = true
+            config.api.port = freePort()
             let notifySocket = try DatagramListener(path: config.stateDirectory + "/notify.sock")
             let daemon = try launchDaemon(config, environment: ["NOTIFY_SOCKET": notifySocket.path])
-            let status = try await waitForAllReady(config, count: 3)
+            var status = try await waitForAllReady(config, count: 3)
+            let client = ControlClient(stateDirectory: config.stateDirectory)
+            try #require(await eventually(timeout: .seconds(30)) {
+                status = (try? client.status()) ?? status
+                return status.gateway?.state == .ready
+            }, "the gateway child did not become Ready: \(String(describing: status.gateway))")
+            let gatewayPid = try #require(status.gateway?.pid)
+            let chat = try await UpstreamHTTPClient.shared.execute(UpstreamClient.HTTPRequest(
+                method: .post, url: "http://127.0.0.1:\(config.api.port)/v1/chat/completions",
+                headers: [("Content-Type", "application/json")],
+                body: Data(#"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}],"max_tokens":4}"#.utf8)))
+            #expect(chat.status == 200, "the supervised gateway did not reach the meta model")
             let pids = status.models.compactMap(\.pid)
             try #require(pids.count == 3)
             for pid in pids {
@@ -65,15 +80,15 @@ extension IntegrationTests {
                 #expect(!String(decoding: environ, as: UTF8.self).contains("NOTIFY_SOCKET="), "pid \(pid) inherited NOTIFY_SOCKET")
             }
             // Records of the children let a later start reap anything PDEATHSIG missed.
-            #expect(Set(ChildRegistry(stateDirectory: config.stateDirectory).records().map(\.pid)) == Set(pids))
+            #expect(Set(ChildRegistry(stateDirectory: config.stateDirectory).records().map(\.pid)) == Set(pids + [gatewayPid]))
 
             let messages = await notifySocket.receive(until: { $0.contains { $0.contains("READY=1") } }, timeout: .seconds(10))
             #expect(messages.contains { $0.hasPrefix("READY=1\nSTATUS=trigger ready, review ready, meta ready") }, "\(messages)")
 
             kill(daemon.processIdentifier, SIGKILL)
             daemon.waitUntilExit()
-            #expect(await eventually(timeout: .seconds(5)) { pids.allSatisfy { !isAlive($0) } },
-                    "llama-server outlived a SIGKILLed daemon: \(pids.filter(isAlive))")
+            #expect(await eventually(timeout: .seconds(5)) { (pids + [gatewayPid]).allSatisfy { !isAlive($0) } },
+                    "children outlived a SIGKILLed daemon: \((pids + [gatewayPid]).filter(isAlive))")
         }
 
         @Test(arguments: [SIGTERM, SIGINT])

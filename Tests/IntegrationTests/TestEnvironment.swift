@@ -51,6 +51,8 @@ enum TestEnvironment {
         config.restart.initialBackoffSeconds = 0.2
         config.restart.maximumBackoffSeconds = 2
         config.restart.stopGraceSeconds = 5
+        // In-process supervisors must not start gateways on the default port; tests that want one say so.
+        config.api.supervised = false
         let model = try model()
         for layer in ModelLayer.allCases {
             config.models[layer].enable = layers.contains(layer)

@@ -73,6 +73,7 @@ import Testing
         var config = DaemonConfiguration()
         config.stateDirectory = directory
         config.llamaServer = "/bin/true"
+        config.api.executable = "/bin/true"
         for layer in ModelLayer.allCases { config.models[layer].model = model }
         return (config, directory)
     }
@@ -134,6 +135,16 @@ import Testing
         let issues = ConfigurationValidator().validate(config)
         #expect(issues.map(\.keyPath) == ["llamaServer"])
         #expect(issues.first?.message.contains("/nonexistent/llama-server") == true)
+    }
+
+    @Test func aSupervisedGatewayNeedsItsBinary() throws {
+        var (config, _) = try validConfig()
+        config.api.executable = "/nonexistent/ai-sysadmin-api"
+        let issues = ConfigurationValidator().validate(config)
+        #expect(issues.map(\.keyPath) == ["api.executable"])
+        #expect(issues.first?.stopsTheDaemon == false)
+        config.api.supervised = false
+        #expect(ConfigurationValidator().validate(config) == [])
     }
 
     @Test func gatewayProblemsAreReportedButDoNotStopTheDaemon() throws {

@@ -96,6 +96,9 @@ public struct ConfigurationValidator: Sendable {
             gateway("api.port", "\(api.port) is also the port of models.\(layer); give the gateway its own port")
         }
         if api.modelId.isEmpty { gateway("api.modelId", "must not be empty") }
+        if api.supervised, !FileManager.default.isExecutableFile(atPath: api.resolvedExecutable) {
+            gateway("api.executable", "the gateway binary \(api.resolvedExecutable) does not exist; build it (swift build), point api.executable at it, or set api.supervised to false")
+        }
         if let limit = api.maxInFlight, limit < 1 { gateway("api.maxInFlight", "\(limit) must be at least 1 (or null for the server's slot count)") }
         if api.maxQueue < 0 { gateway("api.maxQueue", "\(api.maxQueue) must not be negative") }
         if api.upstreamIdleTimeoutSeconds <= 0 || api.upstreamTimeoutSeconds <= 0 {

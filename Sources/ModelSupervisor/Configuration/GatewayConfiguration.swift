@@ -2,6 +2,11 @@ import Foundation
 
 /// The `api` section: the OpenAI-compatible gateway `ai-sysadmin-api`, which forwards to the meta model.
 public struct GatewayConfiguration: Sendable, Equatable {
+    /// Standalone: the daemon starts `ai-sysadmin-api` itself and restarts it like a model server. Off when
+    /// systemd runs the gateway as its own unit (NixOS), or when no gateway is wanted.
+    public var supervised = true
+    /// The gateway binary the daemon starts; `nil` means `ai-sysadmin-api` next to the daemon's own binary.
+    public var executable: String?
     /// Loopback by default; the operator may open it (then `requireAuth` should be on).
     public var host = "127.0.0.1"
     public var port = 40083
@@ -34,11 +39,18 @@ public struct GatewayConfiguration: Sendable, Equatable {
 
     public init() {}
 
+    /// The binary the daemon starts: `executable`, or `ai-sysadmin-api` beside the running daemon.
+    public var resolvedExecutable: String {
+        if let executable { return executable }
+        let own = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return ((own as NSString).deletingLastPathComponent as NSString).appendingPathComponent("ai-sysadmin-api")
+    }
+
     /// Every id the gateway answers to.
     public var modelIds: [String] { [modelId] + aliases.filter { $0 != modelId } }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case host, port, modelId, aliases, requireAuth, apiKeyFile, maxBodyBytes, maxInFlight, maxQueue, queueTimeoutSeconds, corsOrigins, metricsRequireAuth
+        case supervised, executable, host, port, modelId, aliases, requireAuth, apiKeyFile, maxBodyBytes, maxInFlight, maxQueue, queueTimeoutSeconds, corsOrigins, metricsRequireAuth
         case upstreamIdleTimeoutSeconds, upstreamTimeoutSeconds
     }
 }
@@ -47,6 +59,8 @@ extension GatewayConfiguration: Codable {
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        supervised = try c.decode(.supervised, default: supervised)
+        executable = try c.decodeIfPresent(String.self, forKey: .executable)
         host = try c.decode(.host, default: host)
         port = try c.decode(.port, default: port)
         modelId = try c.decode(.modelId, default: modelId)
@@ -65,6 +79,8 @@ extension GatewayConfiguration: Codable {
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(supervised, forKey: .supervised)
+        try c.encode(executable, forKey: .executable)
         try c.encode(host, forKey: .host)
         try c.encode(port, forKey: .port)
         try c.encode(modelId, forKey: .modelId)

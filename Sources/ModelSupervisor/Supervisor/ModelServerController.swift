@@ -2,14 +2,24 @@ import Foundation
 import Logging
 import UpstreamClient
 
-/// Drives one layer's server through its ``ModelLifecycle``: performs each action (spawn, signal, timer,
-/// D-Bus restart) and feeds every outcome (exit, probe, timer) back as an event.
+/// Drives one supervised server — a layer's model server, or the gateway — through its ``ModelLifecycle``:
+/// performs each action (spawn, signal, timer, D-Bus restart) and feeds every outcome (exit, probe, timer)
+/// back as an event.
 ///
 /// Events carry the generation of the process they concern; an event from an earlier process (a probe
 /// that answered after its server was replaced) is dropped, so it cannot move the current one.
 actor ModelServerController {
+    /// What is supervised.
+    enum Program: Sendable {
+        /// A layer's llama-server (for `external` and `remote` backends, one that someone else runs).
+        case model(ModelLayer)
+        /// The gateway, `ai-sysadmin-api --config FILE`, always managed.
+        case gateway(executable: String, configFile: String)
+    }
+
     struct Settings: Sendable {
-        var layer: ModelLayer
+        var program: Program
+        /// Host, port, backend and start timeout; for the gateway, synthesized from the `api` section.
         var server: ModelServerConfiguration
         var llamaServer: String
         var stateDirectory: String
@@ -23,11 +33,13 @@ actor ModelServerController {
     }
 
     let settings: Settings
+    /// `trigger`, `review`, `meta` or `gateway`: the name in logs and child records.
+    let name: String
     private let logger: Logger
     private let http: UpstreamHTTPClient
     private let registry: ChildRegistry
     private let unitRestarter: (any SystemdUnitRestarting)?
-    private let onChange: @Sendable (ModelStatus) -> Void
+    private let onChange: @Sendable (ServerSnapshot) -> Void
 
     private var lifecycle: ModelLifecycle
     private var generation = 0
@@ -43,10 +55,17 @@ actor ModelServerController {
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
 
     init(settings: Settings, logger: Logger, http: UpstreamHTTPClient, unitRestarter: (any SystemdUnitRestarting)?,
-         onChange: @escaping @Sendable (ModelStatus) -> Void) {
+         onChange: @escaping @Sendable (ServerSnapshot) -> Void) {
         self.settings = settings
         var logger = logger
-        logger[metadataKey: "ai.layer"] = "\(settings.layer)"
+        switch settings.program {
+        case .model(let layer):
+            name = layer.rawValue
+            logger[metadataKey: "ai.layer"] = "\(layer)"
+        case .gateway:
+            name = "gateway"
+            logger[metadataKey: "ai.service"] = "gateway"
+        }
         self.logger = logger
         self.http = http
         self.registry = ChildRegistry(stateDirectory: settings.stateDirectory)
@@ -62,11 +81,11 @@ actor ModelServerController {
         ModelEndpoint(baseURL: settings.baseURL, apiKey: apiKey)
     }
 
-    var status: ModelStatus {
+    var status: ServerSnapshot {
         let server = settings.server
         let uptime = lifecycle.readySince.map { (ContinuousClock.now - $0).seconds }
-        return ModelStatus(
-            layer: settings.layer, backend: server.backend, state: lifecycle.state,
+        return ServerSnapshot(
+            program: settings.program, backend: server.backend, state: lifecycle.state,
             pid: child.map(\.pid), endpoint: server.backend == .remote ? (server.url ?? "") : "\(server.host):\(server.port)",
             uptimeSeconds: lifecycle.state == .ready || lifecycle.state == .unhealthy ? uptime : nil,
             restarts: lifecycle.restarts, lastError: lifecycle.lastError)
@@ -160,25 +179,37 @@ actor ModelServerController {
             break
         }
         let server = settings.server
-        if let problem = ConfigurationValidator.modelFileProblem(server.model, modelDirectory: settings.modelDirectory) {
-            return deliver(.spawnFailed("\(problem) (models.\(settings.layer).model)"), generation: current)
-        }
-        guard let executable = LlamaServerBinary.locate(settings.llamaServer) else {
-            return deliver(.spawnFailed("llama-server binary '\(settings.llamaServer)' not found (llamaServer); run scripts/setup or pass --llama-server"), generation: current)
+        let executable: String
+        let arguments: [String]
+        switch settings.program {
+        case .model(let layer):
+            if let problem = ConfigurationValidator.modelFileProblem(server.model, modelDirectory: settings.modelDirectory) {
+                return deliver(.spawnFailed("\(problem) (models.\(layer).model)"), generation: current)
+            }
+            guard let located = LlamaServerBinary.locate(settings.llamaServer) else {
+                return deliver(.spawnFailed("llama-server binary '\(settings.llamaServer)' not found (llamaServer); run scripts/setup or pass --llama-server"), generation: current)
+            }
+            guard let apiKeyFile else {
+                return deliver(.spawnFailed("no API key file could be written under \(settings.stateDirectory)/keys"), generation: current)
+            }
+            let command = LlamaServerCommand(
+                layer: layer, server: server, executable: located,
+                modelPath: ModelReference.resolve(server.model, modelDirectory: settings.modelDirectory), apiKeyFile: apiKeyFile)
+            (executable, arguments) = (command.executable, command.arguments)
+        case .gateway(let gateway, let configFile):
+            guard FileManager.default.isExecutableFile(atPath: gateway) else {
+                return deliver(.spawnFailed("the gateway executable \(gateway) does not exist (api.executable); build it or set api.supervised to false"), generation: current)
+            }
+            (executable, arguments) = (gateway, ["--config", configFile])
         }
         if let problem = PortProbe.problem(host: server.host, port: server.port) {
-            return deliver(.spawnFailed("\(problem) (models.\(settings.layer).port); stop that process or choose another port"), generation: current)
+            let key = if case .model(let layer) = settings.program { "models.\(layer).port" } else { "api.port" }
+            return deliver(.spawnFailed("\(problem) (\(key)); stop that process or choose another port"), generation: current)
         }
-        guard let apiKeyFile else {
-            return deliver(.spawnFailed("no API key file could be written under \(settings.stateDirectory)/keys"), generation: current)
-        }
-        let command = LlamaServerCommand(
-            layer: settings.layer, server: server, executable: executable,
-            modelPath: ModelReference.resolve(server.model, modelDirectory: settings.modelDirectory), apiKeyFile: apiKeyFile)
         let logger = self.logger
         do {
             let process = try await ChildProcess.launch(
-                executable: command.executable, arguments: command.arguments, environment: ChildEnvironment.current(),
+                executable: executable, arguments: arguments, environment: ChildEnvironment.current(),
                 onLine: { stream, line in
                     logger.info("\(PrintableLine.sanitize(line))", metadata: ["ai.child.stream": "\(stream.rawValue)"])
                 },
@@ -191,13 +222,12 @@ actor ModelServerController {
             }
             child = process
             do {
-                try registry.record(.init(layer: settings.layer.rawValue, pid: process.pid, startTime: process.startTime,
-                                          executable: executable))
+                try registry.record(.init(layer: name, pid: process.pid, startTime: process.startTime, executable: executable))
             } catch {
                 logger.warning("cannot record the child under \(registry.directory); a crash of the daemon that PDEATHSIG misses would leave it running: \(error)")
             }
-            logger.notice("started llama-server", metadata: [
-                "ai.child.pid": "\(process.pid)", "ai.child.argv": "\(([executable] + command.arguments).joined(separator: " "))",
+            logger.notice("started \((executable as NSString).lastPathComponent)", metadata: [
+                "ai.child.pid": "\(process.pid)", "ai.child.argv": "\(([executable] + arguments).joined(separator: " "))",
             ])
             if lifecycle.state == .stopping { terminate(reason: "stop requested", graceful: true) }
         } catch {
@@ -208,7 +238,7 @@ actor ModelServerController {
     private func childExited(generation exited: Int, description: String, stderrTail: [String]) {
         if exited == generation {
             child = nil
-            registry.remove(layer: settings.layer.rawValue)
+            registry.remove(layer: name)
         }
         deliver(.exited(description: description, stderrTail: stderrTail), generation: exited)
     }
@@ -238,7 +268,8 @@ actor ModelServerController {
             guard lifecycle.state != .stopping else {
                 return deliver(.exited(description: "no longer watched", stderrTail: []), generation: current)
             }
-            let unit = settings.server.systemdUnit ?? settings.layer.defaultSystemdUnit
+            guard case .model(let layer) = settings.program else { return }
+            let unit = settings.server.systemdUnit ?? layer.defaultSystemdUnit
             let restarter = unitRestarter
             let logger = self.logger
             Task {
@@ -263,9 +294,10 @@ actor ModelServerController {
     }
 
     private func prepareAPIKey() throws {
+        guard case .model(let layer) = settings.program else { return } // the gateway needs no key of ours
         switch settings.server.backend {
         case .managed:
-            let (key, file) = try ModelAPIKey.generate(layer: settings.layer, stateDirectory: settings.stateDirectory)
+            let (key, file) = try ModelAPIKey.generate(layer: layer, stateDirectory: settings.stateDirectory)
             apiKey = key
             apiKeyFile = file
         case .external, .remote:

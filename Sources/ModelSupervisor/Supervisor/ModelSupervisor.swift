@@ -14,6 +14,8 @@ public final class ModelSupervisor: Service, Sendable {
     private let http: UpstreamHTTPClient
     private let notifier: SystemdNotifier
     private let controllers: [ModelLayer: ModelServerController]
+    /// `ai-sysadmin-api` as a child, when `api.supervised`.
+    private let gateway: ModelServerController?
     private let board: StatusBoard
 
     public init(configuration: DaemonConfiguration, logger: Logger, http: UpstreamHTTPClient = .shared,
@@ -26,32 +28,59 @@ public final class ModelSupervisor: Service, Sendable {
         let board = StatusBoard(expectedLayers: enabledLayers.count)
         self.board = board
 
-        var controllers: [ModelLayer: ModelServerController] = [:]
-        for layer in enabledLayers {
-            let server = configuration.models[layer]
-            let settings = ModelServerController.Settings(
-                layer: layer, server: server, llamaServer: configuration.llamaServer,
+        let policy = ModelLifecycle.Policy(
+            missesBeforeRestart: configuration.health.missesBeforeRestart,
+            crashLoopFailures: configuration.restart.crashLoopFailures,
+            backoff: .init(initial: .seconds(configuration.restart.initialBackoffSeconds),
+                           maximum: .seconds(configuration.restart.maximumBackoffSeconds)))
+        func settings(_ program: ModelServerController.Program, _ server: ModelServerConfiguration, baseURL: String)
+            -> ModelServerController.Settings
+        {
+            ModelServerController.Settings(
+                program: program, server: server, llamaServer: configuration.llamaServer,
                 stateDirectory: configuration.stateDirectory, modelDirectory: configuration.resolvedModelDirectory,
                 healthInterval: .seconds(configuration.health.intervalSeconds),
                 healthTimeout: .seconds(configuration.health.timeoutSeconds),
                 stopGrace: .seconds(configuration.restart.stopGraceSeconds),
-                policy: .init(
-                    missesBeforeRestart: configuration.health.missesBeforeRestart,
-                    crashLoopFailures: configuration.restart.crashLoopFailures,
-                    backoff: .init(initial: .seconds(configuration.restart.initialBackoffSeconds),
-                                   maximum: .seconds(configuration.restart.maximumBackoffSeconds))),
-                baseURL: configuration.baseURL(for: layer))
+                policy: policy, baseURL: baseURL)
+        }
+        let onChange: @Sendable (ServerSnapshot) -> Void = { snapshot in
+            let announcement = snapshot.asModelStatus.map { board.update($0) } ?? board.update(snapshot.asGatewayStatus)
+            switch announcement {
+            case .ready(let summary): notifier.ready(status: summary)
+            case .status(let summary): notifier.status(summary)
+            case .none: break
+            }
+        }
+
+        var controllers: [ModelLayer: ModelServerController] = [:]
+        for layer in enabledLayers {
             controllers[layer] = ModelServerController(
-                settings: settings, logger: logger, http: http, unitRestarter: unitRestarter,
-                onChange: { status in
-                    switch board.update(status) {
-                    case .ready(let summary): notifier.ready(status: summary)
-                    case .status(let summary): notifier.status(summary)
-                    case .none: break
-                    }
-                })
+                settings: settings(.model(layer), configuration.models[layer], baseURL: configuration.baseURL(for: layer)),
+                logger: logger, http: http, unitRestarter: unitRestarter, onChange: onChange)
         }
         self.controllers = controllers
+
+        if configuration.api.supervised {
+            // The gateway is managed like a model server, with a short start timeout: it loads nothing.
+            var server = ModelServerConfiguration.defaults(for: .meta)
+            server.host = configuration.api.host
+            server.port = configuration.api.port
+            server.startTimeoutSeconds = 30
+            let host = server.host.contains(":") ? "[\(server.host)]" : (server.host == "0.0.0.0" ? "127.0.0.1" : server.host)
+            gateway = ModelServerController(
+                settings: settings(.gateway(executable: configuration.api.resolvedExecutable,
+                                            configFile: Self.effectiveConfigurationFile(configuration)),
+                                   server, baseURL: "http://\(host):\(server.port)"),
+                logger: logger, http: http, unitRestarter: nil, onChange: onChange)
+        } else {
+            gateway = nil
+        }
+    }
+
+    /// Where the daemon writes the configuration it runs with, for the gateway child to read: flags included.
+    static func effectiveConfigurationFile(_ configuration: DaemonConfiguration) -> String {
+        (configuration.stateDirectory as NSString).appendingPathComponent("effective-config.json")
     }
 
     /// The current status of every enabled layer.
@@ -77,6 +106,10 @@ public final class ModelSupervisor: Service, Sendable {
 
         logger.notice("starting model servers", metadata: ["ai.layers": "\(controllers.keys.map(\.rawValue).sorted())"])
         for controller in controllers.values { await controller.start() }
+        if let gateway {
+            try writeEffectiveConfiguration()
+            await gateway.start()
+        }
 
         let watchdog = notifier.watchdogPingInterval.map { interval in
             Task { [notifier] in
@@ -93,8 +126,19 @@ public final class ModelSupervisor: Service, Sendable {
         notifier.stopping()
         logger.notice("stopping model servers")
         await withTaskGroup(of: Void.self) { group in
-            for controller in controllers.values { group.addTask { await controller.stop() } }
+            for controller in Array(controllers.values) + [gateway].compactMap({ $0 }) {
+                group.addTask { await controller.stop() }
+            }
         }
         logger.notice("all model servers stopped")
+    }
+
+    /// The configuration as it runs (flags applied), 0600 as it may name key files, for the gateway child.
+    private func writeEffectiveConfiguration() throws {
+        let path = Self.effectiveConfigurationFile(configuration)
+        guard FileManager.default.createFile(atPath: path, contents: Data(configuration.encodedJSON().utf8),
+                                             attributes: [.posixPermissions: 0o600]) else {
+            throw ConfigurationError(keyPath: "stateDirectory", "cannot write \(path) for the gateway")
+        }
     }
 }

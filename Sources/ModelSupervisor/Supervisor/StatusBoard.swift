@@ -5,6 +5,7 @@ import Synchronization
 final class StatusBoard: Sendable {
     private struct State {
         var models: [ModelLayer: ModelStatus] = [:]
+        var gateway: GatewayStatus?
         var readyAnnounced = false
         var lastSummary = ""
     }
@@ -27,9 +28,18 @@ final class StatusBoard: Sendable {
 
     /// Stores `status` and says what, if anything, to tell the service manager.
     func update(_ status: ModelStatus) -> Announcement {
+        update { $0.models[status.layer] = status }
+    }
+
+    /// Stores the gateway's status; `READY=1` does not wait for it (the models are what the daemon serves).
+    func update(_ status: GatewayStatus) -> Announcement {
+        update { $0.gateway = status }
+    }
+
+    private func update(_ change: (inout State) -> Void) -> Announcement {
         state.withLock { state in
-            state.models[status.layer] = status
-            let snapshot = SupervisorStatus(models: ModelLayer.allCases.compactMap { state.models[$0] })
+            change(&state)
+            let snapshot = SupervisorStatus(models: ModelLayer.allCases.compactMap { state.models[$0] }, gateway: state.gateway)
             let summary = snapshot.summaryLine
             if snapshot.models.count == expectedLayers, snapshot.allReady, !state.readyAnnounced {
                 state.readyAnnounced = true
@@ -43,6 +53,8 @@ final class StatusBoard: Sendable {
     }
 
     var snapshot: SupervisorStatus {
-        state.withLock { state in SupervisorStatus(models: ModelLayer.allCases.compactMap { state.models[$0] }) }
+        state.withLock { state in
+            SupervisorStatus(models: ModelLayer.allCases.compactMap { state.models[$0] }, gateway: state.gateway)
+        }
     }
 }
