@@ -66,6 +66,8 @@ public struct Gateway: Sendable {
 
         return Application(
             router: router,
+            server: .http1(configuration: .init(
+                idleTimeout: .nanoseconds(Int64(configuration.api.clientIdleTimeoutSeconds * 1_000_000_000)))),
             configuration: .init(address: .hostname(configuration.api.host, port: configuration.api.port),
                                  serverName: "ai-sysadmin-api"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

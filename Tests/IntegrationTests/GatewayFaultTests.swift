@@ -59,6 +59,38 @@ extension IntegrationTests {
             try await stop(running, upstream)
         }
 
+        @Test func aSlowClientIsDisconnectedButASilentStreamIsNot() async throws {
+            let (running, upstream, lines) = try await start("stall-sse") { $0.api.clientIdleTimeoutSeconds = 1 }
+
+            // Half a request, then nothing: the gateway must not hold the connection for it.
+            let slow = try #require(LoopbackSocket.connect(to: running.configuration.api.port))
+            defer { close(slow) }
+            let partial = Array("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n".utf8)
+            _ = partial.withUnsafeBytes { send(slow, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let started = ContinuousClock.now
+            var byte: UInt8 = 0
+            #expect(recv(slow, &byte, 1, 0) == 0, "the connection was not closed")
+            #expect(ContinuousClock.now - started < .seconds(5))
+
+            // A stream whose model is silent for longer than that is a different thing and must stay open.
+            var fields = try JSONDecoder().decode([String: JSONValue].self, from: chat)
+            fields["stream"] = true
+            let body = try JSONEncoder().encode(fields)
+            let http = self.http
+            let client = Task {
+                let response = try await http.stream(UpstreamRequest(
+                    method: .post, url: running.base + "/v1/chat/completions", headers: [("Content-Type", "application/json")],
+                    body: body))
+                for try await _ in response.body {}
+            }
+            try #require(await eventually(timeout: .seconds(10)) { lines.all.contains("request /v1/chat/completions") })
+            let closedEarly = await eventually(timeout: .seconds(2.5)) { lines.all.contains("closed /v1/chat/completions") }
+            #expect(!closedEarly, "a silent stream was cut by the client idle timeout")
+            client.cancel()
+            _ = await client.result
+            try await stop(running, upstream)
+        }
+
         @Test func aLoadingUpstreamGets503WithRetryAfter() async throws {
             let (running, upstream, _) = try await start("loading")
             let response = try await http.execute(UpstreamRequest(

@@ -101,8 +101,8 @@ public struct ConfigurationValidator: Sendable {
         }
         if let limit = api.maxInFlight, limit < 1 { gateway("api.maxInFlight", "\(limit) must be at least 1 (or null for the server's slot count)") }
         if api.maxQueue < 0 { gateway("api.maxQueue", "\(api.maxQueue) must not be negative") }
-        if api.upstreamIdleTimeoutSeconds <= 0 || api.upstreamTimeoutSeconds <= 0 {
-            gateway("api", "upstreamIdleTimeoutSeconds and upstreamTimeoutSeconds must be greater than 0")
+        if api.upstreamIdleTimeoutSeconds <= 0 || api.upstreamTimeoutSeconds <= 0 || api.clientIdleTimeoutSeconds <= 0 {
+            gateway("api", "upstreamIdleTimeoutSeconds, upstreamTimeoutSeconds and clientIdleTimeoutSeconds must be greater than 0")
         }
         if api.queueTimeoutSeconds <= 0 { gateway("api.queueTimeoutSeconds", "\(api.queueTimeoutSeconds) must be greater than 0") }
         if api.maxBodyBytes < 1024 { gateway("api.maxBodyBytes", "\(api.maxBodyBytes) is too small for any chat request (at least 1024)") }

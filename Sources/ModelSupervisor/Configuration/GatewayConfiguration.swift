@@ -27,6 +27,10 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var maxQueue = 64
     /// How long a request may wait for a slot before it gets 503.
     public var queueTimeoutSeconds = 30.0
+    /// A client that sends nothing for this long while its request is incomplete (or on an idle keep-alive
+    /// connection) is disconnected: slow clients cannot hold connections open. Responses being streamed are
+    /// not affected.
+    public var clientIdleTimeoutSeconds = 60.0
     /// The longest the meta model may stay silent mid-answer (a long prompt is processed before the first
     /// token, so be generous); then the client gets 504 or, mid-stream, an error event.
     public var upstreamIdleTimeoutSeconds = 300.0
@@ -51,7 +55,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case supervised, executable, host, port, modelId, aliases, requireAuth, apiKeyFile, maxBodyBytes, maxInFlight, maxQueue, queueTimeoutSeconds, corsOrigins, metricsRequireAuth
-        case upstreamIdleTimeoutSeconds, upstreamTimeoutSeconds
+        case upstreamIdleTimeoutSeconds, upstreamTimeoutSeconds, clientIdleTimeoutSeconds
     }
 }
 
@@ -75,6 +79,7 @@ extension GatewayConfiguration: Codable {
         metricsRequireAuth = try c.decode(.metricsRequireAuth, default: metricsRequireAuth)
         upstreamIdleTimeoutSeconds = try c.decode(.upstreamIdleTimeoutSeconds, default: upstreamIdleTimeoutSeconds)
         upstreamTimeoutSeconds = try c.decode(.upstreamTimeoutSeconds, default: upstreamTimeoutSeconds)
+        clientIdleTimeoutSeconds = try c.decode(.clientIdleTimeoutSeconds, default: clientIdleTimeoutSeconds)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -95,5 +100,6 @@ extension GatewayConfiguration: Codable {
         try c.encode(metricsRequireAuth, forKey: .metricsRequireAuth)
         try c.encode(upstreamIdleTimeoutSeconds, forKey: .upstreamIdleTimeoutSeconds)
         try c.encode(upstreamTimeoutSeconds, forKey: .upstreamTimeoutSeconds)
+        try c.encode(clientIdleTimeoutSeconds, forKey: .clientIdleTimeoutSeconds)
     }
 }
