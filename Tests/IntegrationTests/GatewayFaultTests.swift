@@ -48,6 +48,18 @@ extension IntegrationTests {
 
         private let chat = Data(#"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}]}"#.utf8)
 
+        /// A client streaming a chat completion through the gateway until cancelled.
+        private func streamingClient(_ running: GatewayTests.Running) -> Task<Void, any Error> {
+            let body = Data(#"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}],"stream":true}"#.utf8)
+            let http = self.http
+            return Task {
+                let response = try await http.stream(UpstreamRequest(
+                    method: .post, url: running.base + "/v1/chat/completions", headers: [("Content-Type", "application/json")],
+                    body: body))
+                for try await _ in response.body {}
+            }
+        }
+
         @Test func aSilentUpstreamGets504AfterTheIdleTimeout() async throws {
             let (running, upstream, _) = try await start("stall") { $0.api.upstreamIdleTimeoutSeconds = 1 }
             let started = ContinuousClock.now
@@ -73,16 +85,7 @@ extension IntegrationTests {
             #expect(ContinuousClock.now - started < .seconds(5))
 
             // A stream whose model is silent for longer than that is a different thing and must stay open.
-            var fields = try JSONDecoder().decode([String: JSONValue].self, from: chat)
-            fields["stream"] = true
-            let body = try JSONEncoder().encode(fields)
-            let http = self.http
-            let client = Task {
-                let response = try await http.stream(UpstreamRequest(
-                    method: .post, url: running.base + "/v1/chat/completions", headers: [("Content-Type", "application/json")],
-                    body: body))
-                for try await _ in response.body {}
-            }
+            let client = streamingClient(running)
             try #require(await eventually(timeout: .seconds(10)) { lines.all.contains("request /v1/chat/completions") })
             let closedEarly = await eventually(timeout: .seconds(2.5)) { lines.all.contains("closed /v1/chat/completions") }
             #expect(!closedEarly, "a silent stream was cut by the client idle timeout")
@@ -103,19 +106,7 @@ extension IntegrationTests {
 
         @Test func aClientLeavingASilentStreamClosesTheUpstreamRequest() async throws {
             let (running, upstream, lines) = try await start("stall-sse")
-            var streamed = try JSONDecoder().decode(JSONValue.self, from: chat)
-            if case .object(var fields) = streamed {
-                fields["stream"] = true
-                streamed = .object(fields)
-            }
-            let body = try JSONEncoder().encode(streamed)
-            let http = self.http
-            let client = Task {
-                let response = try await http.stream(UpstreamRequest(
-                    method: .post, url: running.base + "/v1/chat/completions", headers: [("Content-Type", "application/json")],
-                    body: body))
-                for try await _ in response.body {}
-            }
+            let client = streamingClient(running)
             try #require(await eventually(timeout: .seconds(10)) { lines.all.contains("request /v1/chat/completions") })
             #expect(running.gateway.load.inFlight == 1)
             client.cancel()
