@@ -112,7 +112,12 @@ let package = Package(
         ),
 
         // Sockets, polling with deadlines and gates shared by the test targets.
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .target(
+            name: "TestSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "UpstreamClientTests",
             dependencies: ["UpstreamClient", "TestSupport"],

@@ -35,7 +35,7 @@ public struct Gateway: Sendable {
     public func makeApplication(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
         -> some ApplicationProtocol
     {
-        let router = Router()
+        let router = Router(context: GatewayRequestContext.self)
         router.add(middleware: RequestLogMiddleware(logger: logger, metrics: metrics))
         if !configuration.api.corsOrigins.isEmpty {
             router.add(middleware: CORSPolicyMiddleware(allowedOrigins: Set(configuration.api.corsOrigins)))
@@ -104,7 +104,7 @@ public struct Gateway: Sendable {
 
     /// Checks the request, maps `model` to the upstream's name, and forwards the body otherwise as sent:
     /// unknown fields (tools, response_format, stream_options, …) pass through.
-    private func forward(_ request: Request, context: some RequestContext, path: String, requiredArray: String?) async throws
+    private func forward(_ request: Request, context: GatewayRequestContext, path: String, requiredArray: String?) async throws
         -> Response
     {
         let started = ContinuousClock.now
@@ -147,6 +147,7 @@ public struct Gateway: Sendable {
                 throw OpenAIError.invalidRequest("'\(requiredArray)' is required and must be an array", code: "missing_\(requiredArray)")
             }
         }
+        context.record.update { $0.model = model }
         fields["model"] = .string(upstream.modelName)
         let body = try JSONEncoder().encode(JSONValue.object(fields))
         let lease = try await acquireSlot(upstream.endpoint)
@@ -155,6 +156,7 @@ public struct Gateway: Sendable {
         var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
         if let key = endpoint.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
         let streaming = fields["stream"] == .bool(true)
+        context.record.update { $0.streamed = streaming }
         let upstreamRequest = UpstreamClient.HTTPRequest(
             method: .post, url: endpoint.url(path), headers: headers, body: body,
             timeouts: .init(connect: .seconds(2), total: streaming ? nil : .seconds(configuration.api.upstreamTimeoutSeconds),
@@ -171,6 +173,7 @@ public struct Gateway: Sendable {
             }
             let metrics = self.metrics
             let requestBody = request.body
+            let record = context.record
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", Self.accelBuffering: "no"],
@@ -178,6 +181,7 @@ public struct Gateway: Sendable {
                     defer {
                         lease.release()
                         metrics.duration(route: path, ContinuousClock.now - started)
+                        record.streamEnded()
                     }
                     var usage = StreamUsageWatcher(metrics: metrics)
                     do {
@@ -186,7 +190,7 @@ public struct Gateway: Sendable {
                         try await requestBody.consumeWithInboundCloseHandler { _ in
                             for try await chunk in response.body {
                                 try await writer.write(ByteBuffer(bytes: chunk))
-                                usage.observe(chunk)
+                                record.add(usage.observe(chunk))
                             }
                         } onInboundClosed: {
                             response.body.cancel(reason: "the client closed the connection")
@@ -215,7 +219,7 @@ public struct Gateway: Sendable {
             // llama-server's "Loading model": say it the way clients retry on, with Retry-After.
             return try OpenAIError.upstreamUnavailable("the model is loading").response(from: request, context: context)
         }
-        if response.status == 200 { metrics.countUsage(in: response.body) }
+        if response.status == 200 { context.record.add(metrics.countUsage(in: response.body)) }
         return Response(
             status: .init(code: response.status),
             headers: [.contentType: response.header("Content-Type") ?? "application/json"],
@@ -310,7 +314,8 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// One log line per request, with a request id that is also echoed in `X-Request-Id`.
-struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+struct RequestLogMiddleware: RouterMiddleware {
+    typealias Context = GatewayRequestContext
     let logger: Logger
     let metrics: GatewayMetrics
     /// Metric labels come only from this list, so a client cannot create new series by inventing paths.
@@ -333,34 +338,48 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let id = String(format: "%08llx", counter.next())
         let start = ContinuousClock.now
-        var metadata: Logger.Metadata = [
+        let route = Self.knownRoutes.contains(request.uri.path) ? request.uri.path : "other"
+        let base: Logger.Metadata = [
             "ai.request.id": "\(id)", "ai.request.method": "\(request.method)", "ai.request.path": "\(request.uri.path)",
         ]
-        let route = Self.knownRoutes.contains(request.uri.path) ? request.uri.path : "other"
-        // Until the response head: for a stream that is the time to its first byte, not its whole length.
-        func headMilliseconds() -> String {
-            let head = ContinuousClock.now - start
-            metrics.timeToFirstByte(route: route, head)
-            let (seconds, attoseconds) = head.components
-            return String(format: "%.3f", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+        let logger = self.logger
+        /// The request's one log line: status, time to the response head, and — known only at the end of a
+        /// stream — duration, model and tokens.
+        @Sendable func log(status: Int, head: Duration, end: Duration, _ facts: RequestRecord.Facts) {
+            var metadata = base
+            metadata["ai.response.status"] = "\(status)"
+            metadata["ai.response.head_ms"] = "\(Self.milliseconds(head))"
+            metadata["ai.response.duration_ms"] = "\(Self.milliseconds(end))"
+            if let model = facts.model { metadata["ai.request.model"] = "\(model.prefix(128))" }
+            if facts.promptTokens + facts.completionTokens > 0 {
+                metadata["ai.tokens.prompt"] = "\(facts.promptTokens)"
+                metadata["ai.tokens.completion"] = "\(facts.completionTokens)"
+            }
+            logger.info("request", metadata: metadata)
         }
+
+        var response: Response
         do {
-            var response = try await next(request, context)
-            response.headers[Self.requestIDHeader] = id
-            metadata["ai.response.status"] = "\(response.status.code)"
-            metadata["ai.response.head_ms"] = "\(headMilliseconds())"
-            metrics.requestFinished(route: route, status: Int(response.status.code))
-            logger.info("request", metadata: metadata)
-            return response
+            response = try await next(request, context)
         } catch let error as any HTTPResponseError {
-            metrics.requestFinished(route: route, status: Int(error.status.code))
-            metadata["ai.response.status"] = "\(error.status.code)"
-            metadata["ai.response.head_ms"] = "\(headMilliseconds())"
-            logger.info("request", metadata: metadata)
-            var response = try error.response(from: request, context: context)
-            response.headers[Self.requestIDHeader] = id
-            return response
+            response = try error.response(from: request, context: context)
         }
+        let head = ContinuousClock.now - start
+        metrics.timeToFirstByte(route: route, head)
+        metrics.requestFinished(route: route, status: Int(response.status.code))
+        response.headers[Self.requestIDHeader] = id
+        let status = Int(response.status.code)
+        if context.record.current.streamed, status == 200 {
+            context.record.whenStreamEnds { facts in log(status: status, head: head, end: ContinuousClock.now - start, facts) }
+        } else {
+            log(status: status, head: head, end: head, context.record.current)
+        }
+        return response
+    }
+
+    private static func milliseconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        return String(format: "%.3f", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
     }
 }
 

@@ -45,12 +45,15 @@ final class GatewayMetrics: Sendable {
                              help: "Failures talking to the meta model").increment()
     }
 
-    /// Counts the tokens of an OpenAI `usage` object, if `json` (a response or a stream chunk) has one.
-    func countUsage(in json: Data) {
+    /// Counts the tokens of an OpenAI `usage` object, if `json` (a response or a stream chunk) has one, and
+    /// returns it.
+    @discardableResult
+    func countUsage(in json: Data) -> Usage? {
         struct Reported: Decodable { let usage: Usage? }
-        guard let usage = (try? JSONDecoder().decode(Reported.self, from: json))?.usage else { return }
+        guard let usage = (try? JSONDecoder().decode(Reported.self, from: json))?.usage else { return nil }
         promptTokens.increment(by: Int64(usage.promptTokens))
         completionTokens.increment(by: Int64(usage.completionTokens))
+        return usage
     }
 
     /// The text exposition, with the queue gauges read at scrape time.
@@ -71,10 +74,13 @@ struct StreamUsageWatcher {
         self.metrics = metrics
     }
 
-    mutating func observe(_ chunk: Data) {
-        guard let items = try? parser.feed(chunk) else { return }
+    /// The usage reported in `chunk`, if any.
+    mutating func observe(_ chunk: Data) -> Usage? {
+        guard let items = try? parser.feed(chunk) else { return nil }
+        var found: Usage?
         for case .event(let event) in items where event.data.contains("\"usage\"") {
-            metrics.countUsage(in: Data(event.data.utf8))
+            found = metrics.countUsage(in: Data(event.data.utf8)) ?? found
         }
+        return found
     }
 }

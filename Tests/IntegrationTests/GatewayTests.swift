@@ -24,11 +24,12 @@ extension IntegrationTests {
 
             var base: String { "http://127.0.0.1:\(configuration.api.port)" }
 
-            static func start(withUpstream: Bool = true, _ adjust: (inout DaemonConfiguration) -> Void = { _ in }) async throws -> Running {
+            static func start(withUpstream: Bool = true, logger: Logger = TestEnvironment.logger,
+                              _ adjust: (inout DaemonConfiguration) -> Void = { _ in }) async throws -> Running {
                 var config = try TestEnvironment.configuration(layers: [.meta], label: "gateway")
                 config.api.port = freePort()
                 adjust(&config)
-                let gateway = try Gateway(configuration: config, logger: TestEnvironment.logger)
+                let gateway = try Gateway(configuration: config, logger: logger)
                 var services: [any Service] = [gateway.makeApplication()]
                 var supervisor: ModelSupervisor?
                 if withUpstream {
@@ -146,6 +147,35 @@ extension IntegrationTests {
             #expect(completionTokens == Double(plainUsage.completionTokens + streamUsage.completionTokens),
                     "completion tokens: \(String(describing: completionTokens))")
             #expect(metrics.contains("ai_gateway_queue_depth 0"))
+            try await running.stop()
+        }
+
+        @Test func everyRequestGetsOneLogLineWithModelAndTokens() async throws {
+            let store = RecordingLogHandler.Store()
+            let running = try await Running.start(logger: Logger(label: "gateway-log") { _ in RecordingLogHandler(store: store) })
+            let plain = try await post(running.base + "/v1/chat/completions",
+                                       #"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}],"max_tokens":4}"#)
+            let usage = try #require(try JSONDecoder().decode(ChatCompletion.self, from: plain.body).usage)
+            let requestLines = { store.all.filter { $0.message == "request" && $0.metadata["ai.request.path"] == "/v1/chat/completions" } }
+            let plainLine = try #require(requestLines().first { $0.metadata["ai.request.id"] == plain.header("X-Request-Id") })
+            #expect(plainLine.metadata["ai.response.status"] == "200")
+            #expect(plainLine.metadata["ai.request.model"] == "ai-sysadmin-meta")
+            #expect(plainLine.metadata["ai.tokens.completion"] == "\(usage.completionTokens)")
+            #expect(plainLine.metadata["ai.tokens.prompt"] == "\(usage.promptTokens)")
+
+            // A stream's line is written when it ends, with its duration and the usage it reported.
+            let stream = try await http.stream(UpstreamRequest(
+                method: .post, url: running.base + "/v1/chat/completions", headers: [("Content-Type", "application/json")],
+                body: Data(#"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}],"max_tokens":3,"stream":true,"stream_options":{"include_usage":true}}"#.utf8)))
+            let id = try #require(stream.header("X-Request-Id"))
+            for try await _ in stream.body {}
+            #expect(await eventually(timeout: .seconds(5)) { requestLines().contains { $0.metadata["ai.request.id"] == id } })
+            let streamLine = try #require(requestLines().first { $0.metadata["ai.request.id"] == id })
+            #expect(streamLine.metadata["ai.tokens.completion"] != nil)
+            let head = try #require(streamLine.metadata["ai.response.head_ms"].flatMap(Double.init))
+            let duration = try #require(streamLine.metadata["ai.response.duration_ms"].flatMap(Double.init))
+            #expect(duration >= head)
+            #expect(requestLines().count == 2, "one line per request")
             try await running.stop()
         }
 
