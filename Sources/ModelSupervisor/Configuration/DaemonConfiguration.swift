@@ -50,7 +50,6 @@ public struct DaemonConfiguration: Sendable, Equatable {
         return String(decoding: try! encoder.encode(self), as: UTF8.self)
     }
 
-    public func server(_ layer: ModelLayer) -> ModelServerConfiguration { models[layer] }
 }
 
 extension DaemonConfiguration: Codable {

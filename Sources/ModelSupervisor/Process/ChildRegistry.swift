@@ -56,7 +56,7 @@ public struct ChildRegistry: Sendable {
         var reaped: [Record] = []
         for record in records() {
             defer { remove(layer: record.layer) }
-            guard record.pid > 1, ai_process_start_time(record.pid) == record.startTime, record.startTime != 0 else { continue }
+            guard record.pid > 1, record.isStillRunning else { continue }
             logger.warning("killing a model server left over from an earlier run", metadata: [
                 "ai.layer": "\(record.layer)", "ai.child.pid": "\(record.pid)",
             ])
@@ -65,7 +65,7 @@ public struct ChildRegistry: Sendable {
             reaped.append(record)
         }
         let deadline = ContinuousClock.now + timeout
-        while reaped.contains(where: { ai_process_start_time($0.pid) == $0.startTime }), ContinuousClock.now < deadline {
+        while reaped.contains(where: \.isStillRunning), ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
         return reaped
@@ -76,7 +76,10 @@ public struct ChildRegistry: Sendable {
     }
 }
 
-/// Whether the process `pid` with `startTime` still exists (a zombie counts until reaped).
-public func processIsAlive(pid: Int32, startTime: UInt64) -> Bool {
-    startTime != 0 && ai_process_start_time(pid) == startTime
+extension ChildRegistry.Record {
+    /// Whether the recorded process still exists — the same pid *and* start time, so a reused pid is not it
+    /// (a zombie counts until reaped).
+    var isStillRunning: Bool {
+        startTime != 0 && ai_process_start_time(pid) == startTime
+    }
 }
