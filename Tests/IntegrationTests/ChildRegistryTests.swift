@@ -25,7 +25,7 @@ extension IntegrationTests {
             let registry = ChildRegistry(stateDirectory: try TestEnvironment.temporaryDirectory("reap"))
             let sleeper = try startSleeper()
             let pid = sleeper.processIdentifier
-            try registry.record(.init(layer: "trigger", pid: pid, startTime: try startTime(pid), executable: "/bin/sleep"))
+            try registry.record(.init(name: "trigger", pid: pid, startTime: try startTime(pid), executable: "/bin/sleep"))
 
             let reaped = await registry.reapStale(logger: TestEnvironment.logger)
             sleeper.waitUntilExit()
@@ -40,7 +40,7 @@ extension IntegrationTests {
             defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }
             let pid = sleeper.processIdentifier
             // Same pid, different start time: the recorded process is gone and this is someone else.
-            try registry.record(.init(layer: "meta", pid: pid, startTime: try startTime(pid) - 1, executable: "/bin/sleep"))
+            try registry.record(.init(name: "meta", pid: pid, startTime: try startTime(pid) - 1, executable: "/bin/sleep"))
 
             let reaped = await registry.reapStale(logger: TestEnvironment.logger)
             #expect(reaped.isEmpty)

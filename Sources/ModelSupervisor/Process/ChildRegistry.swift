@@ -2,20 +2,22 @@ internal import _ProcessCShims
 import Foundation
 import Logging
 
-/// Records of the children the daemon started, one file per layer under `<stateDirectory>/children/`.
+/// Records of the children the daemon started, one file per server (`trigger`, …, `gateway`) under
+/// `<stateDirectory>/children/`.
 ///
 /// PDEATHSIG covers a daemon killed with SIGKILL; these records cover everything else (a kernel that did not
 /// deliver it, a daemon that crashed mid-spawn): at start-up every recorded child that still runs — same pid
 /// *and* same start time, so a reused pid is never touched — is killed with its process group.
 public struct ChildRegistry: Sendable {
     public struct Record: Codable, Sendable, Equatable {
-        public var layer: String
+        /// The supervised server: a layer's name or `gateway`.
+        public var name: String
         public var pid: Int32
         public var startTime: UInt64
         public var executable: String
 
-        public init(layer: String, pid: Int32, startTime: UInt64, executable: String) {
-            self.layer = layer
+        public init(name: String, pid: Int32, startTime: UInt64, executable: String) {
+            self.name = name
             self.pid = pid
             self.startTime = startTime
             self.executable = executable
@@ -30,14 +32,14 @@ public struct ChildRegistry: Sendable {
 
     public func record(_ record: Record) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let path = file(for: record.layer)
+        let path = file(for: record.name)
         let data = try JSONEncoder().encode(record)
         // .atomic writes a temporary file and renames it, so a crash never leaves half a record.
         try data.write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
-    public func remove(layer: String) {
-        try? FileManager.default.removeItem(atPath: file(for: layer))
+    public func remove(name: String) {
+        try? FileManager.default.removeItem(atPath: file(for: name))
     }
 
     public func records() -> [Record] {
@@ -55,10 +57,10 @@ public struct ChildRegistry: Sendable {
     public func reapStale(logger: Logger, timeout: Duration = .seconds(5)) async -> [Record] {
         var reaped: [Record] = []
         for record in records() {
-            defer { remove(layer: record.layer) }
+            defer { remove(name: record.name) }
             guard record.pid > 1, record.isStillRunning else { continue }
-            logger.warning("killing a model server left over from an earlier run", metadata: [
-                "ai.layer": "\(record.layer)", "ai.child.pid": "\(record.pid)",
+            logger.warning("killing a child left over from an earlier run", metadata: [
+                "ai.child.name": "\(record.name)", "ai.child.pid": "\(record.pid)",
             ])
             kill(-record.pid, SIGKILL)
             kill(record.pid, SIGKILL)
@@ -71,8 +73,8 @@ public struct ChildRegistry: Sendable {
         return reaped
     }
 
-    private func file(for layer: String) -> String {
-        (directory as NSString).appendingPathComponent("\(layer).json")
+    private func file(for name: String) -> String {
+        (directory as NSString).appendingPathComponent("\(name).json")
     }
 }
 

@@ -84,11 +84,11 @@ actor ModelServerController {
     var status: ServerSnapshot {
         let server = settings.server
         let uptime = lifecycle.readySince.map { (ContinuousClock.now - $0).seconds }
-        return ServerSnapshot(
-            program: settings.program, backend: server.backend, state: lifecycle.state,
-            pid: child.map(\.pid), endpoint: server.backend == .remote ? (server.url ?? "") : "\(server.host):\(server.port)",
+        return ServerSnapshot(program: settings.program, backend: server.backend, status: ServerStatus(
+            state: lifecycle.state, pid: child.map(\.pid),
+            endpoint: server.backend == .remote ? (server.url ?? "") : "\(server.host):\(server.port)",
             uptimeSeconds: lifecycle.state == .ready || lifecycle.state == .unhealthy ? uptime : nil,
-            restarts: lifecycle.restarts, lastError: lifecycle.lastError)
+            restarts: lifecycle.restarts, lastError: lifecycle.lastError))
     }
 
     func start() {
@@ -222,7 +222,7 @@ actor ModelServerController {
             }
             child = process
             do {
-                try registry.record(.init(layer: name, pid: process.pid, startTime: process.startTime, executable: executable))
+                try registry.record(.init(name: name, pid: process.pid, startTime: process.startTime, executable: executable))
             } catch {
                 logger.warning("cannot record the child under \(registry.directory); a crash of the daemon that PDEATHSIG misses would leave it running: \(error)")
             }
@@ -238,7 +238,7 @@ actor ModelServerController {
     private func childExited(generation exited: Int, description: String, stderrTail: [String]) {
         if exited == generation {
             child = nil
-            registry.remove(layer: name)
+            registry.remove(name: name)
         }
         deliver(.exited(description: description, stderrTail: stderrTail), generation: exited)
     }

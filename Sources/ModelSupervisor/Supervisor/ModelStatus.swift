@@ -24,10 +24,15 @@ public struct ModelStatus: Codable, Sendable, Equatable {
         self.restarts = restarts
         self.lastError = lastError
     }
+
+    init(layer: ModelLayer, backend: ModelServerConfiguration.Backend, _ status: ServerStatus) {
+        self.init(layer: layer, backend: backend, state: status.state, pid: status.pid, endpoint: status.endpoint,
+                  uptimeSeconds: status.uptimeSeconds, restarts: status.restarts, lastError: status.lastError)
+    }
 }
 
-/// The gateway child's status, when the daemon supervises it.
-public struct GatewayStatus: Codable, Sendable, Equatable {
+/// What any supervised server reports: the gateway's status as it stands, and the core of a ``ModelStatus``.
+public struct ServerStatus: Codable, Sendable, Equatable {
     public var state: ModelLifecycle.State
     public var pid: Int32?
     public var endpoint: String
@@ -36,26 +41,15 @@ public struct GatewayStatus: Codable, Sendable, Equatable {
     public var lastError: String?
 }
 
-/// What a controller reports; the supervisor files it as a ``ModelStatus`` or a ``GatewayStatus``.
+/// What a controller reports; the supervisor files it under its layer or as the gateway.
 struct ServerSnapshot: Sendable {
     var program: ModelServerController.Program
     var backend: ModelServerConfiguration.Backend
-    var state: ModelLifecycle.State
-    var pid: Int32?
-    var endpoint: String
-    var uptimeSeconds: Double?
-    var restarts: Int
-    var lastError: String?
+    var status: ServerStatus
 
     var asModelStatus: ModelStatus? {
         guard case .model(let layer) = program else { return nil }
-        return ModelStatus(layer: layer, backend: backend, state: state, pid: pid, endpoint: endpoint,
-                           uptimeSeconds: uptimeSeconds, restarts: restarts, lastError: lastError)
-    }
-
-    var asGatewayStatus: GatewayStatus {
-        GatewayStatus(state: state, pid: pid, endpoint: endpoint, uptimeSeconds: uptimeSeconds, restarts: restarts,
-                      lastError: lastError)
+        return ModelStatus(layer: layer, backend: backend, status)
     }
 }
 
@@ -63,9 +57,9 @@ struct ServerSnapshot: Sendable {
 public struct SupervisorStatus: Codable, Sendable, Equatable {
     public var models: [ModelStatus]
     /// `nil` when the daemon does not supervise the gateway (`api.supervised` false).
-    public var gateway: GatewayStatus?
+    public var gateway: ServerStatus?
 
-    public init(models: [ModelStatus], gateway: GatewayStatus? = nil) {
+    public init(models: [ModelStatus], gateway: ServerStatus? = nil) {
         self.models = models
         self.gateway = gateway
     }

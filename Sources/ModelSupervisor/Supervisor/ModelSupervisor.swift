@@ -45,7 +45,7 @@ public final class ModelSupervisor: Service, Sendable {
                 policy: policy, baseURL: baseURL)
         }
         let onChange: @Sendable (ServerSnapshot) -> Void = { snapshot in
-            let announcement = snapshot.asModelStatus.map { board.update($0) } ?? board.update(snapshot.asGatewayStatus)
+            let announcement = snapshot.asModelStatus.map { board.update($0) } ?? board.update(snapshot.status)
             switch announcement {
             case .ready(let summary): notifier.ready(status: summary)
             case .status(let summary): notifier.status(summary)

@@ -5,7 +5,7 @@ import Synchronization
 final class StatusBoard: Sendable {
     private struct State {
         var models: [ModelLayer: ModelStatus] = [:]
-        var gateway: GatewayStatus?
+        var gateway: ServerStatus?
         var readyAnnounced = false
         var lastSummary = ""
     }
@@ -32,7 +32,7 @@ final class StatusBoard: Sendable {
     }
 
     /// Stores the gateway's status; `READY=1` does not wait for it (the models are what the daemon serves).
-    func update(_ status: GatewayStatus) -> Announcement {
+    func update(_ status: ServerStatus) -> Announcement {
         update { $0.gateway = status }
     }
 
