@@ -183,24 +183,35 @@ public struct Gateway: Sendable {
                         metrics.duration(route: path, ContinuousClock.now - started)
                         record.streamEnded()
                     }
-                    var usage = StreamUsageWatcher(metrics: metrics)
+                    var relay = StreamRelay()
+                    func fail(_ message: String) async throws {
+                        // The status line is long gone, so say it as an event and end.
+                        let event = OpenAIError(.badGateway, message, type: "server_error", code: "upstream_stream_error")
+                        try await writer.write(ByteBuffer(bytes: Data("data: ".utf8) + event.json + Data("\n\n".utf8)))
+                    }
                     do {
                         // A client that goes away while the model is silent is only noticed through the
                         // connection closing; it must free the model's slot at once, not at the next token.
                         try await requestBody.consumeWithInboundCloseHandler { _ in
                             for try await chunk in response.body {
-                                try await writer.write(ByteBuffer(bytes: chunk))
-                                record.add(usage.observe(chunk))
+                                let output = try relay.relay(chunk)
+                                if !output.bytes.isEmpty { try await writer.write(ByteBuffer(bytes: output.bytes)) }
+                                record.add(metrics.count(output.usage))
                             }
                         } onInboundClosed: {
                             response.body.cancel(reason: "the client closed the connection")
                         }
+                        if let fault = relay.finish() {
+                            metrics.upstreamError(.malformedStream)
+                            try await fail(fault.message)
+                        }
+                    } catch let fault as StreamRelay.Fault {
+                        response.body.cancel(reason: fault.message)
+                        metrics.upstreamError(.malformedStream)
+                        try await fail(fault.message)
                     } catch let error as UpstreamError where error.code != .cancelled {
                         metrics.upstreamError(error.code)
-                        // Mid-stream failure: the status line is long gone, so say it as an event and end.
-                        let event = OpenAIError(.badGateway, "the meta model's stream broke off: \(error.message)",
-                                                type: "server_error", code: "upstream_stream_error")
-                        try await writer.write(ByteBuffer(bytes: Data("data: ".utf8) + event.json + Data("\n\n".utf8)))
+                        try await fail("the meta model's stream broke off: \(error.message)")
                     }
                     try await writer.finish(nil)
                 })
@@ -219,7 +230,15 @@ public struct Gateway: Sendable {
             // llama-server's "Loading model": say it the way clients retry on, with Retry-After.
             return try OpenAIError.upstreamUnavailable("the model is loading").response(from: request, context: context)
         }
-        if response.status == 200 { context.record.add(metrics.countUsage(in: response.body)) }
+        if response.status == 200 {
+            // Passed on as sent, but only if it is what an OpenAI client can parse.
+            guard let document = try? JSONDecoder().decode(UpstreamDocument.self, from: response.body) else {
+                metrics.upstreamError(.invalidResponse)
+                return try OpenAIError(.badGateway, "the meta model answered 200 with a body that is not a JSON object (\(response.body.count) bytes)",
+                                       type: "server_error", code: "upstream_error").response(from: request, context: context)
+            }
+            context.record.add(metrics.count(document.usage))
+        }
         return Response(
             status: .init(code: response.status),
             headers: [.contentType: response.header("Content-Type") ?? "application/json"],

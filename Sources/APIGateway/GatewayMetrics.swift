@@ -45,12 +45,10 @@ final class GatewayMetrics: Sendable {
                              help: "Failures talking to the meta model").increment()
     }
 
-    /// Counts the tokens of an OpenAI `usage` object, if `json` (a response or a stream chunk) has one, and
-    /// returns it.
+    /// Counts reported usage (a response's, or a stream event's) and returns it.
     @discardableResult
-    func countUsage(in json: Data) -> Usage? {
-        struct Reported: Decodable { let usage: Usage? }
-        guard let usage = (try? JSONDecoder().decode(Reported.self, from: json))?.usage else { return nil }
+    func count(_ usage: Usage?) -> Usage? {
+        guard let usage else { return nil }
         promptTokens.increment(by: Int64(usage.promptTokens))
         completionTokens.increment(by: Int64(usage.completionTokens))
         return usage
@@ -61,26 +59,5 @@ final class GatewayMetrics: Sendable {
         inFlight.set(Double(load.inFlight))
         queueDepth.set(Double(load.waiting))
         return registry.emitToBuffer()
-    }
-}
-
-/// Watches a passed-through event stream for `usage` (sent with `stream_options.include_usage`) without
-/// holding the bytes back: the chunks are forwarded as they are, the parser only reads along.
-struct StreamUsageWatcher {
-    private var parser = ServerSentEventParser()
-    let metrics: GatewayMetrics
-
-    init(metrics: GatewayMetrics) {
-        self.metrics = metrics
-    }
-
-    /// The usage reported in `chunk`, if any.
-    mutating func observe(_ chunk: Data) -> Usage? {
-        guard let items = try? parser.feed(chunk) else { return nil }
-        var found: Usage?
-        for case .event(let event) in items where event.data.contains("\"usage\"") {
-            found = metrics.countUsage(in: Data(event.data.utf8)) ?? found
-        }
-        return found
     }
 }

@@ -19,8 +19,7 @@ extension IntegrationTests {
         {
             let python = try #require(ProcessInfo.processInfo.environment["AI_SYSADMIN_TEST_PYTHON"],
                                       "AI_SYSADMIN_TEST_PYTHON is not set; run the tests through scripts/test")
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("Support/broken-upstream.py").path
+            let script = TestEnvironment.supportFile("broken-upstream.py")
             let port = freePort()
             let upstream = Process()
             upstream.executableURL = URL(fileURLWithPath: python)
@@ -115,6 +114,95 @@ extension IntegrationTests {
             #expect(await eventually(timeout: .seconds(2)) { lines.all.contains("closed /v1/chat/completions") },
                     "the upstream request outlived the client: \(lines.all)")
             #expect(await eventually(timeout: .seconds(2)) { running.gateway.load.inFlight == 0 }, "the slot was not released")
+            try await stop(running, upstream)
+        }
+        /// Streams a chat completion through the gateway to its end and returns the raw bytes.
+        private func streamToTheEnd(_ running: GatewayTests.Running) async throws -> String {
+            let body = Data(#"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}],"stream":true}"#.utf8)
+            let response = try await http.stream(UpstreamRequest(
+                method: .post, url: running.base + "/v1/chat/completions", headers: [("Content-Type", "application/json")],
+                body: body, timeouts: .init(total: .seconds(20))))
+            var bytes = Data()
+            for try await chunk in response.body { bytes += chunk }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+
+        /// The `data:` payloads of a complete event stream.
+        private func events(_ stream: String) throws -> [String] {
+            var parser = ServerSentEventParser()
+            return try parser.feed(Data(stream.utf8)).compactMap { item in
+                if case .event(let event) = item { event.data } else { nil }
+            }
+        }
+
+        @Test func garbageInAStreamEndsItWithAnErrorEventAndClosesTheUpstream() async throws {
+            let (running, upstream, lines) = try await start("garbage")
+            let stream = try await streamToTheEnd(running)
+            let events = try events(stream)
+            #expect(events.first?.contains("Hel") == true, "the good event before the garbage was not passed on: \(stream)")
+            #expect(!stream.contains("<html>"), "the garbage reached the client")
+            #expect(events.last?.contains("upstream_stream_error") == true && events.last?.contains("not a JSON object") == true,
+                    "last event: \(events.last ?? "none")")
+            #expect(!events.contains("[DONE]"))
+            #expect(await eventually(timeout: .seconds(2)) { lines.all.contains("closed /v1/chat/completions") },
+                    "the upstream request was left open")
+            #expect(await eventually(timeout: .seconds(2)) { running.gateway.load.inFlight == 0 }, "the slot was not released")
+            #expect(try await http.execute(UpstreamRequest(url: running.base + "/health")).status == 200)
+            try await stop(running, upstream)
+        }
+
+        @Test func aStreamThatEndsBeforeDoneGetsAnErrorEvent() async throws {
+            let (running, upstream, _) = try await start("truncated")
+            let events = try events(try await streamToTheEnd(running))
+            #expect(events.count == 2)
+            #expect(events.last?.contains("ended before data: [DONE]") == true, "last event: \(events.last ?? "none")")
+            try await stop(running, upstream)
+        }
+
+        @Test func aNonJSONAnswerIs502() async throws {
+            let (running, upstream, _) = try await start("not-json")
+            let response = try await http.execute(UpstreamRequest(
+                method: .post, url: running.base + "/v1/chat/completions", headers: [("Content-Type", "application/json")], body: chat))
+            #expect(response.status == 502)
+            let text = String(decoding: response.body, as: UTF8.self)
+            #expect(text.contains("not a JSON object") && !text.contains("<html>"), "\(text)")
+            try await stop(running, upstream)
+        }
+
+        /// No model small enough for the tests calls tools reliably (SmolLM2's chat template has no tool
+        /// support), so the calls come from the scripted upstream; the client is the official openai package.
+        @Test func toolCallsPassThroughBothWays() async throws {
+            let (running, upstream, lines) = try await start("tool-calls")
+            struct Call: Decodable, Equatable { let id: String?; let name: String; let arguments: String }
+            struct Result: Decodable {
+                let streamed_calls: [Call]
+                let streamed_usage: Int?
+                let content: String?
+                let calls: [Call]
+                let follow_up_finish_reason: String
+            }
+            let result = try await TestEnvironment.pythonCheck("openai-tool-calls-check.py", [running.base + "/v1", "none", "ai-sysadmin-meta"],
+                                                               as: Result.self)
+            let call = Call(id: "call_1", name: "get_weather", arguments: #"{"city": "Paris"}"#)
+            #expect(result.streamed_calls == [call], "deltas were not passed on intact")
+            #expect(result.streamed_usage == 7)
+            #expect(result.content == nil && result.calls == [call])
+            #expect(result.follow_up_finish_reason == "tool_calls")
+
+            // What the upstream got: the client's fields untouched (tools, tool_choice, parallel_tool_calls,
+            // stream_options, content parts, content null with tool_calls, the tool message), the model mapped.
+            let bodies = try lines.all.filter { $0.hasPrefix("body ") }.map { line in
+                try #require(JSONSerialization.jsonObject(with: Data(line.dropFirst(5).utf8)) as? [String: Any])
+            }
+            try #require(bodies.count == 3, "\(lines.all)")
+            #expect(bodies.allSatisfy { ($0["tools"] as? [Any])?.count == 1 && $0["model"] as? String == "meta" })
+            #expect(bodies[0]["tool_choice"] as? String == "auto" && bodies[0]["parallel_tool_calls"] as? Bool == false)
+            #expect((bodies[0]["stream_options"] as? [String: Any])?["include_usage"] as? Bool == true)
+            let messages = try #require(bodies[2]["messages"] as? [[String: Any]])
+            #expect(messages.map { $0["role"] as? String } == ["user", "assistant", "tool"])
+            #expect((messages[0]["content"] as? [Any])?.count == 1, "content parts were changed")
+            #expect(messages[1]["content"] is NSNull && (messages[1]["tool_calls"] as? [Any])?.count == 1)
+            #expect(messages[2]["tool_call_id"] as? String == "call_1")
             try await stop(running, upstream)
         }
     }

@@ -339,25 +339,12 @@ extension IntegrationTests {
         }
 
         @Test func theOfficialOpenAIClientWorks() async throws {
-            let python = try #require(ProcessInfo.processInfo.environment["AI_SYSADMIN_TEST_PYTHON"],
-                                      "AI_SYSADMIN_TEST_PYTHON is not set; run the tests through scripts/test")
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("Support/openai-client-check.py").path
             let keyFile = try TestEnvironment.temporaryDirectory("sdkkeys") + "/keys"
             try "sdk-key\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
             let running = try await Running.start {
                 $0.api.requireAuth = true
                 $0.api.apiKeyFile = keyFile
             }
-            let output = try TestEnvironment.temporaryDirectory("sdk") + "/out.json"
-            _ = FileManager.default.createFile(atPath: output, contents: nil)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = [script, running.base + "/v1", "sdk-key", "ai-sysadmin-meta"]
-            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
-            try process.run()
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0)
             struct Result: Decodable {
                 struct NotFound: Decodable { let status: Int; let code: String? }
                 let models: [String]
@@ -365,7 +352,8 @@ extension IntegrationTests {
                 let streamed: [String]
                 let not_found: NotFound?
             }
-            let result = try JSONDecoder().decode(Result.self, from: Data(contentsOf: URL(fileURLWithPath: output)))
+            let result = try await TestEnvironment.pythonCheck("openai-client-check.py", [running.base + "/v1", "sdk-key", "ai-sysadmin-meta"],
+                                                               as: Result.self)
             #expect(result.models == ["ai-sysadmin-meta"])
             #expect(!(result.content ?? "").isEmpty)
             #expect(!result.streamed.isEmpty)

@@ -33,6 +33,40 @@ enum TestEnvironment {
                             "ai-sysadmin executable not found at \(candidates); build with `swift build --build-tests`")
     }
 
+    /// The path of a helper in Tests/Support.
+    static func supportFile(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Support/\(name)").path
+    }
+
+    /// Runs a Python helper from Tests/Support with the test venv (the official `openai` package) and decodes
+    /// the one JSON object it prints; a non-zero exit fails the test with what it wrote to stderr.
+    static func pythonCheck<Result: Decodable>(_ script: String, _ arguments: [String], as: Result.Type) async throws -> Result {
+        let python = try #require(ProcessInfo.processInfo.environment["AI_SYSADMIN_TEST_PYTHON"],
+                                  "AI_SYSADMIN_TEST_PYTHON is not set; run the tests through scripts/test")
+        let directory = try temporaryDirectory("py")
+        let output = directory + "/out.json", errors = directory + "/err.txt"
+        for file in [output, errors] { _ = FileManager.default.createFile(atPath: file, contents: nil) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [supportFile(script)] + arguments
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+        let exited = Gate()
+        process.terminationHandler = { _ in exited.open() }
+        try process.run()
+        // Off the cooperative pool: the gateway under test answers on it.
+        let finished = await exited.waitAsync(timeout: .seconds(120))
+        if !finished {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try #require(finished, "\(script) did not finish within 120 s")
+        let stderr = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+        try #require(process.terminationStatus == 0, "\(script) failed: \(stderr.suffix(2000))")
+        return try JSONDecoder().decode(Result.self, from: Data(contentsOf: URL(fileURLWithPath: output)))
+    }
+
     static func temporaryDirectory(_ label: String) throws -> String {
         // Short: the control socket path must fit in sockaddr_un (108 bytes).
         let path = "/tmp/ais-\(label)-\(UUID().uuidString.prefix(8))"

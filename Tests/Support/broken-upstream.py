@@ -5,8 +5,15 @@ usage: broken-upstream.py PORT MODE
   stall      accept the request, send nothing
   stall-sse  send the headers of an event stream, then nothing
   loading    answer 503 {"error":{"code":503,"message":"Loading model"}} like a loading llama-server
-Each event is one line on stdout: "listening", "request PATH", "closed PATH" (the client hung up).
+  garbage    stream one good event, then an event whose data is not JSON, then wait
+  truncated  stream one good event, then end the body cleanly without data: [DONE]
+  not-json   answer a non-streamed request with 200 and an HTML body
+  tool-calls answer like a tool-capable model: a call to get_weather(city=Paris), streamed as deltas (split
+             arguments, usage when asked) or whole; not broken, but no small llama.cpp model does it reliably
+Each event is one line on stdout: "listening", "request PATH", "body JSON" (the request body as received),
+"closed PATH" (the client hung up).
 """
+import json
 import socket
 import sys
 import threading
@@ -36,17 +43,74 @@ def handle(conn):
                 return
             body += chunk
         say(f"request {path}")
+        say("body " + body.decode("utf-8", "replace").replace("\n", " "))
         if mode == "loading":
             payload = b'{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}'
             conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: "
                          + str(len(payload)).encode() + b"\r\n\r\n" + payload)
             return
+        if mode == "not-json":
+            payload = b"<html><body>502 Bad Gateway</body></html>"
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: "
+                         + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+            return
+        if mode == "tool-calls":
+            answer_with_tool_call(conn, json.loads(body))
+            return
+        if mode in ("garbage", "truncated"):
+            send_chunk(conn, b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n", raw=True)
+            send_chunk(conn, sse({"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}}]}))
+            if mode == "truncated":
+                conn.sendall(b"0\r\n\r\n")
+                wait_for_close(conn, path)
+                return
+            send_chunk(conn, b"data: <html>oops</html>\n\n")
         if mode == "stall-sse":
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
-        # Stall: wait for the client to give up; recv returns b"" when it closes.
-        while conn.recv(65536):
-            pass
-        say(f"closed {path}")
+        wait_for_close(conn, path)
+
+
+def wait_for_close(conn, path):
+    """Stalls until the client gives up; recv returns b"" when it closes."""
+    while conn.recv(65536):
+        pass
+    say(f"closed {path}")
+
+
+def send_chunk(conn, data, raw=False):
+    conn.sendall(data if raw else b"%x\r\n%s\r\n" % (len(data), data))
+
+
+def sse(obj):
+    return b"data: " + json.dumps(obj).encode() + b"\n\n"
+
+
+def answer_with_tool_call(conn, request):
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    usage = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}
+    base = {"id": "chatcmpl-tools", "created": 1, "model": request.get("model")}
+    if not request.get("stream"):
+        payload = json.dumps(dict(base, object="chat.completion", usage=usage, choices=[
+            {"index": 0, "finish_reason": "tool_calls",
+             "message": {"role": "assistant", "content": None, "tool_calls": [call]}}])).encode()
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                     + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+        return
+    send_chunk(conn, b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n", raw=True)
+    chunk = dict(base, object="chat.completion.chunk")
+    arguments = call["function"]["arguments"]
+    deltas = [{"role": "assistant", "content": None,
+               "tool_calls": [{"index": 0, "id": call["id"], "type": "function",
+                               "function": {"name": "get_weather", "arguments": ""}}]}]
+    deltas += [{"tool_calls": [{"index": 0, "function": {"arguments": arguments[i:i + 5]}}]}
+               for i in range(0, len(arguments), 5)]
+    for delta in deltas:
+        send_chunk(conn, sse(dict(chunk, choices=[{"index": 0, "delta": delta, "finish_reason": None}])))
+    send_chunk(conn, sse(dict(chunk, choices=[{"index": 0, "delta": {}, "finish_reason": "tool_calls"}])))
+    if (request.get("stream_options") or {}).get("include_usage"):
+        send_chunk(conn, sse(dict(chunk, choices=[], usage=usage)))
+    send_chunk(conn, b"data: [DONE]\n\n")
+    conn.sendall(b"0\r\n\r\n")
 
 
 listener = socket.socket()

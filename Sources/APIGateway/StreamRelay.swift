@@ -1,0 +1,103 @@
+import Foundation
+import UpstreamClient
+
+/// What the gateway reads from one upstream JSON document, a response body or a stream event's data: that
+/// it is a JSON object at all, the usage it reports and whether it is an error. Lenient about everything
+/// else, so any OpenAI-shaped upstream passes; a body that is not a JSON object fails to decode.
+struct UpstreamDocument: Decodable {
+    let usage: Usage?
+    let isError: Bool
+
+    private enum Keys: String, CodingKey { case usage, error }
+
+    init(from decoder: any Decoder) throws {
+        let object = try decoder.container(keyedBy: Keys.self)
+        usage = try? object.decodeIfPresent(Usage.self, forKey: .usage)
+        isError = object.contains(.error)
+    }
+}
+
+/// Relays an upstream event stream to the client event by event. Each event goes out the moment its
+/// closing blank line arrives, re-framed from the parsed fields, so the client only ever sees well-formed
+/// server-sent events; comments (`: ping`) and `data: [DONE]` pass as they came.
+///
+/// A stream that stops being an OpenAI event stream is a fault, not something to forward: an event whose
+/// data is neither a JSON object nor `[DONE]`, a line longer than `maximumLineLength`, or an end that is
+/// neither `[DONE]` nor an error the upstream reported itself. Forwarding such bytes would leave the client's
+/// SDK failing to parse them; ending with an error event names the real problem. A pure value type: the
+/// gateway feeds it chunks, and tests can feed it bytes.
+struct StreamRelay {
+    struct Fault: Error, Equatable {
+        let message: String
+    }
+
+    /// What one chunk produced: the bytes to write (possibly none, when the chunk ended mid-event) and the
+    /// usage it reported.
+    struct Output {
+        var bytes: [UInt8] = []
+        var usage: Usage?
+    }
+
+    private var parser: ServerSentEventParser
+    private let decoder = JSONDecoder()
+    private var ended = false
+    private var reportedError = false
+
+    init(maximumLineLength: Int = 1024 * 1024) {
+        parser = ServerSentEventParser(maximumLineLength: maximumLineLength)
+    }
+
+    mutating func relay(_ chunk: some Sequence<UInt8>) throws(Fault) -> Output {
+        let items: [ServerSentEventItem]
+        do {
+            items = try parser.feed(chunk)
+        } catch {
+            throw Fault(message: "the meta model's stream is malformed: \(error.message)")
+        }
+        var output = Output()
+        for item in items {
+            switch item {
+            case .comment(let text):
+                output.bytes += Array(":\(text.isEmpty ? "" : " " + text)\n\n".utf8)
+            case .event(let event):
+                if ended {
+                    throw Fault(message: "the meta model's stream went on after data: [DONE]")
+                }
+                if event.isDone {
+                    ended = true
+                } else {
+                    let document: UpstreamDocument
+                    do {
+                        document = try decoder.decode(UpstreamDocument.self, from: Data(event.data.utf8))
+                    } catch {
+                        throw Fault(message: "the meta model's stream carried an event that is not a JSON object (\(event.data.utf8.count) bytes)")
+                    }
+                    if let usage = document.usage { output.usage = usage }
+                    reportedError = reportedError || document.isError
+                }
+                output.bytes += Self.frame(event)
+            }
+        }
+        return output
+    }
+
+    /// Call when the upstream's body ended: the fault, if the stream ended without saying it was done.
+    mutating func finish() -> Fault? {
+        let incomplete = parser.finish()
+        if ended || reportedError { return nil }
+        return Fault(message: incomplete ? "the meta model's stream ended in the middle of an event"
+                                         : "the meta model's stream ended before data: [DONE]")
+    }
+
+    private static func frame(_ event: ServerSentEvent) -> [UInt8] {
+        var text = ""
+        if let type = event.event { text += "event: \(type)\n" }
+        if let id = event.id { text += "id: \(id)\n" }
+        if let retry = event.retry { text += "retry: \(retry)\n" }
+        for line in event.data.split(separator: "\n", omittingEmptySubsequences: false) {
+            text += "data: \(line)\n"
+        }
+        text += "\n"
+        return Array(text.utf8)
+    }
+}
