@@ -8,7 +8,7 @@ import UpstreamClient
 
 /// The OpenAI-compatible gateway in front of the meta model: what Open WebUI, LibreChat, the openai SDKs and
 /// curl talk to. Requests are checked here and forwarded through the project's libcurl client; streams pass
-/// through event by event, unparsed.
+/// through event by event.
 public struct Gateway: Sendable {
     public let configuration: DaemonConfiguration
     private let upstream: UpstreamTarget
@@ -17,11 +17,14 @@ public struct Gateway: Sendable {
     private let logger: Logger
     private let limiter: ConcurrencyLimiter
     private let metrics = GatewayMetrics()
+    /// The upstream's model name as a JSON string, spliced into every forwarded body.
+    private let upstreamModelJSON: Data
 
     /// Throws a ``ConfigurationError`` when `requireAuth` is on without a readable key.
     public init(configuration: DaemonConfiguration, http: UpstreamHTTPClient = .shared, logger: Logger) throws {
         self.configuration = configuration
         self.upstream = UpstreamTarget(configuration: configuration)
+        self.upstreamModelJSON = try JSONEncoder().encode(upstream.modelName)
         self.keys = try GatewayKeys(configuration: configuration.api)
         self.http = http
         self.logger = logger
@@ -125,16 +128,17 @@ public struct Gateway: Sendable {
             throw Self.tooLarge(limit)
         }
 
-        let json: JSONValue
+        let received = Data(buffer.readableBytesView)
+        let members: JSONObjectMembers
         do {
-            json = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
+            members = try JSONObjectMembers(scanning: received)
         } catch {
-            throw OpenAIError.invalidRequest("the request body is not valid JSON: \(Self.describe(error))", code: "invalid_json")
+            throw OpenAIError.invalidRequest("the request body is not a valid JSON object: \(error)", code: "invalid_json")
         }
-        guard case .object(var fields) = json else {
-            throw OpenAIError.invalidRequest("the request body must be a JSON object", code: "invalid_json")
+        if let key = members.duplicateKey {
+            throw OpenAIError.invalidRequest("the key '\(key.prefix(64))' occurs more than once", code: "invalid_json")
         }
-        guard case .string(let model)? = fields["model"] else {
+        guard let modelMember = members["model"], let model = members.string("model", in: received) else {
             throw OpenAIError.invalidRequest("'model' is required and must be a string; available: \(configuration.api.modelIds.joined(separator: ", "))",
                                              code: "missing_model")
         }
@@ -143,19 +147,22 @@ public struct Gateway: Sendable {
                               type: "invalid_request_error", code: "model_not_found")
         }
         if let requiredArray {
-            guard case .array? = fields[requiredArray] else {
+            guard members[requiredArray]?.kind == .array else {
                 throw OpenAIError.invalidRequest("'\(requiredArray)' is required and must be an array", code: "missing_\(requiredArray)")
             }
         }
         context.record.update { $0.model = model }
-        fields["model"] = .string(upstream.modelName)
-        let body = try JSONEncoder().encode(JSONValue.object(fields))
+        // Everything but `model` goes as the client wrote it: spliced, not re-encoded.
+        var body = Data(capacity: received.count + upstreamModelJSON.count)
+        body += received[received.startIndex..<(received.startIndex + modelMember.value.lowerBound)]
+        body += upstreamModelJSON
+        body += received[(received.startIndex + modelMember.value.upperBound)...]
         let lease = try await acquireSlot(upstream.endpoint)
         // Read after the wait: the supervisor writes a new key whenever it restarts the meta server.
         let endpoint = upstream.endpoint
         var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
         if let key = endpoint.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
-        let streaming = fields["stream"] == .bool(true)
+        let streaming = members["stream"]?.kind == .true
         context.record.update { $0.streamed = streaming }
         let upstreamRequest = UpstreamClient.HTTPRequest(
             method: .post, url: endpoint.url(path), headers: headers, body: body,
@@ -232,7 +239,7 @@ public struct Gateway: Sendable {
         }
         if response.status == 200 {
             // Passed on as sent, but only if it is what an OpenAI client can parse.
-            guard let document = try? JSONDecoder().decode(UpstreamDocument.self, from: response.body) else {
+            guard let document = try? UpstreamDocument(response.body) else {
                 metrics.upstreamError(.invalidResponse)
                 return try OpenAIError(.badGateway, "the meta model answered 200 with a body that is not a JSON object (\(response.body.count) bytes)",
                                        type: "server_error", code: "upstream_error").response(from: request, context: context)
@@ -307,13 +314,6 @@ public struct Gateway: Sendable {
             return OpenAIError(.badGateway, "the meta model's answer could not be relayed (\(error.code))",
                                type: "server_error", code: "upstream_error")
         }
-    }
-
-    private static func describe(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            return (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String ?? context.debugDescription
-        }
-        return "\(error)"
     }
 }
 

@@ -3,17 +3,19 @@ import UpstreamClient
 
 /// What the gateway reads from one upstream JSON document, a response body or a stream event's data: that
 /// it is a JSON object at all, the usage it reports and whether it is an error. Lenient about everything
-/// else, so any OpenAI-shaped upstream passes; a body that is not a JSON object fails to decode.
-struct UpstreamDocument: Decodable {
+/// else, so any OpenAI-shaped upstream passes.
+struct UpstreamDocument {
     let usage: Usage?
     let isError: Bool
 
-    private enum Keys: String, CodingKey { case usage, error }
-
-    init(from decoder: any Decoder) throws {
-        let object = try decoder.container(keyedBy: Keys.self)
-        usage = try? object.decodeIfPresent(Usage.self, forKey: .usage)
-        isError = object.contains(.error)
+    init(_ data: Data) throws(JSONObjectMembers.SyntaxError) {
+        let members = try JSONObjectMembers(scanning: data)
+        isError = members["error"] != nil
+        if let usage = members["usage"], usage.kind == .object {
+            self.usage = try? JSONDecoder().decode(Usage.self, from: JSONObjectMembers.slice(usage, of: data))
+        } else {
+            usage = nil
+        }
     }
 }
 
@@ -39,7 +41,6 @@ struct StreamRelay {
     }
 
     private var parser: ServerSentEventParser
-    private let decoder = JSONDecoder()
     private var ended = false
     private var reportedError = false
 
@@ -68,7 +69,7 @@ struct StreamRelay {
                 } else {
                     let document: UpstreamDocument
                     do {
-                        document = try decoder.decode(UpstreamDocument.self, from: Data(event.data.utf8))
+                        document = try UpstreamDocument(Data(event.data.utf8))
                     } catch {
                         throw Fault(message: "the meta model's stream carried an event that is not a JSON object (\(event.data.utf8.count) bytes)")
                     }

@@ -145,22 +145,24 @@ final class CurlTransfer: @unchecked Sendable {
         return ai_curl_getinfo_double(easy, CURLINFO_CONNECT_TIME, &connectTime) == CURLE_OK && connectTime > 0
     }
 
-    fileprivate func receiveHeader(_ line: String) {
+    /// One header line as curl hands it over, CRLF included. Parsed on the bytes: this runs for every
+    /// header of every response, and Foundation's trimming costs more than the rest of a small request.
+    fileprivate func receiveHeader(_ raw: UnsafeRawBufferPointer) {
         lastActivity = .now
-        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.hasPrefix("HTTP/") {
-            let parts = trimmed.split(separator: " ", maxSplits: 2)
-            pendingStatus = parts.count > 1 ? Int(parts[1]) : nil
+        let line = raw.trimmingHTTPWhitespace()
+        if line.starts(with: "HTTP/".utf8) {
+            let parts = line.split(separator: UInt8(ascii: " "), maxSplits: 2)
+            pendingStatus = parts.count > 1 ? Int(String(decoding: parts[1], as: UTF8.self)) : nil
             headerLines = []
-        } else if trimmed.isEmpty {
+        } else if line.isEmpty {
             // End of one header block; 1xx blocks (100 Continue) are followed by the real one.
             if let status = pendingStatus, status >= 200, !headDelivered {
                 headDelivered = true
                 _ = onEvent(.head(status: status, headers: headerLines))
             }
-        } else if let colon = trimmed.firstIndex(of: ":") {
-            let name = String(trimmed[..<colon])
-            let value = trimmed[trimmed.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        } else if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+            let name = String(decoding: line[..<colon], as: UTF8.self)
+            let value = String(decoding: line[(colon + 1)...].trimmingHTTPWhitespace(), as: UTF8.self)
             headerLines.append((name, value))
         }
     }
@@ -254,8 +256,7 @@ private let curlHeaderCallback: ai_curl_data_callback = { data, size, count, use
     let length = size * count
     guard let data, let userdata else { return length }
     let transfer = Unmanaged<CurlTransfer>.fromOpaque(userdata).takeUnretainedValue()
-    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
-    transfer.receiveHeader(line)
+    transfer.receiveHeader(UnsafeRawBufferPointer(start: data, count: length))
     return length
 }
 
@@ -268,5 +269,22 @@ extension Duration {
     var secondsText: String {
         let value = Double(milliseconds) / 1000
         return value == value.rounded() ? "\(Int(value)) s" : String(format: "%.2f s", value)
+    }
+}
+
+extension Collection<UInt8> where SubSequence == Self {
+    /// Without leading and trailing spaces, tabs, CR and LF (HTTP's optional whitespace and line ends).
+    fileprivate func trimmingHTTPWhitespace() -> SubSequence {
+        let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
+        guard let first = firstIndex(where: { !isSpace($0) }) else { return self[endIndex...] }
+        var end = endIndex
+        while end > first, isSpace(self[index(end, offsetBy: -1)]) { end = index(end, offsetBy: -1) }
+        return self[first..<end]
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    fileprivate func trimmingHTTPWhitespace() -> Slice<UnsafeRawBufferPointer> {
+        self[...].trimmingHTTPWhitespace()
     }
 }
