@@ -16,7 +16,7 @@ public struct Gateway: Sendable {
     private let http: UpstreamHTTPClient
     private let logger: Logger
     private let limiter: ConcurrencyLimiter
-    private let metrics = GatewayMetrics()
+    private let metrics = GatewayMetrics(routes: RequestLogMiddleware.knownRoutes.union(["other"]))
     /// The upstream's model name as a JSON string, spliced into every forwarded body.
     private let upstreamModelJSON: Data
 
@@ -338,10 +338,10 @@ struct RequestLogMiddleware: RouterMiddleware {
     let logger: Logger
     let metrics: GatewayMetrics
     /// Metric labels come only from this list, so a client cannot create new series by inventing paths.
-    private static var knownRoutes: Set<String> {
-        ["/health", "/ready", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings"]
-    }
-    private static var requestIDHeader: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
+    static let knownRoutes: Set<String> = [
+        "/health", "/ready", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
+    ]
+    private static let requestIDHeader = HTTPField.Name("X-Request-Id")!
     private let counter = Counter()
 
     final class Counter: Sendable {
@@ -355,7 +355,7 @@ struct RequestLogMiddleware: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let id = String(format: "%08llx", counter.next())
+        let id = Self.requestID(counter.next())
         let start = ContinuousClock.now
         let route = Self.knownRoutes.contains(request.uri.path) ? request.uri.path : "other"
         let base: Logger.Metadata = [
@@ -396,9 +396,20 @@ struct RequestLogMiddleware: RouterMiddleware {
         return response
     }
 
-    private static func milliseconds(_ duration: Duration) -> String {
+    // Both run for every request: plain integer formatting, not Foundation's String(format:).
+
+    /// Milliseconds with three decimals ("12.345").
+    static func milliseconds(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components
-        return String(format: "%.3f", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+        let microseconds = max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000)
+        let fraction = String(microseconds % 1000)
+        return "\(microseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
+    }
+
+    /// At least eight lowercase hex digits.
+    static func requestID(_ number: UInt64) -> String {
+        let hex = String(number, radix: 16)
+        return hex.count >= 8 ? hex : String(repeating: "0", count: 8 - hex.count) + hex
     }
 }
 

@@ -11,6 +11,16 @@ final class GatewayMetrics: Sendable {
     private let queueDepth: Gauge
     private let promptTokens: Counter
     private let completionTokens: Counter
+    // Looked up for every request: made once per route here (routes are a fixed list) and per route and
+    // status on first use, rather than asking the registry, which hashes the label arrays each time.
+    private let timeToFirstByte: [String: DurationHistogram]
+    private let durations: [String: DurationHistogram]
+    private let requests = Mutex<[RouteStatus: Counter]>([:])
+
+    private struct RouteStatus: Hashable {
+        let route: String
+        let status: Int
+    }
 
     private static let latencyBuckets: [Duration] = [
         .milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(250),
@@ -18,31 +28,51 @@ final class GatewayMetrics: Sendable {
         .seconds(120), .seconds(300),
     ]
 
-    init() {
-        inFlight = registry.makeGauge(name: "ai_gateway_upstream_requests_in_flight", help: "Requests holding a meta model slot")
-        queueDepth = registry.makeGauge(name: "ai_gateway_queue_depth", help: "Requests waiting for a meta model slot")
-        promptTokens = registry.makeCounter(name: "ai_gateway_prompt_tokens_total", help: "Prompt tokens reported by the upstream")
-        completionTokens = registry.makeCounter(name: "ai_gateway_completion_tokens_total", help: "Completion tokens reported by the upstream")
+    private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "ai", subsystem: "gateway", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    private static var requestsName: MetricNameDescriptor { name("requests", "total", "Requests by route and status") }
+    private static var upstreamErrorsName: MetricNameDescriptor { name("upstream_errors", "total", "Failures talking to the meta model") }
+
+    /// `routes`: every value the `route` label can take.
+    init(routes: Set<String>) {
+        inFlight = registry.makeGauge(descriptor: Self.name("upstream_requests_in_flight", "", "Requests holding a meta model slot"))
+        queueDepth = registry.makeGauge(descriptor: Self.name("queue_depth", "", "Requests waiting for a meta model slot"))
+        promptTokens = registry.makeCounter(descriptor: Self.name("prompt_tokens", "total", "Prompt tokens reported by the upstream"))
+        completionTokens = registry.makeCounter(descriptor: Self.name("completion_tokens", "total", "Completion tokens reported by the upstream"))
+        let registry = registry
+        func histograms(_ descriptor: MetricNameDescriptor) -> [String: DurationHistogram] {
+            Dictionary(uniqueKeysWithValues: routes.map { route in
+                (route, registry.makeDurationHistogram(descriptor: descriptor, labels: [("route", route)], buckets: Self.latencyBuckets))
+            })
+        }
+        timeToFirstByte = histograms(Self.name("time_to_first_byte", "seconds", "Request to response head"))
+        durations = histograms(Self.name("request_duration", "seconds", "Request to last byte"))
     }
 
     func requestFinished(route: String, status: Int) {
-        registry.makeCounter(name: "ai_gateway_requests_total", labels: [("route", route), ("status", String(status))],
-                             help: "Requests by route and status").increment()
+        let key = RouteStatus(route: route, status: status)
+        let counter = requests.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = registry.makeCounter(descriptor: Self.requestsName, labels: [("route", route), ("status", String(status))])
+            counters[key] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     func timeToFirstByte(route: String, _ duration: Duration) {
-        registry.makeDurationHistogram(name: "ai_gateway_time_to_first_byte_seconds", labels: [("route", route)],
-                                       buckets: Self.latencyBuckets, help: "Request to response head").record(duration)
+        timeToFirstByte[route]?.record(duration)
     }
 
     func duration(route: String, _ duration: Duration) {
-        registry.makeDurationHistogram(name: "ai_gateway_request_duration_seconds", labels: [("route", route)],
-                                       buckets: Self.latencyBuckets, help: "Request to last byte").record(duration)
+        durations[route]?.record(duration)
     }
 
     func upstreamError(_ code: UpstreamError.Code) {
-        registry.makeCounter(name: "ai_gateway_upstream_errors_total", labels: [("code", code.description.replacingOccurrences(of: " ", with: "_"))],
-                             help: "Failures talking to the meta model").increment()
+        registry.makeCounter(descriptor: Self.upstreamErrorsName, labels: [("code", code.description.replacingOccurrences(of: " ", with: "_"))])
+            .increment()
     }
 
     /// Counts reported usage (a response's, or a stream event's) and returns it.

@@ -47,6 +47,12 @@ struct JSONObjectMembers {
         data[(data.startIndex + member.value.lowerBound)..<(data.startIndex + member.value.upperBound)]
     }
 
+    /// The value of a number member of `data`, the document this scanned, if it is a whole number.
+    func integer(_ key: String, in data: Data) -> Int? {
+        guard let member = self[key], member.kind == .number else { return nil }
+        return Int(String(decoding: Self.slice(member, of: data), as: UTF8.self))
+    }
+
     /// The value of a string member of `data`, the document this scanned.
     func string(_ key: String, in data: Data) -> String? {
         guard let member = self[key], member.kind == .string else { return nil }

@@ -11,10 +11,13 @@ struct UpstreamDocument {
     init(_ data: Data) throws(JSONObjectMembers.SyntaxError) {
         let members = try JSONObjectMembers(scanning: data)
         isError = members["error"] != nil
-        if let usage = members["usage"], usage.kind == .object {
-            self.usage = try? JSONDecoder().decode(Usage.self, from: JSONObjectMembers.slice(usage, of: data))
-        } else {
-            usage = nil
+        usage = members["usage"].flatMap { usage in
+            guard usage.kind == .object else { return nil }
+            let object = JSONObjectMembers.slice(usage, of: data)
+            guard let counts = try? JSONObjectMembers(scanning: object),
+                  let prompt = counts.integer("prompt_tokens", in: object),
+                  let completion = counts.integer("completion_tokens", in: object) else { return nil }
+            return Usage(promptTokens: prompt, completionTokens: completion)
         }
     }
 }

@@ -68,6 +68,11 @@ public struct Usage: Codable, Sendable, Equatable {
     public var promptTokens: Int
     public var completionTokens: Int
 
+    public init(promptTokens: Int, completionTokens: Int) {
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+    }
+
     enum CodingKeys: String, CodingKey {
         case promptTokens = "prompt_tokens"
         case completionTokens = "completion_tokens"
