@@ -30,6 +30,12 @@ struct AISysadminAPI: AsyncParsableCommand {
     @Option(name: .customLong("state-dir"), help: ArgumentHelp("State directory (stateDirectory), where the meta model's key is.", valueName: "dir"))
     var stateDirectory: String?
 
+    @Option(name: .customLong("model-key-file"), help: ArgumentHelp("The meta model server's key file (models.meta.apiKeyFile); under systemd a credential, %d/model-key.", valueName: "file"))
+    var modelKeyFile: String?
+
+    @Option(name: .customLong("api-key-file"), help: ArgumentHelp("Client keys, one per line (api.apiKeyFile); under systemd a credential, %d/api-keys.", valueName: "file"))
+    var apiKeyFile: String?
+
     @Option(name: .customLong("log-level"), help: "The least severe log lines to print; every request is logged at info.")
     var logLevel: Logger.Level = .info
 
@@ -46,6 +52,8 @@ struct AISysadminAPI: AsyncParsableCommand {
         if let host { configuration.api.host = host }
         if let port { configuration.api.port = port }
         if let stateDirectory { configuration.stateDirectory = stateDirectory }
+        if let modelKeyFile { configuration.models.meta.apiKeyFile = modelKeyFile }
+        if let apiKeyFile { configuration.api.apiKeyFile = apiKeyFile }
 
         let problems = ConfigurationValidator().validate(configuration).filter(\.gatewayOnly)
         guard problems.isEmpty else { throw CommandSupport.fail("ai-sysadmin-api", problems.map(\.description)) }

@@ -27,6 +27,9 @@ struct DaemonOptions: ParsableArguments {
     @Option(name: .customLong("meta-port"), help: ArgumentHelp("Meta server port (models.meta.port).", valueName: "port"))
     var metaPort: Int?
 
+    @Option(name: .customLong("model-key-file"), help: ArgumentHelp("The key file of every model server (models.*.apiKeyFile); under systemd a credential, %d/model-key.", valueName: "file"))
+    var modelKeyFile: String?
+
     /// The file's configuration with every given flag applied on top.
     func load() throws(ConfigurationError) -> DaemonConfiguration {
         var configuration = try config.map { path throws(ConfigurationError) in try DaemonConfiguration.load(from: path) }
@@ -39,6 +42,7 @@ struct DaemonOptions: ParsableArguments {
         for (layer, model, port) in models {
             if let model { configuration.models[layer].model = model }
             if let port { configuration.models[layer].port = port }
+            if let modelKeyFile { configuration.models[layer].apiKeyFile = modelKeyFile }
         }
         return configuration
     }

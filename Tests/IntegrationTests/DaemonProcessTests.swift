@@ -22,21 +22,8 @@ extension IntegrationTests {
             return process
         }
 
-        /// Runs `ai-sysadmin ARGS…` to completion, its output captured in files (a pipe could fill and block it).
         private func runCLI(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-            let directory = try TestEnvironment.temporaryDirectory("cli")
-            let (outPath, errPath) = (directory + "/stdout", directory + "/stderr")
-            _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-            _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-            let cli = Process()
-            cli.executableURL = URL(fileURLWithPath: try TestEnvironment.daemonExecutable())
-            cli.arguments = arguments
-            cli.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-            cli.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-            try cli.run()
-            cli.waitUntilExit()
-            return (cli.terminationStatus, try String(contentsOfFile: outPath, encoding: .utf8),
-                    try String(contentsOfFile: errPath, encoding: .utf8))
+            try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), arguments)
         }
 
         private func waitForAllReady(_ config: DaemonConfiguration, count: Int) async throws -> SupervisorStatus {

@@ -33,6 +33,28 @@ enum TestEnvironment {
                             "ai-sysadmin executable not found at \(candidates); build with `swift build --build-tests`")
     }
 
+    /// Runs `executable ARGS…` to completion, its output captured in files (a pipe could fill and block it).
+    static func runToCompletion(_ executable: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let directory = try temporaryDirectory("cli")
+        let (outPath, errPath) = (directory + "/stdout", directory + "/stderr")
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        try process.run()
+        process.waitUntilExit()
+        return (process.terminationStatus, try String(contentsOfFile: outPath, encoding: .utf8),
+                try String(contentsOfFile: errPath, encoding: .utf8))
+    }
+
+    /// The repository's root directory.
+    static var repositoryRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
     /// The path of a helper in Tests/Support.
     static func supportFile(_ name: String) -> String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -56,9 +56,9 @@ final class ProcessLauncher: Sendable {
     }
 }
 
-struct SpawnError: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
+public struct SpawnError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
 }
 
 /// A NULL-terminated `char *[]` for the duration of `body`.

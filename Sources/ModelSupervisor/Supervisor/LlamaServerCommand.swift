@@ -24,11 +24,27 @@ public struct LlamaServerCommand: Sendable, Equatable {
         args += server.extraArgs
         arguments = args
     }
+
+    /// The command for `layer` as the configuration describes it, with the model resolved by
+    /// ``ModelReference`` and the binary located: one rule for the daemon's managed servers and for the
+    /// `llama-*` units that run `ai-sysadmin serve-model`. The failure names the setting to fix.
+    public static func resolve(layer: ModelLayer, server: ModelServerConfiguration, llamaServer: String,
+                               modelDirectory: String, apiKeyFile: String) -> Result<LlamaServerCommand, SpawnError> {
+        if let problem = ConfigurationValidator.modelFileProblem(server.model, modelDirectory: modelDirectory) {
+            return .failure(SpawnError(message: "\(problem) (models.\(layer).model)"))
+        }
+        guard let located = LlamaServerBinary.locate(llamaServer) else {
+            return .failure(SpawnError(message: "llama-server binary '\(llamaServer)' not found (llamaServer); run scripts/setup or pass --llama-server"))
+        }
+        return .success(LlamaServerCommand(layer: layer, server: server, executable: located,
+                                           modelPath: ModelReference.resolve(server.model, modelDirectory: modelDirectory),
+                                           apiKeyFile: apiKeyFile))
+    }
 }
 
 /// The environment handed to children: the daemon's own, minus what belongs to the daemon's service manager
 /// and what would configure llama-server behind the configuration's back.
-enum ChildEnvironment {
+public enum ChildEnvironment {
     /// `NOTIFY_SOCKET` in a child would let it claim readiness (or stop the watchdog) for the daemon's unit.
     static let withheldVariables: Set<String> = [
         "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
@@ -37,7 +53,7 @@ enum ChildEnvironment {
     /// what runs is decided by the configuration and `extraArgs` alone.
     static let withheldPrefix = "LLAMA_ARG_"
 
-    static func current() -> [String: String] {
+    public static func current() -> [String: String] {
         ProcessInfo.processInfo.environment.filter { !withheldVariables.contains($0.key) && !$0.key.hasPrefix(withheldPrefix) }
     }
 }

@@ -183,19 +183,14 @@ actor ModelServerController {
         let arguments: [String]
         switch settings.program {
         case .model(let layer):
-            if let problem = ConfigurationValidator.modelFileProblem(server.model, modelDirectory: settings.modelDirectory) {
-                return deliver(.spawnFailed("\(problem) (models.\(layer).model)"), generation: current)
-            }
-            guard let located = LlamaServerBinary.locate(settings.llamaServer) else {
-                return deliver(.spawnFailed("llama-server binary '\(settings.llamaServer)' not found (llamaServer); run scripts/setup or pass --llama-server"), generation: current)
-            }
             guard let apiKeyFile else {
                 return deliver(.spawnFailed("no API key file could be written under \(settings.stateDirectory)/keys"), generation: current)
             }
-            let command = LlamaServerCommand(
-                layer: layer, server: server, executable: located,
-                modelPath: ModelReference.resolve(server.model, modelDirectory: settings.modelDirectory), apiKeyFile: apiKeyFile)
-            (executable, arguments) = (command.executable, command.arguments)
+            switch LlamaServerCommand.resolve(layer: layer, server: server, llamaServer: settings.llamaServer,
+                                              modelDirectory: settings.modelDirectory, apiKeyFile: apiKeyFile) {
+            case .success(let command): (executable, arguments) = (command.executable, command.arguments)
+            case .failure(let problem): return deliver(.spawnFailed(problem.message), generation: current)
+            }
         case .gateway(let gateway, let configFile):
             guard FileManager.default.isExecutableFile(atPath: gateway) else {
                 return deliver(.spawnFailed("the gateway executable \(gateway) does not exist (api.executable); build it or set api.supervised to false"), generation: current)
