@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "UpstreamClient", targets: ["UpstreamClient"]),
         .library(name: "ModelSupervisor", targets: ["ModelSupervisor"]),
         .library(name: "APIGateway", targets: ["APIGateway"]),
+        .library(name: "ModelFiles", targets: ["ModelFiles"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // The gateway's /metrics in Prometheus text format.
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // SHA-256 of downloaded model files.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C libraries, reached through pkg-config. Imported with `internal import` so no C type leaks.
@@ -74,6 +77,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The catalog of known model names and the resumable, verified downloader behind `ai-sysadmin models`.
+        .target(
+            name: "ModelFiles",
+            dependencies: [
+                "UpstreamClient",
+                "ModelSupervisor",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Logging bootstrap and failure exits shared by the executables (and only by them).
         .target(
             name: "CommandSupport",
@@ -101,6 +114,7 @@ let package = Package(
             name: "ai-sysadmin",
             dependencies: [
                 "CommandSupport",
+                "ModelFiles",
                 "ModelSupervisor",
                 "UpstreamClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -133,11 +147,18 @@ let package = Package(
             dependencies: ["APIGateway", "TestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "ModelFilesTests",
+            dependencies: ["ModelFiles", "ModelSupervisor"],
+            swiftSettings: swiftSettings
+        ),
         // Talks to a real llama-server with the SmolLM2-135M test model (scripts/setup provides both).
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
                 "APIGateway",
+                "ModelFiles",
+                .product(name: "Crypto", package: "swift-crypto"),
                 "ModelSupervisor",
                 "UpstreamClient",
                 "TestSupport",

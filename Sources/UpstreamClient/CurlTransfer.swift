@@ -26,6 +26,7 @@ final class CurlTransfer: @unchecked Sendable {
     private var headerLines: [(name: String, value: String)] = []
     private var pendingStatus: Int?
     private var headDelivered = false
+    private var followsRedirects = false
     private var finished = false
     /// The consumer refused data: no reads until resumed, and the idle timeout does not apply.
     private(set) var isPaused = false
@@ -72,6 +73,13 @@ final class CurlTransfer: @unchecked Sendable {
         try check(ai_curl_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, request.timeouts.connect.milliseconds),
                   "connect timeout")
         try check(ai_curl_setopt_long(easy, CURLOPT_TCP_NODELAY, 1), "TCP_NODELAY")
+        try check(ai_curl_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https"), "PROTOCOLS_STR")
+        if request.maximumRedirects > 0 {
+            followsRedirects = true
+            try check(ai_curl_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1), "FOLLOWLOCATION")
+            try check(ai_curl_setopt_long(easy, CURLOPT_MAXREDIRS, request.maximumRedirects), "MAXREDIRS")
+            try check(ai_curl_setopt_string(easy, CURLOPT_REDIR_PROTOCOLS_STR, "https"), "REDIR_PROTOCOLS_STR")
+        }
         try check(ai_curl_setopt_pointer(easy, CURLOPT_ERRORBUFFER, errorBuffer), "ERRORBUFFER")
         let me = Unmanaged.passUnretained(self).toOpaque()
         try check(ai_curl_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION, curlWriteCallback), "WRITEFUNCTION")
@@ -155,8 +163,9 @@ final class CurlTransfer: @unchecked Sendable {
             pendingStatus = parts.count > 1 ? Int(String(decoding: parts[1], as: UTF8.self)) : nil
             headerLines = []
         } else if line.isEmpty {
-            // End of one header block; 1xx blocks (100 Continue) are followed by the real one.
-            if let status = pendingStatus, status >= 200, !headDelivered {
+            // End of one header block; 1xx blocks (100 Continue) are followed by the real one, and so are
+            // the redirects curl follows.
+            if let status = pendingStatus, status >= 200, !(followsRedirects && (300..<400).contains(status)), !headDelivered {
                 headDelivered = true
                 _ = onEvent(.head(status: status, headers: headerLines))
             }

@@ -9,16 +9,20 @@ public struct HTTPRequest: Sendable {
     public var headers: [(name: String, value: String)]
     public var body: Data?
     public var timeouts: HTTPTimeouts
+    /// How many redirects to follow, to https:// only; model servers never redirect, so 0 by default
+    /// (downloads from Hugging Face are redirected to its CDN).
+    public var maximumRedirects: Int
 
     public init(
         method: Method = .get, url: String, headers: [(name: String, value: String)] = [], body: Data? = nil,
-        timeouts: HTTPTimeouts = .init()
+        timeouts: HTTPTimeouts = .init(), maximumRedirects: Int = 0
     ) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeouts = timeouts
+        self.maximumRedirects = maximumRedirects
     }
 }
 
