@@ -1,8 +1,420 @@
 # NixOS module for ai-sysadmin: services.ai-sysadmin.
 #
-# The options, the llama-trigger / llama-review / llama-meta / ai-sysadmin-api units and the main
-# ${aiName}-ai unit are the deployment issue's work (issue 6). Until then this module declares nothing, so
-# importing it is harmless; the daemon's configuration format it will generate is docs/CONFIGURATION.md.
+# Units, as the deployment contract says:
+#   ai-sysadmin-keys      oneshot: the per-boot key the model servers require (a 0600 file, root only),
+#                         handed to the other units with LoadCredential
+#   ai-sysadmin-models    oneshot: `ai-sysadmin models pull` for every model given by name (skipped when none)
+#   llama-trigger, llama-review, llama-meta
+#                         `ai-sysadmin serve-model LAYER`, which becomes llama-server with the daemon's own
+#                         command line (--host --port --model --ctx-size --n-gpu-layers ...); Restart=always
+#   ai-sysadmin-api       the OpenAI-compatible gateway; after and requiring llama-meta
+#   ${aiName}-ai          the daemon (Type=notify, WatchdogSec); after and requiring the model units
+#
+# Every unit reads one generated configuration file, checked at build time with `ai-sysadmin config check`.
 { config, lib, pkgs, ... }:
+
+let
+  inherit (lib)
+    mkOption mkEnableOption mkIf mkMerge mkRemovedOptionModule types literalExpression
+    optional optionals optionalAttrs optionalString filter attrNames concatMap concatStringsSep
+    listToAttrs nameValuePair unique length;
+
+  cfg = config.services.ai-sysadmin;
+  llama = cfg.llamacpp;
+
+  # The three layers: their option names under llamacpp and the request's defaults.
+  layers = {
+    trigger = { option = "triggerModel"; port = 40080; model = "qwen3:1b"; contextSize = 8192; };
+    review = { option = "reviewModel"; port = 40081; model = "qwen3:4b"; contextSize = 32768; };
+    meta = { option = "metaModel"; port = 40082; model = "qwen3:14b"; contextSize = 131072; };
+  };
+  layerNames = attrNames layers;
+  server = name: llama.${layers.${name}.option};
+  enabledLayers = filter (name: (server name).enable) layerNames;
+
+  gpu = llama.acceleration == "cuda" || llama.acceleration == "rocm";
+
+  # The llama.cpp build that matches `acceleration`; `null` leaves nixpkgs' defaults (config.cudaSupport, ...).
+  llamaPackage =
+    if llama.package != null then llama.package
+    else if llama.acceleration == "cuda" then pkgs.llama-cpp.override { cudaSupport = true; rocmSupport = false; }
+    else if llama.acceleration == "rocm" then pkgs.llama-cpp.override { rocmSupport = true; cudaSupport = false; }
+    else if llama.acceleration == "cpu" then pkgs.llama-cpp.override { cudaSupport = false; rocmSupport = false; }
+    else pkgs.llama-cpp;
+
+  # The daemon's rule (ModelReference.resolve): anything with a "/" — a path, a store path, a fetchurl
+  # derivation — is used as it is; a name such as "qwen3:14b" is <modelDirectory>/qwen3-14b.gguf.
+  isModelName = model: !(lib.isDerivation model || builtins.isPath model || lib.hasInfix "/" (toString model));
+  modelFile = model:
+    let text = toString model; in
+    if isModelName model
+    then "${cfg.modelDirectory}/${lib.replaceStrings [ ":" ] [ "-" ] text}${optionalString (!lib.hasSuffix ".gguf" text) ".gguf"}"
+    else text;
+  namedModels = unique (map (name: toString (server name).model) (filter (name: isModelName (server name).model) enabledLayers));
+
+  isLoopback = host: builtins.elem host [ "127.0.0.1" "::1" "localhost" ];
+
+  modelServerOptions = name: defaults: {
+    enable = mkEnableOption "the ${name} model server" // { default = true; };
+    host = mkOption {
+      type = types.str;
+      default = "127.0.0.1";
+      description = "Address llama-server listens on. Anything but loopback needs `allowNonLoopback`.";
+    };
+    port = mkOption { type = types.port; default = defaults.port; description = "Port of the ${name} model server."; };
+    model = mkOption {
+      type = types.either types.str types.path;
+      default = defaults.model;
+      example = literalExpression ''pkgs.fetchurl { url = "https://.../model.gguf"; hash = "sha256-..."; }'';
+      description = ''
+        A GGUF file: a path or a derivation producing one (such as `pkgs.fetchurl`), or a name from
+        `ai-sysadmin models list` resolved under `modelDirectory` (`qwen3:14b` → `qwen3-14b.gguf`) and
+        downloaded before the model units start.
+      '';
+    };
+    contextSize = mkOption { type = types.ints.positive; default = defaults.contextSize; description = "llama-server --ctx-size."; };
+    gpuLayers = mkOption {
+      type = types.ints.unsigned;
+      default = if gpu then 999 else 0;
+      defaultText = literalExpression ''if acceleration is "cuda" or "rocm" then 999 else 0'';
+      description = "Layers offloaded to the GPU (llama-server --n-gpu-layers).";
+    };
+    threads = mkOption { type = types.nullOr types.ints.positive; default = null; description = "llama-server --threads; null lets llama.cpp choose."; };
+    extraArgs = mkOption { type = types.listOf types.str; default = [ ]; description = "More llama-server arguments, appended last."; };
+    allowNonLoopback = mkOption {
+      type = types.bool;
+      default = false;
+      description = "Allow a non-loopback `host`. The server still requires the per-boot key.";
+    };
+  };
+
+  settings = {
+    stateDirectory = cfg.stateDir;
+    modelDirectory = cfg.modelDirectory;
+    llamaServer = "${llamaPackage}/bin/llama-server";
+    models = listToAttrs (map (name:
+      let s = server name; in
+      nameValuePair name ({
+        enable = s.enable;
+        backend = if llama.enable then "external" else "remote";
+        host = s.host;
+        port = s.port;
+        model = modelFile s.model;
+        contextSize = s.contextSize;
+        gpuLayers = s.gpuLayers;
+        extraArgs = s.extraArgs;
+        allowNonLoopback = s.allowNonLoopback;
+        systemdUnit = "llama-${name}.service";
+      }
+      // optionalAttrs (s.threads != null) { threads = s.threads; }
+      // optionalAttrs (!llama.enable) { url = "http://${s.host}:${toString s.port}"; })
+    ) layerNames);
+    api = {
+      supervised = false;
+      host = cfg.openaiApi.host;
+      port = cfg.openaiApi.port;
+      requireAuth = cfg.openaiApi.requireAuth;
+    };
+  };
+
+  settingsFile = pkgs.writeText "ai-sysadmin.json" (builtins.toJSON settings);
+  # Checked when the system is built, so `nixos-rebuild` refuses a configuration the daemon would refuse.
+  configFile = pkgs.runCommand "ai-sysadmin-config.json" { } ''
+    ${cfg.package}/bin/ai-sysadmin config check ${settingsFile}
+    cp ${settingsFile} $out
+  '';
+
+  apiKeysFile =
+    if cfg.openaiApi.apiKeyFile != null then cfg.openaiApi.apiKeyFile
+    else if cfg.openaiApi.apiKey != null then pkgs.writeText "ai-sysadmin-api-key" cfg.openaiApi.apiKey
+    else null;
+
+  keyCredential = "model-key:/run/ai-sysadmin-keys/model-key";
+  keysUnit = "ai-sysadmin-keys.service";
+  modelsUnit = optional (namedModels != [ ]) "ai-sysadmin-models.service";
+
+  hardening = {
+    User = "ai-sysadmin";
+    Group = "ai-sysadmin";
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    NoNewPrivileges = true;
+    ProtectKernelTunables = true;
+    ProtectKernelModules = true;
+    ProtectKernelLogs = true;
+    ProtectControlGroups = true;
+    ProtectClock = true;
+    ProtectHostname = true;
+    RestrictAddressFamilies = [ "AF_INET" "AF_INET6" "AF_UNIX" ];
+    RestrictNamespaces = true;
+    RestrictRealtime = true;
+    RestrictSUIDSGID = true;
+    LockPersonality = true;
+    MemoryDenyWriteExecute = true;
+    SystemCallArchitectures = "native";
+    SystemCallFilter = [ "@system-service" ];
+    CapabilityBoundingSet = "";
+    AmbientCapabilities = "";
+  };
+
+  # GPU model servers need the devices, the render/video groups, and (CUDA, ROCm) executable mappings.
+  modelHardening = hardening // {
+    ProtectProc = "invisible";
+    ProcSubset = "pid";
+    SystemCallFilter = [ "@system-service" "~@privileged" "~@resources" ];
+    LimitMEMLOCK = "infinity";
+  } // optionalAttrs gpu {
+    PrivateDevices = false;
+    SupplementaryGroups = [ "render" "video" ];
+    MemoryDenyWriteExecute = false;
+  };
+
+  modelUnit = name: nameValuePair "llama-${name}" {
+    description = "ai-sysadmin: llama.cpp server for the ${name} model";
+    wantedBy = [ "multi-user.target" ];
+    requires = [ keysUnit ] ++ modelsUnit;
+    after = [ keysUnit "network.target" ] ++ modelsUnit;
+    serviceConfig = modelHardening // {
+      Type = "simple";
+      ExecStart = "${cfg.package}/bin/ai-sysadmin serve-model ${name} --config ${configFile} --api-key-file %d/model-key";
+      LoadCredential = [ keyCredential ];
+      Restart = "always";
+      RestartSec = 5;
+    };
+  };
+in
 {
+  imports = map (name: mkRemovedOptionModule [ "services" "ai-sysadmin" name ] ''
+    ai-sysadmin runs its models on llama.cpp now, not Ollama. Use services.ai-sysadmin.llamacpp
+    (acceleration, package, and triggerModel / reviewModel / metaModel with host, port, model,
+    contextSize, gpuLayers); the Ollama service and its queue worker are gone.
+  '') [ "ollamaHost" "ollamaAcceleration" "ollamaPort" "ollama" "ollamaWorker" "ollamaQueue" ];
+
+  options.services.ai-sysadmin = {
+    enable = mkEnableOption "ai-sysadmin, the autonomous system administrator";
+
+    package = mkOption {
+      type = types.nullOr types.package;
+      default = pkgs.ai-sysadmin or null;
+      defaultText = literalExpression "pkgs.ai-sysadmin";
+      description = "The ai-sysadmin package (both executables). The flake's overlay provides `pkgs.ai-sysadmin`.";
+    };
+
+    aiName = mkOption {
+      type = types.strMatching "[A-Za-z0-9][A-Za-z0-9_.-]*";
+      default = "ai-sysadmin";
+      example = "macha";
+      description = "The main unit is `\${aiName}-ai.service`.";
+    };
+
+    stateDir = mkOption {
+      type = types.path;
+      default = "/var/lib/ai-sysadmin";
+      description = "The daemon's state: control socket, keys of managed servers, models by default.";
+    };
+
+    modelDirectory = mkOption {
+      type = types.path;
+      default = "${cfg.stateDir}/models";
+      defaultText = literalExpression ''"''${stateDir}/models"'';
+      description = "Where models given by name are downloaded to and loaded from.";
+    };
+
+    llamacpp = {
+      enable = mkEnableOption "the llama.cpp model servers as systemd units" // {
+        default = true;
+        description = "Run the three model servers as units. When false, the daemon expects them at host:port (run by someone else).";
+      };
+      acceleration = mkOption {
+        type = types.nullOr (types.enum [ "cpu" "cuda" "rocm" ]);
+        default = null;
+        description = ''
+          The llama.cpp build to run: "cuda" or "rocm" build `pkgs.llama-cpp` with that support, offload
+          every layer (`gpuLayers` 999) and give the units the GPU devices; "cpu" builds without either;
+          null keeps nixpkgs' defaults.
+        '';
+      };
+      package = mkOption {
+        type = types.nullOr types.package;
+        default = null;
+        description = "A llama.cpp package to use instead of the one `acceleration` picks.";
+      };
+      triggerModel = modelServerOptions "trigger" layers.trigger;
+      reviewModel = modelServerOptions "review" layers.review;
+      metaModel = modelServerOptions "meta" layers.meta;
+    };
+
+    generatedSettings = mkOption {
+      type = types.attrs;
+      internal = true;
+      readOnly = true;
+      description = "The configuration file's contents, for tests of this module.";
+    };
+
+    openaiApi = {
+      enable = mkEnableOption "the OpenAI-compatible API (ai-sysadmin-api) for Open WebUI, LibreChat, the openai SDKs" // { default = true; };
+      host = mkOption {
+        type = types.str;
+        default = "127.0.0.1";
+        description = "Listen address; \"0.0.0.0\" serves the network (the firewall stays closed unless `openFirewall`).";
+      };
+      port = mkOption { type = types.port; default = 40083; description = "Listen port."; };
+      requireAuth = mkOption { type = types.bool; default = false; description = "Require `Authorization: Bearer KEY` (or `x-api-key`) on /v1."; };
+      apiKeyFile = mkOption {
+        type = types.nullOr types.path;
+        default = null;
+        example = "/run/secrets/ai-sysadmin-api-keys";
+        description = "Client keys, one per line; read by systemd (LoadCredential), never copied to the store.";
+      };
+      apiKey = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "A client key. It ends up in the world-readable Nix store; prefer `apiKeyFile`.";
+      };
+      openFirewall = mkOption { type = types.bool; default = false; description = "Open `port` in the firewall."; };
+    };
+  };
+
+  config = mkIf cfg.enable (mkMerge [
+    {
+      services.ai-sysadmin.generatedSettings = settings;
+
+      assertions =
+        [
+          {
+            assertion = cfg.package != null;
+            message = "services.ai-sysadmin.package is not set and pkgs.ai-sysadmin does not exist; add the flake's overlay or set the option.";
+          }
+          {
+            assertion = !cfg.openaiApi.requireAuth || cfg.openaiApi.apiKeyFile != null || cfg.openaiApi.apiKey != null;
+            message = "services.ai-sysadmin.openaiApi.requireAuth needs openaiApi.apiKeyFile (or apiKey).";
+          }
+          {
+            assertion = !cfg.openaiApi.enable || llama.metaModel.enable;
+            message = "services.ai-sysadmin.openaiApi needs llamacpp.metaModel.enable: the API serves the meta model.";
+          }
+          (let ports = map (name: (server name).port) enabledLayers ++ optional cfg.openaiApi.enable cfg.openaiApi.port; in {
+            assertion = length ports == length (unique ports);
+            message = "services.ai-sysadmin: the enabled model servers and the API need distinct ports, got ${concatStringsSep ", " (map toString ports)}.";
+          })
+        ]
+        ++ map (name: {
+          assertion = isLoopback (server name).host || (server name).allowNonLoopback;
+          message = "services.ai-sysadmin.llamacpp.${layers.${name}.option}.host = \"${(server name).host}\" is not loopback; set allowNonLoopback = true to serve the model there.";
+        }) enabledLayers;
+
+      warnings =
+        optional (cfg.openaiApi.apiKey != null)
+          "services.ai-sysadmin.openaiApi.apiKey is copied into the world-readable Nix store; use openaiApi.apiKeyFile."
+        ++ optional (cfg.openaiApi.enable && !isLoopback cfg.openaiApi.host && !cfg.openaiApi.requireAuth)
+          "services.ai-sysadmin.openaiApi listens on ${cfg.openaiApi.host} without requireAuth: anyone who reaches it can use the model.";
+
+      users.users.ai-sysadmin = {
+        isSystemUser = true;
+        group = "ai-sysadmin";
+        home = cfg.stateDir;
+        description = "ai-sysadmin daemon and model servers";
+      };
+      users.groups.ai-sysadmin = { };
+
+      environment.systemPackages = [ cfg.package ];
+
+      systemd.tmpfiles.rules = [
+        "d ${cfg.stateDir} 0750 ai-sysadmin ai-sysadmin - -"
+        "d ${cfg.modelDirectory} 0755 ai-sysadmin ai-sysadmin - -"
+      ];
+
+      # The daemon restarts its own model units over D-Bus after sustained /health failure; nothing else.
+      security.polkit.enable = true;
+      security.polkit.extraConfig = ''
+        polkit.addRule(function (action, subject) {
+          if (action.id == "org.freedesktop.systemd1.manage-units" && subject.user == "ai-sysadmin" &&
+              ${builtins.toJSON (map (name: "llama-${name}.service") layerNames)}.indexOf(action.lookup("unit")) >= 0 &&
+              action.lookup("verb") == "restart") {
+            return polkit.Result.YES;
+          }
+        });
+      '';
+
+      systemd.services = {
+        ai-sysadmin-keys = {
+          description = "ai-sysadmin: per-boot API key for the model servers";
+          serviceConfig = {
+            Type = "oneshot";
+            RemainAfterExit = true;
+            RuntimeDirectory = "ai-sysadmin-keys";
+            RuntimeDirectoryMode = "0700";
+            UMask = "0077";
+            ExecStart = "${cfg.package}/bin/ai-sysadmin model-key /run/ai-sysadmin-keys/model-key";
+            PrivateNetwork = true;
+            ProtectSystem = "strict";
+            ProtectHome = true;
+            PrivateTmp = true;
+            NoNewPrivileges = true;
+          };
+        };
+
+        "${cfg.aiName}-ai" = {
+          description = "ai-sysadmin: the autonomous system administrator";
+          wantedBy = [ "multi-user.target" ];
+          requires = [ keysUnit ] ++ optionals llama.enable (map (name: "llama-${name}.service") enabledLayers);
+          after = [ keysUnit "network.target" ] ++ optionals llama.enable (map (name: "llama-${name}.service") enabledLayers);
+          serviceConfig = hardening // {
+            Type = "notify";
+            NotifyAccess = "main";
+            # READY=1 comes when every enabled model answers /health; a large model on a CPU loads slowly.
+            TimeoutStartSec = "15min";
+            WatchdogSec = 60;
+            ExecStart = "${cfg.package}/bin/ai-sysadmin run --config ${configFile} --model-key-file %d/model-key";
+            LoadCredential = [ keyCredential ];
+            Restart = "always";
+            RestartSec = 5;
+            SupplementaryGroups = [ "systemd-journal" ];
+            ProtectHome = "read-only";
+            ReadWritePaths = [ cfg.stateDir ];
+          };
+        };
+      };
+    }
+
+    (mkIf llama.enable {
+      systemd.services = listToAttrs (map modelUnit enabledLayers);
+    })
+
+    (mkIf (llama.enable && namedModels != [ ]) {
+      systemd.services.ai-sysadmin-models = {
+        description = "ai-sysadmin: download the models given by name";
+        wants = [ "network-online.target" ];
+        after = [ "network-online.target" ];
+        serviceConfig = hardening // {
+          Type = "oneshot";
+          RemainAfterExit = true;
+          # Large files on slow links: the download reports progress in the journal instead.
+          TimeoutStartSec = "infinity";
+          ExecStart = map (name: "${cfg.package}/bin/ai-sysadmin models pull ${name} --config ${configFile}") namedModels;
+          ReadWritePaths = [ cfg.modelDirectory ];
+        };
+      };
+    })
+
+    (mkIf cfg.openaiApi.enable {
+      networking.firewall.allowedTCPPorts = optional cfg.openaiApi.openFirewall cfg.openaiApi.port;
+      systemd.services.ai-sysadmin-api = {
+        description = "ai-sysadmin: OpenAI-compatible API gateway";
+        wantedBy = [ "multi-user.target" ];
+        requires = [ keysUnit ] ++ optional llama.enable "llama-meta.service";
+        after = [ keysUnit "network.target" ] ++ optional llama.enable "llama-meta.service";
+        serviceConfig = hardening // {
+          Type = "simple";
+          ExecStart = "${cfg.package}/bin/ai-sysadmin-api --config ${configFile} --model-key-file %d/model-key"
+            + optionalString (apiKeysFile != null) " --api-key-file %d/api-keys";
+          LoadCredential = [ keyCredential ] ++ optional (apiKeysFile != null) "api-keys:${apiKeysFile}";
+          Restart = "always";
+          RestartSec = 2;
+        };
+      };
+    })
+  ]);
 }
