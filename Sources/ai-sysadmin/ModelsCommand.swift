@@ -80,8 +80,13 @@ struct ModelsCommand: ParsableCommand {
         func run() async throws {
             let program = "ai-sysadmin models pull"
             let (directory, catalog) = try location.resolve(program)
+            let destination = ModelReference.resolve(name, modelDirectory: directory)
+            // A file already in place is enough, catalogued or not (the NixOS module pulls every named model).
+            if !name.contains("/"), FileManager.default.fileExists(atPath: destination) {
+                print("\(destination) is already there; delete it to download again")
+                return
+            }
             guard let entry = catalog[name] else { throw CommandSupport.fail(program, [ModelsCommand.unknown(name, in: catalog)]) }
-            let destination = ModelReference.resolve(entry.name, modelDirectory: directory)
             let progress = ProgressLine(interactive: isatty(STDERR_FILENO) == 1)
             FileHandle.standardError.write(Data("\(entry.name) → \(destination)\n".utf8))
             let outcome: ModelDownloader.Outcome

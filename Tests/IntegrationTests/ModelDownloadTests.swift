@@ -184,6 +184,10 @@ extension IntegrationTests {
             #expect(again.status == 0 && again.stdout.contains("already there"))
             let path = try TestEnvironment.runToCompletion(daemon, ["models", "path", "test:model", "--model-dir", models])
             #expect(path.stdout == "\(models)/test-model.gguf\n")
+            // A name outside the catalog is fine when its file is already there (a model of one's own).
+            try Data("GGUF".utf8).write(to: URL(fileURLWithPath: models + "/mine-1.gguf"))
+            let own = try TestEnvironment.runToCompletion(daemon, ["models", "pull", "mine:1", "--model-dir", models])
+            #expect(own.status == 0 && own.stdout.contains("already there"), "\(own.stderr)")
             let unknown = try TestEnvironment.runToCompletion(daemon, ["models", "pull", "no:such", "--model-dir", models])
             #expect(unknown.status == 1 && unknown.stderr.contains("unknown model name 'no:such'") && unknown.stderr.contains("qwen3:14b"))
             let badCatalog = directory + "/bad.json"
