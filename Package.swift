@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "ModelSupervisor", targets: ["ModelSupervisor"]),
         .library(name: "APIGateway", targets: ["APIGateway"]),
         .library(name: "ModelFiles", targets: ["ModelFiles"]),
+        .library(name: "Monitoring", targets: ["Monitoring"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -87,6 +88,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Layer 1: log sources, template mining, rules, the trigger model's verdicts.
+        .target(
+            name: "Monitoring",
+            dependencies: [
+                "UpstreamClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Logging bootstrap and failure exits shared by the executables (and only by them).
         .target(
             name: "CommandSupport",
@@ -145,6 +155,11 @@ let package = Package(
         .testTarget(
             name: "APIGatewayTests",
             dependencies: ["APIGateway", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MonitoringTests",
+            dependencies: ["Monitoring"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
