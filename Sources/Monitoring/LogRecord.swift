@@ -1,0 +1,236 @@
+import Foundation
+
+/// One log entry, from the journal or a file. Every field came from outside and is treated as hostile:
+/// parsers bound lengths and replace control characters before anything else sees them.
+public struct LogRecord: Sendable, Equatable {
+    public var message: String
+    /// syslog priority 0 (emerg) … 7 (debug), when the source says.
+    public var priority: Int?
+    public var unit: String?
+    public var identifier: String?
+    public var pid: Int?
+    public var hostname: String?
+    /// Microseconds since the epoch, when the source says.
+    public var timestampMicroseconds: Int64?
+
+    public init(message: String, priority: Int? = nil, unit: String? = nil, identifier: String? = nil, pid: Int? = nil,
+                hostname: String? = nil, timestampMicroseconds: Int64? = nil) {
+        self.message = LogText.clean(message, limit: LogText.messageLimit)
+        self.priority = priority.flatMap { (0...7).contains($0) ? $0 : nil }
+        self.unit = unit.map { LogText.clean($0, limit: 256) }
+        self.identifier = identifier.map { LogText.clean($0, limit: 128) }
+        self.pid = pid.flatMap { $0 > 0 ? $0 : nil }
+        self.hostname = hostname.map { LogText.clean($0, limit: 256) }
+        self.timestampMicroseconds = timestampMicroseconds
+    }
+}
+
+enum LogText {
+    /// Longer messages are cut: a template of a 1 MB line helps nobody, and the model sees templates.
+    static let messageLimit = 4096
+
+    /// `text` with control characters (ANSI escapes included) replaced by spaces, cut to `limit` characters.
+    static func clean(_ text: String, limit: Int) -> String {
+        var result = ""
+        result.reserveCapacity(min(text.utf8.count, limit))
+        var count = 0
+        for scalar in text.unicodeScalars {
+            guard count < limit else { break }
+            if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029 {
+                result.unicodeScalars.append(" ")
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+            count += 1
+        }
+        return result
+    }
+}
+
+/// Reads a log dump: `journalctl -o json`, `journalctl -o export`, or a plain syslog file (RFC 3164
+/// `Nov 25 17:36:18 host ident[pid]: message`, or with an ISO 8601 timestamp). The format is recognised
+/// from the first line.
+public struct LogDumpReader: Sequence, IteratorProtocol {
+    public enum Format: String, Sendable { case json, export, syslog }
+
+    public let format: Format
+    private var lines: LineReader
+    private var peeked: [UInt8]?
+
+    public init(path: String) throws {
+        lines = try LineReader(path: path)
+        peeked = lines.next()
+        let first = peeked.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        if first.hasPrefix("{") {
+            format = .json
+        } else if first.hasPrefix("__CURSOR=") || first.hasPrefix("__REALTIME_TIMESTAMP=") || first.hasPrefix("MESSAGE=") {
+            format = .export
+        } else {
+            format = .syslog
+        }
+    }
+
+    public mutating func next() -> LogRecord? {
+        while true {
+            switch format {
+            case .json:
+                guard let line = nextLine() else { return nil }
+                if let record = Self.parseJSON(line) { return record }
+            case .syslog:
+                guard let line = nextLine() else { return nil }
+                if !line.isEmpty { return Self.parseSyslog(String(decoding: line, as: UTF8.self)) }
+            case .export:
+                var fields: [String: String] = [:]
+                while let line = nextLine() {
+                    if line.isEmpty { break }
+                    if let equals = line.firstIndex(of: UInt8(ascii: "=")) {
+                        fields[String(decoding: line[..<equals], as: UTF8.self)] = String(decoding: line[(equals + 1)...], as: UTF8.self)
+                    } else if let size = lines.nextBinaryFieldSize() {
+                        // A binary field: NAME, then a little-endian 64-bit size, the bytes and a newline.
+                        let value = lines.read(count: size)
+                        fields[String(decoding: line, as: UTF8.self)] = String(decoding: value, as: UTF8.self)
+                    }
+                }
+                if fields.isEmpty, lines.atEnd { return nil }
+                if let record = Self.record(from: fields) { return record }
+            }
+        }
+    }
+
+    private mutating func nextLine() -> [UInt8]? {
+        if let line = peeked {
+            peeked = nil
+            return line
+        }
+        return lines.next()
+    }
+
+    static func parseJSON(_ line: [UInt8]) -> LogRecord? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any] else { return nil }
+        var fields: [String: String] = [:]
+        for (key, value) in object {
+            switch value {
+            case let text as String: fields[key] = text
+            // journalctl prints a field that is not valid UTF-8 as an array of byte values.
+            case let bytes as [NSNumber]: fields[key] = String(decoding: bytes.map { $0.uint8Value }, as: UTF8.self)
+            case let number as NSNumber: fields[key] = number.stringValue
+            default: continue
+            }
+        }
+        return record(from: fields)
+    }
+
+    static func record(from fields: [String: String]) -> LogRecord? {
+        guard let message = fields["MESSAGE"] else { return nil }
+        return LogRecord(message: message, priority: fields["PRIORITY"].flatMap { Int($0) }, unit: fields["_SYSTEMD_UNIT"],
+                         identifier: fields["SYSLOG_IDENTIFIER"], pid: fields["_PID"].flatMap { Int($0) },
+                         hostname: fields["_HOSTNAME"], timestampMicroseconds: fields["__REALTIME_TIMESTAMP"].flatMap { Int64($0) })
+    }
+
+    /// `Nov 25 17:36:18 host ident[pid]: message` or `2026-11-25T17:36:18+00:00 host ident[pid]: message`;
+    /// anything else becomes a record with the whole line as its message.
+    static func parseSyslog(_ line: String) -> LogRecord {
+        var rest = Substring(line)
+        var timestamp: Int64?
+        let words = rest.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: true)
+        if let first = words.first, first.count >= 19, first.contains("T"),
+           let date = Self.plainISO.date(from: String(first)) ?? Self.fractionalISO.date(from: String(first)) {
+            timestamp = Int64(date.timeIntervalSince1970 * 1_000_000)
+            rest = rest.drop(while: { $0 == " " }).dropFirst(first.count)
+        } else if words.count >= 3, words[0].count == 3, words[0].first?.isLetter == true, words[2].count == 8, words[2].contains(":") {
+            rest = rest.drop(while: { $0 == " " }).dropFirst(words[0].count).drop(while: { $0 == " " }).dropFirst(words[1].count)
+                .drop(while: { $0 == " " }).dropFirst(words[2].count)
+        } else {
+            return LogRecord(message: line)
+        }
+        rest = rest.drop(while: { $0 == " " })
+        guard let space = rest.firstIndex(of: " ") else { return LogRecord(message: line, timestampMicroseconds: timestamp) }
+        let host = String(rest[..<space])
+        rest = rest[space...].drop(while: { $0 == " " })
+        guard let colon = rest.range(of: ": ") else {
+            return LogRecord(message: String(rest), hostname: host, timestampMicroseconds: timestamp)
+        }
+        var tag = rest[..<colon.lowerBound]
+        var pid: Int?
+        if tag.last == "]", let open = tag.lastIndex(of: "[") {
+            pid = Int(tag[tag.index(after: open)..<tag.index(before: tag.endIndex)])
+            tag = tag[..<open]
+        }
+        guard !tag.isEmpty, !tag.contains(" ") else {
+            return LogRecord(message: String(rest), hostname: host, timestampMicroseconds: timestamp)
+        }
+        return LogRecord(message: String(rest[colon.upperBound...]), identifier: String(tag), pid: pid, hostname: host,
+                         timestampMicroseconds: timestamp)
+    }
+
+    // Formatters are costly to make and safe to share for parsing once configured.
+    nonisolated(unsafe) private static let plainISO = ISO8601DateFormatter()
+    nonisolated(unsafe) private static let fractionalISO: ISO8601DateFormatter = {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }()
+}
+
+/// Lines of a file read in large blocks (a replay reads millions of them).
+struct LineReader {
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var position = 0
+    private(set) var atEnd = false
+
+    init(path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: path])
+        }
+        self.handle = handle
+    }
+
+    private mutating func fill() -> Bool {
+        if position > 0 {
+            buffer.removeFirst(position)
+            position = 0
+        }
+        let chunk = handle.readData(ofLength: 1 << 20)
+        if chunk.isEmpty {
+            atEnd = true
+            return false
+        }
+        buffer.append(contentsOf: chunk)
+        return true
+    }
+
+    mutating func next() -> [UInt8]? {
+        while true {
+            if let newline = buffer[position...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(buffer[position..<newline])
+                position = newline + 1
+                return line.last == UInt8(ascii: "\r") ? Array(line.dropLast()) : line
+            }
+            if !fill() {
+                guard position < buffer.count else { return nil }
+                let line = Array(buffer[position...])
+                position = buffer.count
+                return line
+            }
+        }
+    }
+
+    /// After a field name without "=": the 64-bit little-endian size that follows in the export format.
+    mutating func nextBinaryFieldSize() -> Int? {
+        while buffer.count - position < 8 { if !fill() { return nil } }
+        var size: UInt64 = 0
+        for offset in 0..<8 { size |= UInt64(buffer[position + offset]) << (8 * UInt64(offset)) }
+        position += 8
+        return size < (1 << 26) ? Int(size) : nil
+    }
+
+    /// `count` bytes and the newline after them.
+    mutating func read(count: Int) -> [UInt8] {
+        while buffer.count - position < count + 1 { if !fill() { break } }
+        let end = min(buffer.count, position + count)
+        let value = Array(buffer[position..<end])
+        position = min(buffer.count, end + 1)
+        return value
+    }
+}
