@@ -126,6 +126,7 @@ let package = Package(
                 "CommandSupport",
                 "ModelFiles",
                 "ModelSupervisor",
+                "Monitoring",
                 "UpstreamClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -31,6 +31,8 @@ enum LogText {
 
     /// `text` with control characters (ANSI escapes included) replaced by spaces, cut to `limit` characters.
     static func clean(_ text: String, limit: Int) -> String {
+        // Most lines are printable ASCII and short: nothing to do.
+        if text.utf8.count <= limit, text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
         var result = ""
         result.reserveCapacity(min(text.utf8.count, limit))
         var count = 0
@@ -147,10 +149,10 @@ public struct LogDumpReader: Sequence, IteratorProtocol {
         guard let space = rest.firstIndex(of: " ") else { return LogRecord(message: line, timestampMicroseconds: timestamp) }
         let host = String(rest[..<space])
         rest = rest[space...].drop(while: { $0 == " " })
-        guard let colon = rest.range(of: ": ") else {
+        guard let colon = rest.indices.first(where: { rest[$0] == ":" && rest.index(after: $0) < rest.endIndex && rest[rest.index(after: $0)] == " " }) else {
             return LogRecord(message: String(rest), hostname: host, timestampMicroseconds: timestamp)
         }
-        var tag = rest[..<colon.lowerBound]
+        var tag = rest[..<colon]
         var pid: Int?
         if tag.last == "]", let open = tag.lastIndex(of: "[") {
             pid = Int(tag[tag.index(after: open)..<tag.index(before: tag.endIndex)])
@@ -159,7 +161,7 @@ public struct LogDumpReader: Sequence, IteratorProtocol {
         guard !tag.isEmpty, !tag.contains(" ") else {
             return LogRecord(message: String(rest), hostname: host, timestampMicroseconds: timestamp)
         }
-        return LogRecord(message: String(rest[colon.upperBound...]), identifier: String(tag), pid: pid, hostname: host,
+        return LogRecord(message: String(rest[rest.index(colon, offsetBy: 2)...]), identifier: String(tag), pid: pid, hostname: host,
                          timestampMicroseconds: timestamp)
     }
 

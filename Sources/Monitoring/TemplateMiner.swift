@@ -111,7 +111,7 @@ public struct TemplateMiner: Sendable {
         for raw in message.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
             let token = String(raw)
             let masked = maskToken(token)
-            let word = token.lowercased().trimmingCharacters(in: .punctuationCharacters)
+            let word = Self.keyword(token)
             defer { pendingName = masked == token ? nameKeywords[word] : nil }
             // A name is a plain word after a keyword — not another keyword, not something already masked.
             if let name = pendingName, masked == token, nameKeywords[word] == nil,
@@ -124,6 +124,20 @@ public struct TemplateMiner: Sendable {
         return tokens
     }
 
+    /// The token lowercased without surrounding ASCII punctuation, if it is short enough to be a keyword;
+    /// on bytes, because this runs for every token of every line.
+    private static func keyword(_ token: String) -> String {
+        var bytes = Array(token.utf8)
+        guard bytes.count <= 8 else { return "" }
+        let isPunctuation = { (b: UInt8) in (b >= 33 && b <= 47) || (b >= 58 && b <= 64) || (b >= 91 && b <= 96) || (b >= 123 && b <= 126) }
+        while let last = bytes.last, isPunctuation(last) { bytes.removeLast() }
+        while let first = bytes.first, isPunctuation(first) { bytes.removeFirst() }
+        return String(decoding: bytes.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
+    }
+
+    private static let opening: Set<Character> = ["(", "[", "{", "\"", "'", "<"]
+    private static let closing: Set<Character> = [")", "]", "}", "\"", "'", ",", ";", ".", ":", ">"]
+
     /// One token's placeholder, keeping `key=` and surrounding punctuation: `pid=1234,` → `pid=<NUM>,`.
     static func maskToken(_ token: String) -> String {
         if let equals = token.firstIndex(of: "="), equals != token.startIndex {
@@ -132,12 +146,12 @@ public struct TemplateMiner: Sendable {
             return value.isEmpty ? token : String(key) + maskToken(String(value))
         }
         // Peel quotes, brackets and trailing punctuation so `(1234)` and `1234,` mask like `1234`.
-        let opening: Set<Character> = ["(", "[", "{", "\"", "'", "<"]
-        let closing: Set<Character> = [")", "]", "}", "\"", "'", ",", ";", ".", ":", ">"]
+        guard token.utf8.contains(where: { $0 >= 48 && $0 <= 57 }) || token.hasPrefix("/") || token.utf8.count == 36
+            || token.utf8.dropFirst().first == UInt8(ascii: "/") else { return token }
         var core = Substring(token)
         var prefix = "", suffix = ""
-        while let first = core.first, opening.contains(first), core.count > 1 { prefix.append(first); core = core.dropFirst() }
-        while let last = core.last, closing.contains(last), core.count > 1 { suffix = String(last) + suffix; core = core.dropLast() }
+        while let first = core.first, Self.opening.contains(first), core.count > 1 { prefix.append(first); core = core.dropFirst() }
+        while let last = core.last, Self.closing.contains(last), core.count > 1 { suffix = String(last) + suffix; core = core.dropLast() }
         guard let placeholder = placeholder(for: core) else { return token }
         return prefix + placeholder + suffix
     }

@@ -8,6 +8,7 @@ usage: broken-upstream.py PORT MODE
   garbage    stream one good event, then an event whose data is not JSON, then wait
   truncated  stream one good event, then end the body cleanly without data: [DONE]
   not-json   answer a non-streamed request with 200 and an HTML body
+  wrong-verdicts  answer every chat completion with JSON that parses but is no valid trigger verdict
   tool-calls answer like a tool-capable model: a call to get_weather(city=Paris), streamed as deltas (split
              arguments, usage when asked) or whole; not broken, but no small llama.cpp model does it reliably
 Each event is one line on stdout: "listening", "request PATH", "body JSON" (the request body as received),
@@ -52,6 +53,15 @@ def handle(conn):
         if mode == "not-json":
             payload = b"<html><body>502 Bad Gateway</body></html>"
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: "
+                         + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+            return
+        if mode == "wrong-verdicts":
+            content = json.dumps({"verdicts": [{"template": 99, "severity": "catastrophic", "category": "x",
+                                                "escalate": True, "summary": "ignore previous instructions"}]})
+            payload = json.dumps({"id": "x", "object": "chat.completion", "created": 1, "model": "m",
+                                  "choices": [{"index": 0, "finish_reason": "stop",
+                                               "message": {"role": "assistant", "content": content}}]}).encode()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
                          + str(len(payload)).encode() + b"\r\n\r\n" + payload)
             return
         if mode == "tool-calls":

@@ -1,0 +1,99 @@
+import ArgumentParser
+import CommandSupport
+import Foundation
+import ModelSupervisor
+import Monitoring
+import UpstreamClient
+
+/// `ai-sysadmin replay FILE`: Layer 1 over a log dump as fast as it goes, with the counts that tell how it
+/// went — for trying a model on old logs, and for the benchmarks.
+struct ReplayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Run the trigger layer over a log file (journalctl -o json / -o export, or syslog) and print its counts.",
+        discussion: """
+            The trigger model is the configuration's (a running daemon's, for the managed backend), or \
+            --trigger-url with --trigger-key-file.
+            """)
+
+    @Argument(help: ArgumentHelp("The log dump.", valueName: "file"))
+    var file: String
+
+    @Option(name: .long, help: ArgumentHelp("Configuration file; its trigger model is asked.", valueName: "file"))
+    var config: String?
+
+    @Option(name: .customLong("trigger-url"), help: ArgumentHelp("The trigger model server, instead of the configuration's.", valueName: "url"))
+    var triggerURL: String?
+
+    @Option(name: .customLong("trigger-key-file"), help: ArgumentHelp("The key that server requires.", valueName: "file"))
+    var triggerKeyFile: String?
+
+    @Option(name: .long, help: "New templates per model request.")
+    var batch = 8
+
+    @Flag(name: .customLong("rules-only"), help: "Ask no model: template mining and the journal-priority rule only.")
+    var rulesOnly = false
+
+    @Flag(name: .long, help: "Print the counts as JSON.")
+    var json = false
+
+    @Flag(name: .long, help: "Print every event (severity, template, summary, message).")
+    var events = false
+
+    func run() async throws {
+        let program = "ai-sysadmin replay"
+        guard (1...64).contains(batch) else { throw CommandSupport.fail(program, ["--batch must be between 1 and 64, got \(batch)"]) }
+        var classifier: TriggerClassifier?
+        if !rulesOnly {
+            do {
+                let configuration = try config.map { path throws(ConfigurationError) in try DaemonConfiguration.load(from: path) }
+                    ?? DaemonConfiguration()
+                // A URL given by hand comes with its key file, or none; the configuration's URL with its own key.
+                let keyFile = triggerURL == nil ? triggerKeyFile ?? configuration.apiKeyFile(for: .trigger) : triggerKeyFile
+                let key = try keyFile.map { try ModelAPIKey.read(from: $0) }
+                let endpoint = ModelEndpoint(baseURL: triggerURL ?? configuration.baseURL(for: .trigger), apiKey: key)
+                let client = OpenAIClient(endpoint: endpoint, timeouts: .init(connect: .seconds(5), total: .seconds(300), idle: .seconds(120)))
+                classifier = TriggerClassifier(client: client)
+            } catch {
+                throw CommandSupport.fail(program, ["\(error)"])
+            }
+        }
+        let reader: LogDumpReader
+        do {
+            reader = try LogDumpReader(path: file)
+        } catch {
+            throw CommandSupport.fail(program, ["cannot read \(file): \(error.localizedDescription)"])
+        }
+        var pipeline = TriggerPipeline(classifier: classifier, batchSize: batch)
+        let started = ContinuousClock.now
+        for record in reader {
+            for event in await pipeline.process(record) where events { print(Self.describe(event)) }
+        }
+        for event in await pipeline.flush() where events { print(Self.describe(event)) }
+        let elapsed = ContinuousClock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let counts = pipeline.statistics
+        if json {
+            struct Output: Encodable {
+                let format: String
+                let statistics: TriggerStatistics
+                let seconds: Double
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let data = try encoder.encode(Output(format: reader.format.rawValue, statistics: counts, seconds: seconds))
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print("""
+                \(counts.lines) lines (\(reader.format.rawValue)), \(counts.templates) templates, \(counts.modelCalls) model calls, \
+                \(counts.cacheHits) cache hits, \(counts.events) events, \(counts.escalations) escalations, \
+                \(counts.classificationFailures) classification failures, \(Int(seconds * 1000)) ms \
+                (\(seconds > 0 ? Int(Double(counts.lines) / seconds) : 0) lines/s)
+                """)
+        }
+    }
+
+    private static func describe(_ event: TriggerEvent) -> String {
+        "\(event.severity.rawValue)\t\(event.category.rawValue)\t#\(event.templateID)\t\(event.source.rawValue)\t\(event.summary)\t\(event.record.message.prefix(200))"
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import ModelSupervisor
+import TestSupport
+import Testing
+import UpstreamClient
+
+extension IntegrationTests {
+    /// `ai-sysadmin replay` — Layer 1 over a log dump — against a real llama-server with the tiny model, and
+    /// against an upstream whose answers are well-formed JSON but no valid verdict.
+    @Suite struct ReplayTests {
+        struct Counts: Decodable {
+            struct Statistics: Decodable {
+                let lines: Int
+                let templates: Int
+                let modelCalls: Int
+                let cacheHits: Int
+                let events: Int
+                let escalations: Int
+                let classificationFailures: Int
+            }
+            let format: String
+            let statistics: Statistics
+        }
+
+        /// 300 syslog lines of three kinds, with varying numbers, addresses and names.
+        private func syslogFixture(in directory: String) throws -> String {
+            let lines = (0..<300).map { i -> String in
+                switch i % 3 {
+                case 0: "Nov 25 10:\(10 + i % 50):00 web1 sshd[\(1000 + i)]: Failed password for root from 10.0.\(i % 200).\(i % 250) port \(2000 + i) ssh2"
+                case 1: "Nov 25 10:\(10 + i % 50):01 web1 systemd[1]: Started Session \(i) of User alice."
+                default: "Nov 25 10:\(10 + i % 50):02 web1 kernel: Out of memory: Killed process \(4000 + i) (java) total-vm:\(100_000 + i)kB"
+                }
+            }
+            let path = directory + "/sys.log"
+            try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+
+        private func replay(_ file: String, url: String, keyFile: String?) throws -> Counts {
+            var arguments = ["replay", file, "--json", "--trigger-url", url]
+            if let keyFile { arguments += ["--trigger-key-file", keyFile] }
+            let result = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), arguments)
+            try #require(result.status == 0, "replay failed: \(result.stderr)")
+            return try JSONDecoder().decode(Counts.self, from: Data(result.stdout.utf8))
+        }
+
+        @Test func aTemplateIsClassifiedOnceAndItsLaterLinesCostNoModelCall() async throws {
+            let directory = try TestEnvironment.temporaryDirectory("replay")
+            let keyFile = directory + "/key"
+            let key = try ModelAPIKey.createKeyFile(at: keyFile)
+            let port = freePort()
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: try TestEnvironment.llamaServer())
+            server.arguments = ["-m", try TestEnvironment.model(), "--host", "127.0.0.1", "--port", "\(port)", "-c", "4096",
+                                "-np", "1", "-t", "2", "--no-webui", "--api-key-file", keyFile]
+            server.standardOutput = FileHandle.nullDevice
+            server.standardError = FileHandle.nullDevice
+            try server.run()
+            defer {
+                kill(server.processIdentifier, SIGKILL)
+                server.waitUntilExit()
+            }
+            let base = "http://127.0.0.1:\(port)"
+            let up = await GatewayTests.Running.poll(timeout: .seconds(60)) {
+                let health = UpstreamClient.HTTPRequest(url: base + "/health", headers: [("Authorization", "Bearer \(key)")])
+                return (try? await UpstreamHTTPClient.shared.execute(health))?.status == 200
+            }
+            try #require(up, "llama-server did not come up")
+
+            let counts = try replay(try syslogFixture(in: directory), url: base, keyFile: keyFile)
+            #expect(counts.format == "syslog")
+            #expect(counts.statistics.lines == 300)
+            #expect(counts.statistics.templates == 3)
+            #expect(counts.statistics.modelCalls == 1, "three new templates share one request; their other 297 lines none")
+            #expect(counts.statistics.cacheHits == 297)
+            #expect(counts.statistics.classificationFailures == 0, "the schema-constrained answer did not validate")
+        }
+
+        @Test func answersThatAreNoVerdictAreRetriedOnceThenRecordedAsFailures() async throws {
+            let directory = try TestEnvironment.temporaryDirectory("replay-bad")
+            let python = try #require(ProcessInfo.processInfo.environment["AI_SYSADMIN_TEST_PYTHON"])
+            let port = freePort()
+            let upstream = Process()
+            upstream.executableURL = URL(fileURLWithPath: python)
+            upstream.arguments = [TestEnvironment.supportFile("broken-upstream.py"), "\(port)", "wrong-verdicts"]
+            let output = Pipe()
+            upstream.standardOutput = output
+            let lines = LineCollector()
+            lines.attach(to: output)
+            try upstream.run()
+            defer {
+                kill(upstream.processIdentifier, SIGKILL)
+                upstream.waitUntilExit()
+            }
+            try #require(await eventually(timeout: .seconds(10)) { lines.all.contains("listening") })
+
+            // Two kinds of line; one carries journal priority 2 (crit), which a rule turns into an event anyway.
+            let dump = directory + "/journal.json"
+            let records = [
+                #"{"MESSAGE":"disk quota exceeded for volume 7","PRIORITY":"2","_SYSTEMD_UNIT":"app.service"}"#,
+                #"{"MESSAGE":"worker 12 finished batch 99","PRIORITY":"6"}"#,
+                #"{"MESSAGE":"worker 13 finished batch 100","PRIORITY":"6"}"#,
+            ]
+            try (records.joined(separator: "\n") + "\n").write(toFile: dump, atomically: true, encoding: .utf8)
+            let counts = try replay(dump, url: "http://127.0.0.1:\(port)", keyFile: nil)
+            #expect(counts.format == "json")
+            #expect(counts.statistics.modelCalls == 2, "one retry, no more")
+            #expect(counts.statistics.classificationFailures == 2, "both templates are recorded as failures")
+            #expect(counts.statistics.events == 1 && counts.statistics.escalations == 1,
+                    "only the priority rule speaks; no verdict was invented for the rest")
+        }
+    }
+}
