@@ -80,7 +80,7 @@ public struct LogDumpReader: Sequence, IteratorProtocol {
                 if let record = Self.parseJSON(line) { return record }
             case .syslog:
                 guard let line = nextLine() else { return nil }
-                if !line.isEmpty { return Self.parseSyslog(String(decoding: line, as: UTF8.self)) }
+                if !line.isEmpty { return Self.parseSyslog(line) }
             case .export:
                 var fields: [String: String] = [:]
                 while let line = nextLine() {
@@ -130,38 +130,54 @@ public struct LogDumpReader: Sequence, IteratorProtocol {
     }
 
     /// `Nov 25 17:36:18 host ident[pid]: message` or `2026-11-25T17:36:18+00:00 host ident[pid]: message`;
-    /// anything else becomes a record with the whole line as its message.
+    /// anything else becomes a record with the whole line as its message. On bytes: a replay parses millions.
     static func parseSyslog(_ line: String) -> LogRecord {
-        var rest = Substring(line)
+        parseSyslog(Array(line.utf8))
+    }
+
+    static func parseSyslog(_ line: [UInt8]) -> LogRecord {
+        func text(_ range: Range<Int>) -> String { String(decoding: line[range], as: UTF8.self) }
+        func word(from start: Int) -> Range<Int> {
+            var begin = start
+            while begin < line.count, line[begin] == 0x20 { begin += 1 }
+            var end = begin
+            while end < line.count, line[end] != 0x20 { end += 1 }
+            return begin..<end
+        }
+        let whole = LogRecord(message: text(0..<line.count))
         var timestamp: Int64?
-        let words = rest.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: true)
-        if let first = words.first, first.count >= 19, first.contains("T"),
-           let date = Self.plainISO.date(from: String(first)) ?? Self.fractionalISO.date(from: String(first)) {
+        let first = word(from: 0)
+        var rest: Int
+        if first.count >= 19, line[first.lowerBound + 4] == UInt8(ascii: "-"), line[first.lowerBound + 10] == UInt8(ascii: "T") {
+            let stamp = text(first)
+            guard let date = Self.plainISO.date(from: stamp) ?? Self.fractionalISO.date(from: stamp) else { return whole }
             timestamp = Int64(date.timeIntervalSince1970 * 1_000_000)
-            rest = rest.drop(while: { $0 == " " }).dropFirst(first.count)
-        } else if words.count >= 3, words[0].count == 3, words[0].first?.isLetter == true, words[2].count == 8, words[2].contains(":") {
-            rest = rest.drop(while: { $0 == " " }).dropFirst(words[0].count).drop(while: { $0 == " " }).dropFirst(words[1].count)
-                .drop(while: { $0 == " " }).dropFirst(words[2].count)
+            rest = first.upperBound
         } else {
-            return LogRecord(message: line)
+            let day = word(from: first.upperBound), time = word(from: day.upperBound)
+            guard first.count == 3, (line[first.lowerBound] | 0x20) >= 97, (line[first.lowerBound] | 0x20) <= 122,
+                  (1...2).contains(day.count), time.count == 8, line[time.lowerBound + 2] == UInt8(ascii: ":") else { return whole }
+            rest = time.upperBound
         }
-        rest = rest.drop(while: { $0 == " " })
-        guard let space = rest.firstIndex(of: " ") else { return LogRecord(message: line, timestampMicroseconds: timestamp) }
-        let host = String(rest[..<space])
-        rest = rest[space...].drop(while: { $0 == " " })
-        guard let colon = rest.indices.first(where: { rest[$0] == ":" && rest.index(after: $0) < rest.endIndex && rest[rest.index(after: $0)] == " " }) else {
-            return LogRecord(message: String(rest), hostname: host, timestampMicroseconds: timestamp)
+        let host = word(from: rest)
+        guard !host.isEmpty else { return whole }
+        rest = host.upperBound
+        while rest < line.count, line[rest] == 0x20 { rest += 1 }
+        var colon = rest
+        while colon + 1 < line.count, !(line[colon] == UInt8(ascii: ":") && line[colon + 1] == 0x20) { colon += 1 }
+        guard colon + 1 < line.count else {
+            return LogRecord(message: text(rest..<line.count), hostname: text(host), timestampMicroseconds: timestamp)
         }
-        var tag = rest[..<colon]
+        var tag = rest..<colon
         var pid: Int?
-        if tag.last == "]", let open = tag.lastIndex(of: "[") {
-            pid = Int(tag[tag.index(after: open)..<tag.index(before: tag.endIndex)])
-            tag = tag[..<open]
+        if tag.count > 2, line[tag.upperBound - 1] == UInt8(ascii: "]"), let open = line[tag].lastIndex(of: UInt8(ascii: "[")) {
+            pid = Int(text((open + 1)..<(tag.upperBound - 1)))
+            tag = tag.lowerBound..<open
         }
-        guard !tag.isEmpty, !tag.contains(" ") else {
-            return LogRecord(message: String(rest), hostname: host, timestampMicroseconds: timestamp)
+        guard !tag.isEmpty, !line[tag].contains(0x20) else {
+            return LogRecord(message: text(rest..<line.count), hostname: text(host), timestampMicroseconds: timestamp)
         }
-        return LogRecord(message: String(rest[rest.index(colon, offsetBy: 2)...]), identifier: String(tag), pid: pid, hostname: host,
+        return LogRecord(message: text((colon + 2)..<line.count), identifier: text(tag), pid: pid, hostname: text(host),
                          timestampMicroseconds: timestamp)
     }
 

@@ -25,7 +25,9 @@ public struct TemplateMiner: Sendable {
     /// How alike a message must be to a cluster (equal tokens / all tokens) to join it.
     public let similarity: Double
     public private(set) var templates: [Template] = []
-    private var exact: [String: Int] = [:]
+    /// Masked message (UTF-8) → index into `templates`.
+    private var exact: [[UInt8]: Int] = [:]
+    private var scratch: [UInt8] = []
     /// token count → first token → indices into `templates`.
     private var tree: [Int: [String: [Int]]] = [:]
     private var nextID: Int
@@ -46,12 +48,14 @@ public struct TemplateMiner: Sendable {
     }
 
     public mutating func add(_ message: String) -> Match {
-        let tokens = Self.mask(message)
-        let key = tokens.joined(separator: " ")
-        if let index = exact[key] {
+        Self.maskedKey(Array(message.utf8), into: &scratch)
+        if let index = exact[scratch] {
             templates[index].count += 1
             return Match(id: templates[index].id, isNew: false)
         }
+        let key = scratch
+        let tokens = key.isEmpty ? [] : key.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
+            .map { String(decoding: $0, as: UTF8.self) }
         let first = tokens.first.map(Self.bucket) ?? ""
         if let candidates = tree[tokens.count]?[first] {
             var best: (index: Int, score: Double)?
@@ -97,114 +101,161 @@ public struct TemplateMiner: Sendable {
     }
 
     // MARK: Masking
+    //
+    // On UTF-8 bytes: this runs for every token of every line, and a replay reads millions of lines. Only a
+    // message whose masked form is new becomes Strings.
 
     /// Words after which the next token is a name (a user, a host) rather than wording. Kept to words that
     /// introduce names in sshd, sudo, PAM and the kernel's own messages; "for" and "to" are too common.
-    private static let nameKeywords: [String: String] = [
-        "user": "<USER>", "uid": "<USER>", "ruser": "<USER>", "from": "<HOST>", "host": "<HOST>", "rhost": "<HOST>",
+    private static let nameKeywords: [[UInt8]: [UInt8]] = [
+        Array("user".utf8): Array("<USER>".utf8), Array("uid".utf8): Array("<USER>".utf8), Array("ruser".utf8): Array("<USER>".utf8),
+        Array("from".utf8): Array("<HOST>".utf8), Array("host".utf8): Array("<HOST>".utf8), Array("rhost".utf8): Array("<HOST>".utf8),
     ]
 
     /// The message as tokens with its variable parts replaced by placeholders.
     public static func mask(_ message: String) -> [String] {
-        var tokens: [String] = []
-        var pendingName: String?
-        for raw in message.split(whereSeparator: { $0 == " " || $0 == "\t" }) {
-            let token = String(raw)
-            let masked = maskToken(token)
-            let word = Self.keyword(token)
-            defer { pendingName = masked == token ? nameKeywords[word] : nil }
+        var key: [UInt8] = []
+        maskedKey(Array(message.utf8), into: &key)
+        return key.isEmpty ? [] : key.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The masked tokens of `message`, joined by single spaces, written into `key` (cleared first).
+    static func maskedKey(_ message: [UInt8], into key: inout [UInt8]) {
+        key.removeAll(keepingCapacity: true)
+        var pendingName: [UInt8]?
+        var start = 0
+        let count = message.count
+        while start < count {
+            while start < count, message[start] == 0x20 || message[start] == 0x09 { start += 1 }
+            guard start < count else { break }
+            var end = start
+            while end < count, message[end] != 0x20, message[end] != 0x09 { end += 1 }
+            let token = message[start..<end]
+            if !key.isEmpty { key.append(0x20) }
+            let mark = key.count
+            let changed = appendMasked(token, to: &key)
             // A name is a plain word after a keyword — not another keyword, not something already masked.
-            if let name = pendingName, masked == token, nameKeywords[word] == nil,
-               let first = token.first, first.isLetter || first == "_" {
-                tokens.append(name)
-            } else {
-                tokens.append(masked)
+            let keyword = changed ? nil : Self.keyword(token)
+            if let name = pendingName, !changed, keyword == nil, let first = token.first,
+               (first >= 65 && first <= 90) || (first >= 97 && first <= 122) || first == 95 || first >= 0x80 {
+                key.removeSubrange(mark...)
+                key.append(contentsOf: name)
             }
+            pendingName = keyword
+            start = end
         }
-        return tokens
     }
 
-    /// The token lowercased without surrounding ASCII punctuation, if it is short enough to be a keyword;
-    /// on bytes, because this runs for every token of every line.
-    private static func keyword(_ token: String) -> String {
-        var bytes = Array(token.utf8)
-        guard bytes.count <= 8 else { return "" }
-        let isPunctuation = { (b: UInt8) in (b >= 33 && b <= 47) || (b >= 58 && b <= 64) || (b >= 91 && b <= 96) || (b >= 123 && b <= 126) }
-        while let last = bytes.last, isPunctuation(last) { bytes.removeLast() }
-        while let first = bytes.first, isPunctuation(first) { bytes.removeFirst() }
-        return String(decoding: bytes.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }, as: UTF8.self)
+    /// The placeholder a keyword announces, if `token` (without surrounding punctuation, any case) is one.
+    private static func keyword(_ token: ArraySlice<UInt8>) -> [UInt8]? {
+        var word = token
+        while let last = word.last, isPunctuation(last) { word = word.dropLast() }
+        while let first = word.first, isPunctuation(first) { word = word.dropFirst() }
+        guard word.count >= 3, word.count <= 5 else { return nil }
+        return nameKeywords[word.map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 }]
     }
 
-    private static let opening: Set<Character> = ["(", "[", "{", "\"", "'", "<"]
-    private static let closing: Set<Character> = [")", "]", "}", "\"", "'", ",", ";", ".", ":", ">"]
+    private static func isPunctuation(_ b: UInt8) -> Bool {
+        (b >= 33 && b <= 47) || (b >= 58 && b <= 64) || (b >= 91 && b <= 96) || (b >= 123 && b <= 126)
+    }
 
-    /// One token's placeholder, keeping `key=` and surrounding punctuation: `pid=1234,` → `pid=<NUM>,`.
-    static func maskToken(_ token: String) -> String {
-        if let equals = token.firstIndex(of: "="), equals != token.startIndex {
-            let key = token[...equals]
-            let value = token[token.index(after: equals)...]
-            return value.isEmpty ? token : String(key) + maskToken(String(value))
+    private static func isDigit(_ b: UInt8) -> Bool { b >= 48 && b <= 57 }
+    private static func isHexDigit(_ b: UInt8) -> Bool { isDigit(b) || (b >= 97 && b <= 102) || (b >= 65 && b <= 70) }
+    private static func isOpening(_ b: UInt8) -> Bool { b == 40 || b == 91 || b == 123 || b == 34 || b == 39 || b == 60 }
+    private static func isClosing(_ b: UInt8) -> Bool {
+        b == 41 || b == 93 || b == 125 || b == 34 || b == 39 || b == 44 || b == 59 || b == 46 || b == 58 || b == 62
+    }
+
+    /// Appends the token's masked form, keeping `key=` and surrounding punctuation (`pid=1234,` →
+    /// `pid=<NUM>,`); returns whether anything was replaced.
+    @discardableResult
+    static func appendMasked(_ token: ArraySlice<UInt8>, to key: inout [UInt8]) -> Bool {
+        if let equals = token.firstIndex(of: UInt8(ascii: "=")), equals != token.startIndex, equals + 1 < token.endIndex {
+            key.append(contentsOf: token[...equals])
+            return appendMasked(token[(equals + 1)...], to: &key)
         }
         // Peel quotes, brackets and trailing punctuation so `(1234)` and `1234,` mask like `1234`.
-        guard token.utf8.contains(where: { $0 >= 48 && $0 <= 57 }) || token.hasPrefix("/") || token.utf8.count == 36
-            || token.utf8.dropFirst().first == UInt8(ascii: "/") else { return token }
-        var core = Substring(token)
-        var prefix = "", suffix = ""
-        while let first = core.first, Self.opening.contains(first), core.count > 1 { prefix.append(first); core = core.dropFirst() }
-        while let last = core.last, Self.closing.contains(last), core.count > 1 { suffix = String(last) + suffix; core = core.dropLast() }
-        guard let placeholder = placeholder(for: core) else { return token }
-        return prefix + placeholder + suffix
+        var core = token
+        while let first = core.first, isOpening(first), core.count > 1 { core = core.dropFirst() }
+        while let last = core.last, isClosing(last), core.count > 1 { core = core.dropLast() }
+        guard let placeholder = placeholder(for: core) else {
+            key.append(contentsOf: token)
+            return false
+        }
+        key.append(contentsOf: token[token.startIndex..<core.startIndex])
+        key.append(contentsOf: UnsafeBufferPointer(start: placeholder.utf8Start, count: placeholder.utf8CodeUnitCount))
+        key.append(contentsOf: token[core.endIndex..<token.endIndex])
+        return true
     }
 
-    private static func placeholder(for token: Substring) -> String? {
-        let bytes = Array(token.utf8)
-        guard !bytes.isEmpty else { return nil }
-        let digits = bytes.filter { $0 >= 48 && $0 <= 57 }.count
-        let isHexDigit = { (b: UInt8) in (b >= 48 && b <= 57) || (b >= 97 && b <= 102) || (b >= 65 && b <= 70) }
-        if bytes.first == UInt8(ascii: "/"), bytes.count > 1 { return "<PATH>" }
-        if bytes.count == 36, bytes[8] == 45, bytes[13] == 45, bytes[18] == 45, bytes[23] == 45,
-           bytes.enumerated().allSatisfy({ [8, 13, 18, 23].contains($0.offset) || isHexDigit($0.element) }) {
-            return "<UUID>"
+    private static func placeholder(for token: ArraySlice<UInt8>) -> StaticString? {
+        guard let first = token.first else { return nil }
+        if first == UInt8(ascii: "/"), token.count > 1 { return "<PATH>" }
+        var digits = 0
+        for byte in token where isDigit(byte) { digits += 1 }
+        if token.count == 36 {
+            let base = token.startIndex
+            let dashes = [8, 13, 18, 23]
+            if dashes.allSatisfy({ token[base + $0] == 45 }),
+               token.indices.allSatisfy({ dashes.contains($0 - base) || isHexDigit(token[$0]) }) {
+                return "<UUID>"
+            }
         }
         guard digits > 0 else { return nil }
-        if bytes.count > 2, bytes[0] == 48, bytes[1] == 120 || bytes[1] == 88, bytes.dropFirst(2).allSatisfy(isHexDigit) { return "<HEX>" }
-        if isAddress(bytes) { return "<IP>" }
-        if digits == bytes.count || isNumber(bytes) { return "<NUM>" }
+        if token.count > 2, first == 48, token[token.startIndex + 1] | 0x20 == 120, token.dropFirst(2).allSatisfy(isHexDigit) {
+            return "<HEX>"
+        }
+        if isAddress(token) { return "<IP>" }
+        if digits == token.count || isNumber(token) { return "<NUM>" }
         if isDuration(token) { return "<DUR>" }
-        if bytes.count >= 8, bytes.allSatisfy(isHexDigit) { return "<HEX>" }
+        if token.count >= 8, token.allSatisfy(isHexDigit) { return "<HEX>" }
         // Anything else with a digit in it (session-42.scope, eth0:1, v2.3.1-rc4) is a variable, as in Drain.
         return "<*>"
     }
 
-    private static func isNumber(_ bytes: [UInt8]) -> Bool {
-        var body = bytes[...]
+    private static func isNumber(_ token: ArraySlice<UInt8>) -> Bool {
+        var body = token
         if body.first == UInt8(ascii: "-") || body.first == UInt8(ascii: "+") { body = body.dropFirst() }
         if body.last == UInt8(ascii: "%") { body = body.dropLast() }
         var dots = 0
         for byte in body {
             if byte == UInt8(ascii: ".") { dots += 1; continue }
-            guard byte >= 48 && byte <= 57 else { return false }
+            guard isDigit(byte) else { return false }
         }
         return !body.isEmpty && dots <= 1
     }
 
-    private static func isAddress(_ bytes: [UInt8]) -> Bool {
-        // IPv4 with an optional :port, or IPv6 (hex groups and at least two colons).
-        let text = String(decoding: bytes, as: UTF8.self)
-        let parts = text.split(separator: ":", maxSplits: 1)
-        let octets = parts[0].split(separator: ".", omittingEmptySubsequences: false)
-        if octets.count == 4, octets.allSatisfy({ !$0.isEmpty && $0.count <= 3 && $0.allSatisfy(\.isNumber) }),
-           parts.count == 1 || parts[1].allSatisfy(\.isNumber) {
-            return true
+    /// IPv4 with an optional `:port`, or IPv6 (hex groups and at least two colons).
+    private static func isAddress(_ token: ArraySlice<UInt8>) -> Bool {
+        var octets = 0, length = 0, index = token.startIndex
+        while index < token.endIndex {
+            let byte = token[index]
+            if isDigit(byte) {
+                length += 1
+                if length > 3 { break }
+            } else if byte == UInt8(ascii: "."), length > 0, octets < 3 {
+                octets += 1
+                length = 0
+            } else {
+                break
+            }
+            index += 1
         }
-        let colons = bytes.filter { $0 == UInt8(ascii: ":") }.count
-        return colons >= 2 && bytes.allSatisfy { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".")
-            || ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) || ($0 >= 65 && $0 <= 70) }
+        if octets == 3, length > 0 {
+            if index == token.endIndex { return true }
+            if token[index] == UInt8(ascii: ":"), index + 1 < token.endIndex, token[(index + 1)...].allSatisfy(isDigit) { return true }
+        }
+        var colons = 0
+        for byte in token {
+            if byte == UInt8(ascii: ":") { colons += 1 } else if !(byte == UInt8(ascii: ".") || isHexDigit(byte)) { return false }
+        }
+        return colons >= 2
     }
 
-    private static func isDuration(_ token: Substring) -> Bool {
-        let units = ["ms", "us", "µs", "ns", "s", "min", "h", "d"]
-        guard let unit = units.first(where: { token.hasSuffix($0) }) else { return false }
-        return isNumber(Array(token.dropLast(unit.count).utf8))
+    private static let durationUnits: [[UInt8]] = ["ms", "us", "µs", "ns", "min", "s", "h", "d"].map { Array($0.utf8) }
+
+    private static func isDuration(_ token: ArraySlice<UInt8>) -> Bool {
+        guard let unit = durationUnits.first(where: { token.count > $0.count && token.suffix($0.count).elementsEqual($0) }) else { return false }
+        return isNumber(token.dropLast(unit.count))
     }
 }
