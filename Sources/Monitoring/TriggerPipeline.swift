@@ -32,7 +32,8 @@ public struct TriggerPipeline: Sendable {
     public private(set) var statistics = TriggerStatistics()
     public private(set) var miner: TemplateMiner
     public private(set) var verdicts: [Int: Verdict]
-    private var failed: Set<Int> = []
+    /// Templates the model could not classify, with the reason (they get rule-based events only).
+    public private(set) var failures: [Int: String] = [:]
     private var waiting: [(record: LogRecord, templateID: Int)] = []
     private var unclassified: [Int] = []
     /// `nil`: rules and template mining only (`replay --rules-only`).
@@ -60,7 +61,7 @@ public struct TriggerPipeline: Sendable {
             // Judged by its template's verdict, asked for once (or being asked for now).
             statistics.cacheHits += 1
         }
-        if verdicts[match.id] != nil || failed.contains(match.id) || classifier == nil {
+        if verdicts[match.id] != nil || failures[match.id] != nil || classifier == nil {
             return decide(record, match.id).map { [$0] } ?? []
         }
         waiting.append((record, match.id))
@@ -80,8 +81,8 @@ public struct TriggerPipeline: Sendable {
             for (id, result) in results {
                 switch result {
                 case .success(let verdict): verdicts[id] = verdict
-                case .failure:
-                    failed.insert(id)
+                case .failure(let failure):
+                    failures[id] = failure.reason
                     statistics.classificationFailures += 1
                 }
             }

@@ -54,6 +54,14 @@ struct ReplayCommand: AsyncParsableCommand {
                 let endpoint = ModelEndpoint(baseURL: triggerURL ?? configuration.baseURL(for: .trigger), apiKey: key)
                 let client = OpenAIClient(endpoint: endpoint, timeouts: .init(connect: .seconds(5), total: .seconds(300), idle: .seconds(120)))
                 classifier = TriggerClassifier(client: client)
+                // Every template would fail against a server that is not there; say so once instead.
+                switch await client.health() {
+                case .ready: break
+                case .loading: throw CommandSupport.fail(program, ["the trigger model at \(endpoint.baseURL) is still loading; try again shortly, or use --rules-only"])
+                case .unavailable(let why): throw CommandSupport.fail(program, ["the trigger model at \(endpoint.baseURL) is not available (\(why)); start it, or use --rules-only"])
+                }
+            } catch let exit as ExitCode {
+                throw exit
             } catch {
                 throw CommandSupport.fail(program, ["\(error)"])
             }
@@ -71,6 +79,10 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         for event in await pipeline.flush() where events { print(Self.describe(event)) }
         let elapsed = ContinuousClock.now - started
+        for (id, reason) in pipeline.failures.sorted(by: { $0.key < $1.key }) {
+            let template = pipeline.miner[id]?.text.prefix(120) ?? ""
+            FileHandle.standardError.write(Data("template #\(id) not classified: \(reason) — \(template)\n".utf8))
+        }
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let counts = pipeline.statistics
         if json {

@@ -76,6 +76,17 @@ extension IntegrationTests {
             #expect(counts.statistics.classificationFailures == 0, "the schema-constrained answer did not validate")
         }
 
+        @Test func aTriggerModelThatIsNotThereIsNamedOnceAndRulesOnlyNeedsNone() throws {
+            let directory = try TestEnvironment.temporaryDirectory("replay-down")
+            let file = try syslogFixture(in: directory)
+            let daemon = try TestEnvironment.daemonExecutable()
+            let down = try TestEnvironment.runToCompletion(daemon, ["replay", file, "--trigger-url", "http://127.0.0.1:\(freePort())"])
+            #expect(down.status == 1 && down.stderr.contains("is not available") && down.stderr.contains("--rules-only"), "\(down.stderr)")
+            let rules = try TestEnvironment.runToCompletion(daemon, ["replay", file, "--rules-only", "--json"])
+            let counts = try JSONDecoder().decode(Counts.self, from: Data(rules.stdout.utf8))
+            #expect(counts.statistics.lines == 300 && counts.statistics.templates == 3 && counts.statistics.modelCalls == 0)
+        }
+
         @Test func answersThatAreNoVerdictAreRetriedOnceThenRecordedAsFailures() async throws {
             let directory = try TestEnvironment.temporaryDirectory("replay-bad")
             let python = try #require(ProcessInfo.processInfo.environment["AI_SYSADMIN_TEST_PYTHON"])
