@@ -32,7 +32,10 @@ enum LogText {
     /// `text` with control characters (ANSI escapes included) replaced by spaces, cut to `limit` characters.
     static func clean(_ text: String, limit: Int) -> String {
         // Most lines are printable ASCII and short: nothing to do.
-        if text.utf8.count <= limit, text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
+        let printable = text.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.count <= limit && !bytes.contains { $0 < 0x20 || $0 >= 0x7F }
+        }
+        if printable == true { return text }
         var result = ""
         result.reserveCapacity(min(text.utf8.count, limit))
         var count = 0

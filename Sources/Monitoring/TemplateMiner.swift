@@ -26,7 +26,15 @@ public struct TemplateMiner: Sendable {
     public let similarity: Double
     public private(set) var templates: [Template] = []
     /// Masked message (UTF-8) → index into `templates`.
-    private var exact: [[UInt8]: Int] = [:]
+    private var exact: [MaskedKey: Int] = [:]
+
+    /// Hashed as one buffer: `[UInt8]`'s own hashing feeds the hasher a byte at a time.
+    private struct MaskedKey: Hashable, Sendable {
+        let bytes: [UInt8]
+        func hash(into hasher: inout Hasher) {
+            bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+    }
     private var scratch: [UInt8] = []
     /// token count → first token → indices into `templates`.
     private var tree: [Int: [String: [Int]]] = [:]
@@ -49,7 +57,7 @@ public struct TemplateMiner: Sendable {
 
     public mutating func add(_ message: String) -> Match {
         Self.maskedKey(Array(message.utf8), into: &scratch)
-        if let index = exact[scratch] {
+        if let index = exact[MaskedKey(bytes: scratch)] {
             templates[index].count += 1
             return Match(id: templates[index].id, isNew: false)
         }
@@ -68,14 +76,14 @@ public struct TemplateMiner: Sendable {
                 for position in merged.indices where merged[position] != tokens[position] { merged[position] = "<*>" }
                 templates[best.index].tokens = merged
                 templates[best.index].count += 1
-                exact[key] = best.index
+                exact[MaskedKey(bytes: key)] = best.index
                 return Match(id: templates[best.index].id, isNew: false)
             }
         }
         let template = Template(id: nextID, tokens: tokens, count: 1)
         nextID += 1
         let index = insert(template)
-        exact[key] = index
+        exact[MaskedKey(bytes: key)] = index
         return Match(id: template.id, isNew: true)
     }
 
@@ -119,9 +127,16 @@ public struct TemplateMiner: Sendable {
         return key.isEmpty ? [] : key.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// A token: a slice of the message's bytes, borrowed (no reference counting on the hot path).
+    typealias Bytes = Slice<UnsafeBufferPointer<UInt8>>
+
     /// The masked tokens of `message`, joined by single spaces, written into `key` (cleared first).
     static func maskedKey(_ message: [UInt8], into key: inout [UInt8]) {
         key.removeAll(keepingCapacity: true)
+        message.withUnsafeBufferPointer { message in maskedKey(message, into: &key) }
+    }
+
+    private static func maskedKey(_ message: UnsafeBufferPointer<UInt8>, into key: inout [UInt8]) {
         var pendingName: [UInt8]?
         var start = 0
         let count = message.count
@@ -147,7 +162,7 @@ public struct TemplateMiner: Sendable {
     }
 
     /// The placeholder a keyword announces, if `token` (without surrounding punctuation, any case) is one.
-    private static func keyword(_ token: ArraySlice<UInt8>) -> [UInt8]? {
+    private static func keyword(_ token: Bytes) -> [UInt8]? {
         var word = token
         while let last = word.last, isPunctuation(last) { word = word.dropLast() }
         while let first = word.first, isPunctuation(first) { word = word.dropFirst() }
@@ -169,7 +184,7 @@ public struct TemplateMiner: Sendable {
     /// Appends the token's masked form, keeping `key=` and surrounding punctuation (`pid=1234,` →
     /// `pid=<NUM>,`); returns whether anything was replaced.
     @discardableResult
-    static func appendMasked(_ token: ArraySlice<UInt8>, to key: inout [UInt8]) -> Bool {
+    static func appendMasked(_ token: Bytes, to key: inout [UInt8]) -> Bool {
         if let equals = token.firstIndex(of: UInt8(ascii: "=")), equals != token.startIndex, equals + 1 < token.endIndex {
             key.append(contentsOf: token[...equals])
             return appendMasked(token[(equals + 1)...], to: &key)
@@ -188,7 +203,7 @@ public struct TemplateMiner: Sendable {
         return true
     }
 
-    private static func placeholder(for token: ArraySlice<UInt8>) -> StaticString? {
+    private static func placeholder(for token: Bytes) -> StaticString? {
         guard let first = token.first else { return nil }
         if first == UInt8(ascii: "/"), token.count > 1 { return "<PATH>" }
         var digits = 0
@@ -213,7 +228,7 @@ public struct TemplateMiner: Sendable {
         return "<*>"
     }
 
-    private static func isNumber(_ token: ArraySlice<UInt8>) -> Bool {
+    private static func isNumber(_ token: Bytes) -> Bool {
         var body = token
         if body.first == UInt8(ascii: "-") || body.first == UInt8(ascii: "+") { body = body.dropFirst() }
         if body.last == UInt8(ascii: "%") { body = body.dropLast() }
@@ -226,7 +241,7 @@ public struct TemplateMiner: Sendable {
     }
 
     /// IPv4 with an optional `:port`, or IPv6 (hex groups and at least two colons).
-    private static func isAddress(_ token: ArraySlice<UInt8>) -> Bool {
+    private static func isAddress(_ token: Bytes) -> Bool {
         var octets = 0, length = 0, index = token.startIndex
         while index < token.endIndex {
             let byte = token[index]
@@ -254,7 +269,7 @@ public struct TemplateMiner: Sendable {
 
     private static let durationUnits: [[UInt8]] = ["ms", "us", "µs", "ns", "min", "s", "h", "d"].map { Array($0.utf8) }
 
-    private static func isDuration(_ token: ArraySlice<UInt8>) -> Bool {
+    private static func isDuration(_ token: Bytes) -> Bool {
         guard let unit = durationUnits.first(where: { token.count > $0.count && token.suffix($0.count).elementsEqual($0) }) else { return false }
         return isNumber(token.dropLast(unit.count))
     }
