@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "APIGateway", targets: ["APIGateway"]),
         .library(name: "ModelFiles", targets: ["ModelFiles"]),
         .library(name: "Monitoring", targets: ["Monitoring"]),
+        .library(name: "Store", targets: ["Store"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -28,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // The gateway's /metrics in Prometheus text format.
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The embedded store: one SQLite file, WAL, versioned migrations (system libsqlite3).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // SHA-256 of downloaded model files.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
@@ -97,6 +100,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What the layers remember: templates, verdicts, events, source cursors — behind a protocol, SQLite first.
+        .target(
+            name: "Store",
+            dependencies: [
+                "Monitoring",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Logging bootstrap and failure exits shared by the executables (and only by them).
         .target(
             name: "CommandSupport",
@@ -127,6 +139,7 @@ let package = Package(
                 "ModelFiles",
                 "ModelSupervisor",
                 "Monitoring",
+                "Store",
                 "UpstreamClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -156,6 +169,11 @@ let package = Package(
         .testTarget(
             name: "APIGatewayTests",
             dependencies: ["APIGateway", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StoreTests",
+            dependencies: ["Store", "Monitoring"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

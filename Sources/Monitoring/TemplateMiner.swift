@@ -14,6 +14,12 @@ public struct TemplateMiner: Sendable {
         public var tokens: [String]
         public var count: Int
         public var text: String { tokens.joined(separator: " ") }
+
+        public init(id: Int, tokens: [String], count: Int) {
+            self.id = id
+            self.tokens = tokens
+            self.count = count
+        }
     }
 
     /// What `add` found: the template and whether this line created it.

@@ -11,6 +11,17 @@ public struct TriggerEvent: Sendable, Equatable {
     public let escalate: Bool
     public let summary: String
     public let source: Source
+
+    public init(record: LogRecord, templateID: Int, severity: Severity, category: Category, escalate: Bool, summary: String,
+                source: Source) {
+        self.record = record
+        self.templateID = templateID
+        self.severity = severity
+        self.category = category
+        self.escalate = escalate
+        self.summary = summary
+        self.source = source
+    }
 }
 
 /// Counts a run reports (`ai-sysadmin replay` prints them).

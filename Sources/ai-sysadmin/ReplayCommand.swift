@@ -3,6 +3,7 @@ import CommandSupport
 import Foundation
 import ModelSupervisor
 import Monitoring
+import Store
 import UpstreamClient
 
 /// `ai-sysadmin replay FILE`: Layer 1 over a log dump as fast as it goes, with the counts that tell how it
@@ -27,6 +28,12 @@ struct ReplayCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("trigger-key-file"), help: ArgumentHelp("The key that server requires.", valueName: "file"))
     var triggerKeyFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("A store (SQLite file) to start from and write to: templates and verdicts carry over between runs, events are kept.", valueName: "file"))
+    var store: String?
+
+    @Option(name: .customLong("verdict-days"), help: "How long a stored verdict is trusted before its template is asked about again.")
+    var verdictDays = 7.0
 
     @Option(name: .long, help: "New templates per model request.")
     var batch = 8
@@ -72,12 +79,39 @@ struct ReplayCommand: AsyncParsableCommand {
         } catch {
             throw CommandSupport.fail(program, ["cannot read \(file): \(error.localizedDescription)"])
         }
-        var pipeline = TriggerPipeline(classifier: classifier, batchSize: batch)
-        let started = ContinuousClock.now
-        for record in reader {
-            for event in await pipeline.process(record) where events { print(Self.describe(event)) }
+        var database: SQLiteStore?
+        var known: [Int: Verdict] = [:]
+        var pipeline: TriggerPipeline
+        do {
+            database = try store.map { try SQLiteStore(path: $0) }
+            let miner = try database.map { TemplateMiner(restoring: try $0.templates()) } ?? TemplateMiner()
+            known = try database?.verdicts(validAt: Date()) ?? [:]
+            pipeline = TriggerPipeline(classifier: classifier, miner: miner, verdicts: known, batchSize: batch)
+        } catch {
+            throw CommandSupport.fail(program, ["the store \(store ?? ""): \(error)"])
         }
-        for event in await pipeline.flush() where events { print(Self.describe(event)) }
+        let started = ContinuousClock.now
+        var pending: [TriggerEvent] = []
+        func keep(_ produced: [TriggerEvent]) throws {
+            if events { produced.forEach { print(Self.describe($0)) } }
+            guard let database else { return }
+            pending += produced
+            if pending.count >= 1000 {
+                try database.append(pending, processedAt: Date())
+                pending.removeAll(keepingCapacity: true)
+            }
+        }
+        do {
+            for record in reader { try keep(await pipeline.process(record)) }
+            try keep(await pipeline.flush())
+            if let database {
+                try database.append(pending, processedAt: Date())
+                try database.save(templates: pipeline.miner.templates, verdicts: pipeline.verdicts.filter { known[$0.key] == nil },
+                                  decidedAt: Date(), validFor: verdictDays * 86_400)
+            }
+        } catch {
+            throw CommandSupport.fail(program, ["the store \(store ?? ""): \(error)"])
+        }
         let elapsed = ContinuousClock.now - started
         for (id, reason) in pipeline.failures.sorted(by: { $0.key < $1.key }) {
             let template = pipeline.miner[id]?.text.prefix(120) ?? ""

@@ -36,8 +36,9 @@ extension IntegrationTests {
             return path
         }
 
-        private func replay(_ file: String, url: String, keyFile: String?) throws -> Counts {
+        private func replay(_ file: String, url: String, keyFile: String?, store: String? = nil) throws -> Counts {
             var arguments = ["replay", file, "--json", "--trigger-url", url]
+            if let store { arguments += ["--store", store] }
             if let keyFile { arguments += ["--trigger-key-file", keyFile] }
             let result = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), arguments)
             try #require(result.status == 0, "replay failed: \(result.stderr)")
@@ -67,13 +68,24 @@ extension IntegrationTests {
             }
             try #require(up, "llama-server did not come up")
 
-            let counts = try replay(try syslogFixture(in: directory), url: base, keyFile: keyFile)
+            let store = directory + "/store.sqlite"
+            let counts = try replay(try syslogFixture(in: directory), url: base, keyFile: keyFile, store: store)
             #expect(counts.format == "syslog")
             #expect(counts.statistics.lines == 300)
             #expect(counts.statistics.templates == 3)
             #expect(counts.statistics.modelCalls == 1, "three new templates share one request; their other 297 lines none")
             #expect(counts.statistics.cacheHits == 297)
             #expect(counts.statistics.classificationFailures == 0, "the schema-constrained answer did not validate")
+
+            // A second run from the same store: every verdict is known already.
+            let again = try replay(try syslogFixture(in: directory), url: base, keyFile: keyFile, store: store)
+            #expect(again.statistics.modelCalls == 0 && again.statistics.templates == 0 && again.statistics.cacheHits == 300)
+            #expect(again.statistics.events == counts.statistics.events)
+            let listed = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), ["events", "--store", store, "--json", "--limit", "100000"])
+            #expect(listed.status == 0, "\(listed.stderr)")
+            #expect(listed.stdout.split(separator: "\n").count == 2 * counts.statistics.events)
+            let bad = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), ["events", "--store", store, "--since", "yesterday"])
+            #expect(bad.status == 1 && bad.stderr.contains("--since 'yesterday'"))
         }
 
         @Test func aTriggerModelThatIsNotThereIsNamedOnceAndRulesOnlyNeedsNone() throws {

@@ -1,0 +1,182 @@
+import Foundation
+import GRDB
+import Monitoring
+
+/// An event as stored: what happened, when, and what was decided about it.
+public struct StoredEvent: Sendable, Equatable, Codable {
+    public var id: Int64
+    /// Microseconds since the epoch: the log line's own time when it had one, else when it was processed.
+    public var timeMicroseconds: Int64
+    public var templateID: Int
+    public var severity: Severity
+    public var category: Category
+    public var escalate: Bool
+    public var summary: String
+    public var source: String
+    public var message: String
+    public var unit: String?
+    public var identifier: String?
+}
+
+/// What the monitoring layers remember across restarts. SQLite (``SQLiteStore``) is the embedded default;
+/// the protocol is the seam for another backend (PostgreSQL).
+public protocol MonitoringStore: Sendable {
+    func templates() throws -> [TemplateMiner.Template]
+    /// Verdicts that have not expired at `date`, by template.
+    func verdicts(validAt date: Date) throws -> [Int: Verdict]
+    /// Inserts or updates templates (their generalised tokens and line counts) and new verdicts, in one
+    /// transaction.
+    func save(templates: [TemplateMiner.Template], verdicts: [Int: Verdict], decidedAt: Date, validFor: TimeInterval) throws
+    func append(_ events: [TriggerEvent], processedAt: Date) throws
+    func events(since: Date?, limit: Int) throws -> [StoredEvent]
+    /// Where a source stopped (a journal cursor), so a restart neither loses nor repeats entries.
+    func cursor(for source: String) throws -> String?
+    func setCursor(_ cursor: String, for source: String) throws
+    /// Retention: deletes events older than `date`; returns how many.
+    @discardableResult
+    func deleteEvents(olderThan date: Date) throws -> Int
+}
+
+/// One SQLite file (WAL, so readers never wait for the writer), with versioned migrations.
+public final class SQLiteStore: MonitoringStore {
+    private let database: DatabasePool
+
+    public init(path: String) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        database = try DatabasePool(path: path, configuration: configuration)
+        try Self.migrator.migrate(database)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: templates, verdicts, events, cursors") { db in
+            try db.create(table: "template") { t in
+                t.primaryKey("id", .integer)
+                t.column("tokens", .text).notNull()
+                t.column("lineCount", .integer).notNull()
+            }
+            try db.create(table: "verdict") { t in
+                t.primaryKey("templateID", .integer).references("template", onDelete: .cascade)
+                t.column("severity", .text).notNull()
+                t.column("category", .text).notNull()
+                t.column("escalate", .boolean).notNull()
+                t.column("summary", .text).notNull()
+                t.column("decidedAt", .datetime).notNull()
+                t.column("expiresAt", .datetime).notNull().indexed()
+            }
+            try db.create(table: "event") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("timeMicroseconds", .integer).notNull().indexed()
+                t.column("templateID", .integer).notNull()
+                t.column("severity", .text).notNull()
+                t.column("category", .text).notNull()
+                t.column("escalate", .boolean).notNull()
+                t.column("summary", .text).notNull()
+                t.column("source", .text).notNull()
+                t.column("message", .text).notNull()
+                t.column("unit", .text)
+                t.column("identifier", .text)
+            }
+            try db.create(table: "cursor") { t in
+                t.primaryKey("source", .text)
+                t.column("value", .text).notNull()
+            }
+        }
+        return migrator
+    }
+
+    public func templates() throws -> [TemplateMiner.Template] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, tokens, lineCount FROM template ORDER BY id").map { row in
+                let tokens: String = row["tokens"]
+                let split = tokens.isEmpty ? [] : tokens.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+                return TemplateMiner.Template(id: row["id"], tokens: split, count: row["lineCount"])
+            }
+        }
+    }
+
+    public func verdicts(validAt date: Date) throws -> [Int: Verdict] {
+        try database.read { db in
+            var verdicts: [Int: Verdict] = [:]
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM verdict WHERE expiresAt > ?", arguments: [date])
+            for row in rows {
+                // A row another version wrote with a value this one does not know is skipped, not guessed.
+                guard let severity = Severity(rawValue: row["severity"]), let category = Category(rawValue: row["category"]) else { continue }
+                verdicts[row["templateID"]] = Verdict(severity: severity, category: category, escalate: row["escalate"], summary: row["summary"])
+            }
+            return verdicts
+        }
+    }
+
+    public func save(templates: [TemplateMiner.Template], verdicts: [Int: Verdict], decidedAt: Date, validFor: TimeInterval) throws {
+        try database.write { db in
+            for template in templates {
+                try db.execute(sql: """
+                    INSERT INTO template (id, tokens, lineCount) VALUES (?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET tokens = excluded.tokens, lineCount = excluded.lineCount
+                    """, arguments: [template.id, template.text, template.count])
+            }
+            for (id, verdict) in verdicts {
+                try db.execute(sql: """
+                    INSERT INTO verdict (templateID, severity, category, escalate, summary, decidedAt, expiresAt)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(templateID) DO UPDATE SET severity = excluded.severity, category = excluded.category,
+                        escalate = excluded.escalate, summary = excluded.summary, decidedAt = excluded.decidedAt,
+                        expiresAt = excluded.expiresAt
+                    """, arguments: [id, verdict.severity.rawValue, verdict.category.rawValue, verdict.escalate, verdict.summary,
+                                     decidedAt, decidedAt.addingTimeInterval(validFor)])
+            }
+        }
+    }
+
+    public func append(_ events: [TriggerEvent], processedAt: Date) throws {
+        guard !events.isEmpty else { return }
+        let now = Int64(processedAt.timeIntervalSince1970 * 1_000_000)
+        try database.write { db in
+            let statement = try db.makeStatement(sql: """
+                INSERT INTO event (timeMicroseconds, templateID, severity, category, escalate, summary, source, message, unit, identifier)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for event in events {
+                try statement.execute(arguments: [
+                    event.record.timestampMicroseconds ?? now, event.templateID, event.severity.rawValue, event.category.rawValue,
+                    event.escalate, event.summary, event.source.rawValue, event.record.message, event.record.unit, event.record.identifier,
+                ])
+            }
+        }
+    }
+
+    public func events(since: Date?, limit: Int) throws -> [StoredEvent] {
+        try database.read { db in
+            let after = since.map { Int64($0.timeIntervalSince1970 * 1_000_000) } ?? Int64.min
+            return try Row.fetchAll(db, sql: "SELECT * FROM event WHERE timeMicroseconds >= ? ORDER BY timeMicroseconds, id LIMIT ?",
+                                    arguments: [after, limit]).compactMap { row in
+                guard let severity = Severity(rawValue: row["severity"]), let category = Category(rawValue: row["category"]) else { return nil }
+                return StoredEvent(id: row["id"], timeMicroseconds: row["timeMicroseconds"], templateID: row["templateID"],
+                                   severity: severity, category: category, escalate: row["escalate"], summary: row["summary"],
+                                   source: row["source"], message: row["message"], unit: row["unit"], identifier: row["identifier"])
+            }
+        }
+    }
+
+    public func cursor(for source: String) throws -> String? {
+        try database.read { db in try String.fetchOne(db, sql: "SELECT value FROM cursor WHERE source = ?", arguments: [source]) }
+    }
+
+    public func setCursor(_ cursor: String, for source: String) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO cursor (source, value) VALUES (?, ?) ON CONFLICT(source) DO UPDATE SET value = excluded.value",
+                           arguments: [source, cursor])
+        }
+    }
+
+    @discardableResult
+    public func deleteEvents(olderThan date: Date) throws -> Int {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM event WHERE timeMicroseconds < ?", arguments: [Int64(date.timeIntervalSince1970 * 1_000_000)])
+            return db.changesCount
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import CommandSupport
+import Foundation
+import ModelSupervisor
+import Monitoring
+import Store
+
+/// `ai-sysadmin events`: what Layer 1 flagged, from the store.
+struct EventsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "events",
+        abstract: "List the trigger events in the store, oldest first.")
+
+    @Option(name: .long, help: ArgumentHelp("The store; default <stateDirectory>/ai-sysadmin.sqlite of --config.", valueName: "file"))
+    var store: String?
+
+    @Option(name: .long, help: ArgumentHelp("Configuration file (for its state directory).", valueName: "file"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only events at or after this time: ISO 8601, or an age such as 30m, 6h, 2d.", valueName: "time"))
+    var since: String?
+
+    @Option(name: .long, help: "At most this many events.")
+    var limit = 200
+
+    @Flag(name: .long, help: "One JSON object per line.")
+    var json = false
+
+    func run() throws {
+        let program = "ai-sysadmin events"
+        let path: String
+        do {
+            let configuration = try config.map { file throws(ConfigurationError) in try DaemonConfiguration.load(from: file) } ?? DaemonConfiguration()
+            path = store ?? (configuration.stateDirectory as NSString).appendingPathComponent("ai-sysadmin.sqlite")
+        } catch {
+            throw CommandSupport.fail(program, ["\(error)"])
+        }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CommandSupport.fail(program, ["no store at \(path) (pass --store FILE, or --config for the daemon's)"])
+        }
+        var start: Date?
+        if let since {
+            guard let parsed = Self.time(since) else {
+                throw CommandSupport.fail(program, ["--since '\(since.prefix(40))' is neither ISO 8601 nor an age such as 30m, 6h or 2d"])
+            }
+            start = parsed
+        }
+        guard limit > 0 else { throw CommandSupport.fail(program, ["--limit must be positive"]) }
+        let events: [StoredEvent]
+        do {
+            events = try SQLiteStore(path: path).events(since: start, limit: limit)
+        } catch {
+            throw CommandSupport.fail(program, ["the store \(path): \(error)"])
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let formatter = ISO8601DateFormatter()
+        for event in events {
+            if json {
+                print(String(decoding: try encoder.encode(event), as: UTF8.self))
+            } else {
+                let time = formatter.string(from: Date(timeIntervalSince1970: Double(event.timeMicroseconds) / 1_000_000))
+                print("\(time)  \(event.severity.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(event.category.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(event.unit ?? event.identifier ?? "-")  \(event.summary) — \(event.message.prefix(160))")
+            }
+        }
+    }
+
+    /// ISO 8601, or an age back from now: `90s`, `30m`, `6h`, `2d`.
+    static func time(_ text: String, now: Date = Date()) -> Date? {
+        if let date = ISO8601DateFormatter().date(from: text) { return date }
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
+        guard let unit = text.last.flatMap({ units[$0] }), let amount = Double(text.dropLast()), amount >= 0 else { return nil }
+        return now.addingTimeInterval(-amount * unit)
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Monitoring
+import Testing
+@testable import Store
+
+@Suite struct SQLiteStoreTests {
+    private func temporaryStore() throws -> (SQLiteStore, String) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)/ai-sysadmin.sqlite").path
+        return (try SQLiteStore(path: path), path)
+    }
+
+    private func event(_ message: String, at micros: Int64?, template: Int = 1) -> TriggerEvent {
+        TriggerEvent(record: LogRecord(message: message, unit: "app.service", timestampMicroseconds: micros), templateID: template,
+                     severity: .error, category: .service, escalate: false, summary: "app failed", source: .model)
+    }
+
+    @Test func templatesAndVerdictsSurviveReopeningAndVerdictsExpire() throws {
+        let (store, path) = try temporaryStore()
+        var miner = TemplateMiner()
+        let id = miner.add("disk /dev/sda1 is 91% full").id
+        _ = miner.add("disk /dev/sdb1 is 97% full")
+        let verdict = Verdict(severity: .warning, category: .disk, escalate: false, summary: "a disk is nearly full")
+        let decided = Date(timeIntervalSince1970: 1_800_000_000)
+        try store.save(templates: miner.templates, verdicts: [id: verdict], decidedAt: decided, validFor: 3600)
+
+        let reopened = try SQLiteStore(path: path)
+        let templates = try reopened.templates()
+        #expect(templates == miner.templates)
+        var restored = TemplateMiner(restoring: templates)
+        #expect(restored.add("disk /dev/sdc1 is 99% full").id == id)
+        #expect(try reopened.verdicts(validAt: decided.addingTimeInterval(60)) == [id: verdict])
+        #expect(try reopened.verdicts(validAt: decided.addingTimeInterval(3601)).isEmpty, "an expired verdict was still trusted")
+
+        // A newer verdict replaces the old one.
+        let newer = Verdict(severity: .critical, category: .disk, escalate: true, summary: "a disk is full")
+        try reopened.save(templates: [], verdicts: [id: newer], decidedAt: decided.addingTimeInterval(7200), validFor: 3600)
+        #expect(try reopened.verdicts(validAt: decided.addingTimeInterval(7300)) == [id: newer])
+    }
+
+    @Test func eventsAreKeptInTimeOrderAndRetentionDeletesOldOnes() throws {
+        let (store, _) = try temporaryStore()
+        try store.append([event("second", at: 2_000_000), event("first", at: 1_000_000), event("undated", at: nil)],
+                         processedAt: Date(timeIntervalSince1970: 3))
+        let all = try store.events(since: nil, limit: 10)
+        #expect(all.map(\.message) == ["first", "second", "undated"])
+        #expect(all.last?.timeMicroseconds == 3_000_000, "an undated line takes the processing time")
+        #expect(all.first?.unit == "app.service" && all.first?.severity == .error)
+        #expect(try store.events(since: Date(timeIntervalSince1970: 1.5), limit: 10).map(\.message) == ["second", "undated"])
+
+        #expect(try store.deleteEvents(olderThan: Date(timeIntervalSince1970: 2.5)) == 2)
+        #expect(try store.events(since: nil, limit: 10).map(\.message) == ["undated"])
+    }
+
+    @Test func cursorsAreKeptPerSource() throws {
+        let (store, path) = try temporaryStore()
+        #expect(try store.cursor(for: "journal") == nil)
+        try store.setCursor("s=abc;i=1", for: "journal")
+        try store.setCursor("s=abc;i=2", for: "journal")
+        try store.setCursor("offset=42", for: "file:/var/log/app.log")
+        let reopened = try SQLiteStore(path: path)
+        #expect(try reopened.cursor(for: "journal") == "s=abc;i=2")
+        #expect(try reopened.cursor(for: "file:/var/log/app.log") == "offset=42")
+    }
+
+    @Test func aFileThatIsNotADatabaseIsRefused() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-db-\(UUID().uuidString).sqlite").path
+        try "this is not sqlite".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(throws: (any Error).self) { try SQLiteStore(path: path) }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "this is not sqlite", "the file was changed")
+    }
+}
