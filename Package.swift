@@ -109,6 +109,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Layer 1 as a service of the daemon: sources, pipeline and store together.
+        .target(
+            name: "MonitoringService",
+            dependencies: [
+                "Monitoring",
+                "ModelSupervisor",
+                "Store",
+                "UpstreamClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Logging bootstrap and failure exits shared by the executables (and only by them).
         .target(
             name: "CommandSupport",
@@ -139,6 +152,7 @@ let package = Package(
                 "ModelFiles",
                 "ModelSupervisor",
                 "Monitoring",
+                "MonitoringService",
                 "Store",
                 "UpstreamClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -192,6 +206,8 @@ let package = Package(
             dependencies: [
                 "APIGateway",
                 "ModelFiles",
+                "Monitoring",
+                "Store",
                 .product(name: "Crypto", package: "swift-crypto"),
                 "ModelSupervisor",
                 "UpstreamClient",

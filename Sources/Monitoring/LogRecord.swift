@@ -138,7 +138,7 @@ public struct LogDumpReader: Sequence, IteratorProtocol {
         parseSyslog(Array(line.utf8))
     }
 
-    static func parseSyslog(_ line: [UInt8]) -> LogRecord {
+    public static func parseSyslog(_ line: [UInt8]) -> LogRecord {
         func text(_ range: Range<Int>) -> String { String(decoding: line[range], as: UTF8.self) }
         func word(from start: Int) -> Range<Int> {
             var begin = start

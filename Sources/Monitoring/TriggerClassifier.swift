@@ -37,11 +37,16 @@ public struct TriggerClassifier: Sendable {
         public let reason: String
     }
 
-    let client: OpenAIClient
+    /// Made per request: a managed server gets a new key each time it restarts.
+    let makeClient: @Sendable () -> OpenAIClient
     public let maximumSummary = 120
 
     public init(client: OpenAIClient) {
-        self.client = client
+        makeClient = { client }
+    }
+
+    public init(makeClient: @escaping @Sendable () -> OpenAIClient) {
+        self.makeClient = makeClient
     }
 
     /// A verdict or a failure for each of `templates` (keyed as given); `modelCalls` counts the requests.
@@ -94,7 +99,7 @@ public struct TriggerClassifier: Sendable {
         ], temperature: 0, maxTokens: 160 * templates.count + 64)
         let answer: Answer
         do {
-            answer = try await client.structuredCompletion(request, schemaName: "verdicts", schema: schema(count: templates.count), as: Answer.self)
+            answer = try await makeClient().structuredCompletion(request, schemaName: "verdicts", schema: schema(count: templates.count), as: Answer.self)
         } catch let error as UpstreamError {
             let failure = Failure(reason: "the trigger model's answer was not usable: \(error.message)")
             return Dictionary(uniqueKeysWithValues: (1...templates.count).map { ($0, .failure(failure)) })

@@ -81,6 +81,17 @@ public struct TriggerPipeline: Sendable {
         return []
     }
 
+    /// Lines wait for a verdict: their source position must not be stored as done yet.
+    public var hasWaiting: Bool { !waiting.isEmpty }
+
+    /// Decides the waiting lines by the rules alone, keeping their templates queued for a later `flush`:
+    /// for when the trigger model is not there and lines cannot wait any longer.
+    public mutating func decideWithoutModel() -> [TriggerEvent] {
+        let lines = waiting
+        waiting.removeAll()
+        return lines.compactMap { decide($0.record, $0.templateID) }
+    }
+
     /// Classifies whatever templates are waiting and decides their lines: at the end of a replay, and in the
     /// daemon when the source has been quiet for a moment.
     public mutating func flush() async -> [TriggerEvent] {

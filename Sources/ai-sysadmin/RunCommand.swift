@@ -3,7 +3,9 @@ import CommandSupport
 import Foundation
 import Logging
 import ModelSupervisor
+import MonitoringService
 import ServiceLifecycle
+import Store
 import UnixSignals
 
 struct RunCommand: AsyncParsableCommand {
@@ -36,6 +38,14 @@ struct RunCommand: AsyncParsableCommand {
         let fatal = ConfigurationValidator().validate(configuration).filter(\.stopsTheDaemon)
         guard fatal.isEmpty else { throw CommandSupport.fail("ai-sysadmin", fatal.map(\.description)) }
         let supervisor = ModelSupervisor(configuration: configuration, logger: logger)
+        let storePath = (configuration.stateDirectory as NSString).appendingPathComponent("ai-sysadmin.sqlite")
+        let store: SQLiteStore
+        do {
+            store = try SQLiteStore(path: storePath)
+        } catch {
+            throw CommandSupport.fail("ai-sysadmin", ["cannot open the store \(storePath): \(error)"])
+        }
+        let monitoring = TriggerService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.monitoring"))
         let control = ControlSocketServer(stateDirectory: configuration.stateDirectory, logger: logger,
                                           status: { supervisor.status() })
         let group = ServiceGroup(configuration: .init(
@@ -43,6 +53,8 @@ struct RunCommand: AsyncParsableCommand {
                 .init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: control, successTerminationBehavior: .gracefullyShutdownGroup,
+                      failureTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: monitoring, successTerminationBehavior: .ignore,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -1,5 +1,7 @@
 import Foundation
 import ModelSupervisor
+import Monitoring
+import Store
 import TestSupport
 import Testing
 import UpstreamClient
@@ -113,6 +115,54 @@ extension IntegrationTests {
             #expect(!FileManager.default.fileExists(atPath: config.stateDirectory + "/control.sock"))
             let messages = await notifySocket.receive(until: { $0.contains("STOPPING=1") }, timeout: .seconds(5))
             #expect(messages.contains("STOPPING=1"))
+        }
+
+        /// Layer 1 in the daemon: a followed file's lines become templates with the trigger model's verdicts, and
+        /// a daemon stopped and started again continues where it stopped — every line counted exactly once.
+        @Test func layerOneFollowsAFileAndAResumedDaemonNeitherLosesNorRepeatsLines() async throws {
+            var config = try TestEnvironment.configuration(layers: [.trigger], label: "watch")
+            let watched = config.stateDirectory + "/watched.log"
+            _ = FileManager.default.createFile(atPath: watched, contents: nil)
+            config.monitoring.files = [watched]
+            config.monitoring.flushSeconds = 0.2
+            func append(_ count: Int, from start: Int) throws {
+                let handle = try #require(FileHandle(forWritingAtPath: watched))
+                handle.seekToEndOfFile()
+                for i in start..<(start + count) {
+                    let line = i % 2 == 0 ? "Nov 25 10:00:\(10 + i) web1 app[42]: job \(i) finished in \(i * 3)ms\n"
+                                          : "Nov 25 10:00:\(10 + i) web1 kernel: disk /dev/sda\(i % 4) is \(50 + i)% full\n"
+                    handle.write(Data(line.utf8))
+                }
+                handle.closeFile()
+            }
+            let store = config.stateDirectory + "/ai-sysadmin.sqlite"
+            func settled(lines: Int) async throws -> Bool {
+                let size = try FileManager.default.attributesOfItem(atPath: watched)[.size] as? Int ?? -1
+                return await eventually(timeout: .seconds(60)) {
+                    guard let db = try? SQLiteStore(path: store), let templates = try? db.templates(),
+                          let cursor = (try? db.cursor(for: "file:" + watched)).flatMap({ $0 }).flatMap(FileTailer.Cursor.init) else { return false }
+                    return cursor.offset == Int64(size) && templates.reduce(0) { $0 + $1.count } == lines
+                }
+            }
+
+            var daemon = try launchDaemon(config)
+            _ = try await waitForAllReady(config, count: 1)
+            try append(10, from: 0)
+            #expect(try await settled(lines: 10), "the first ten lines were not all processed and stored")
+            let db = try SQLiteStore(path: store)
+            #expect(try db.templates().count == 2)
+            #expect(try db.verdicts(validAt: Date()).count == 2, "the trigger model's verdicts were not stored")
+            kill(daemon.processIdentifier, SIGTERM)
+            daemon.waitUntilExit()
+
+            try append(6, from: 10)  // written while the daemon is down
+            daemon = try launchDaemon(config)
+            _ = try await waitForAllReady(config, count: 1)
+            let counts = (try? db.templates().map(\.count)) ?? []
+            #expect(try await settled(lines: 16), "after a restart the lines were lost or counted twice: \(counts)")
+            kill(daemon.processIdentifier, SIGTERM)
+            daemon.waitUntilExit()
+            #expect(daemon.terminationStatus == 0)
         }
 
         @Test func statusWithoutADaemonSaysSo() throws {

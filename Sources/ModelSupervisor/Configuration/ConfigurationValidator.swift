@@ -41,6 +41,17 @@ public struct ConfigurationValidator: Sendable {
         if restart.crashLoopFailures < 1 { global("restart.crashLoopFailures", "\(restart.crashLoopFailures) must be at least 1") }
         if restart.stopGraceSeconds < 0 { global("restart.stopGraceSeconds", "\(restart.stopGraceSeconds) must not be negative") }
 
+        let monitoring = config.monitoring
+        for file in monitoring.files where !file.hasPrefix("/") {
+            global("monitoring.files", "'\(file.prefix(200))' must be an absolute path")
+        }
+        if !(1...64).contains(monitoring.templateBatch) {
+            global("monitoring.templateBatch", "\(monitoring.templateBatch) must be between 1 and 64")
+        }
+        if monitoring.flushSeconds <= 0 || monitoring.verdictDays <= 0 || monitoring.eventRetentionDays <= 0 {
+            global("monitoring", "flushSeconds, verdictDays and eventRetentionDays must be greater than 0")
+        }
+
         let enabled = ModelLayer.allCases.filter { config.models[$0].enable }
         if enabled.contains(where: { config.models[$0].backend == .managed }),
            LlamaServerBinary.locate(config.llamaServer) == nil {

@@ -12,6 +12,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var restart = RestartConfiguration()
     public var models = ModelsConfiguration()
     public var api = GatewayConfiguration()
+    public var monitoring = MonitoringConfiguration()
 
     public init() {}
 
@@ -20,7 +21,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case stateDirectory, modelDirectory, llamaServer, health, restart, models, api
+        case stateDirectory, modelDirectory, llamaServer, health, restart, models, api, monitoring
     }
 
     /// Reads and decodes `path`; errors name the key and the problem.
@@ -63,6 +64,7 @@ extension DaemonConfiguration: Codable {
         restart = try c.decode(.restart, default: restart)
         models = try c.decode(.models, default: models)
         api = try c.decode(.api, default: api)
+        monitoring = try c.decode(.monitoring, default: monitoring)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -74,6 +76,7 @@ extension DaemonConfiguration: Codable {
         try c.encode(restart, forKey: .restart)
         try c.encode(models, forKey: .models)
         try c.encode(api, forKey: .api)
+        try c.encode(monitoring, forKey: .monitoring)
     }
 }
 
@@ -161,5 +164,38 @@ public struct ModelsConfiguration: Sendable, Equatable, Codable {
             self[layer] = try ModelServerConfiguration.decode(
                 from: try c.superDecoder(forKey: key), over: .defaults(for: layer))
         }
+    }
+}
+
+/// Layer 1 in the daemon: what it watches and how it remembers.
+public struct MonitoringConfiguration: Sendable, Equatable, Codable {
+    public var enable = true
+    /// Log files to follow like `tail -F` (absolute paths). On a host without a journal these are what is
+    /// watched; the journal source is not built yet.
+    public var files: [String] = []
+    /// New templates per trigger model request.
+    public var templateBatch = 8
+    /// A new template waits at most this long for others to share its request.
+    public var flushSeconds = 2.0
+    /// How long a verdict is trusted before its template is asked about again.
+    public var verdictDays = 7.0
+    /// Events older than this are deleted.
+    public var eventRetentionDays = 30.0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case enable, files, templateBatch, flushSeconds, verdictDays, eventRetentionDays
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        enable = try c.decode(.enable, default: enable)
+        files = try c.decode(.files, default: files)
+        templateBatch = try c.decode(.templateBatch, default: templateBatch)
+        flushSeconds = try c.decode(.flushSeconds, default: flushSeconds)
+        verdictDays = try c.decode(.verdictDays, default: verdictDays)
+        eventRetentionDays = try c.decode(.eventRetentionDays, default: eventRetentionDays)
     }
 }

@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+import ModelSupervisor
+import Monitoring
+import ServiceLifecycle
+import Store
+import UpstreamClient
+
+/// Layer 1 inside the daemon: follows the configured log files, mines templates, asks the trigger model about
+/// new ones (when it is Ready) and stores events, templates, verdicts and each file's position.
+///
+/// A file's position is stored only when no line read from it still waits for a verdict, so a crash or a
+/// restart neither loses a line nor judges one twice. It runs on its own task: monitoring never waits for
+/// another layer, and a model that is loading only delays verdicts, not reading.
+public struct TriggerService: Service {
+    let configuration: DaemonConfiguration
+    let store: any MonitoringStore
+    let logger: Logger
+    let pollInterval: Duration
+
+    public init(configuration: DaemonConfiguration, store: any MonitoringStore, logger: Logger, pollInterval: Duration = .milliseconds(500)) {
+        self.configuration = configuration
+        self.store = store
+        self.logger = logger
+        self.pollInterval = pollInterval
+    }
+
+    public func run() async throws {
+        let settings = configuration.monitoring
+        guard settings.enable else {
+            logger.info("monitoring is off (monitoring.enable)")
+            try await gracefulShutdown()
+            return
+        }
+        // Said once: the journal source does not exist yet, so only files are watched.
+        if settings.files.isEmpty {
+            logger.warning("no log source: the journal source is not built yet and monitoring.files is empty; Layer 1 is idle")
+            try await gracefulShutdown()
+            return
+        }
+        logger.info("watching \(settings.files.count) log file(s); the journal source is not built yet",
+                    metadata: ["ai.monitoring.files": "\(settings.files.joined(separator: ","))"])
+        try await cancelWhenGracefulShutdown { try await watch(settings) }
+    }
+
+    private func watch(_ settings: MonitoringConfiguration) async throws {
+
+        let tailers = try settings.files.map { path in
+            FileTailer(path: path, cursor: try store.cursor(for: "file:" + path).flatMap(FileTailer.Cursor.init))
+        }
+        var known = try store.verdicts(validAt: Date())
+        let configuration = configuration
+        // The key is read for each request: the supervisor writes a new one whenever it restarts the server.
+        let makeClient: @Sendable () -> OpenAIClient = {
+            OpenAIClient(endpoint: ModelEndpoint(
+                baseURL: configuration.baseURL(for: .trigger),
+                apiKey: configuration.apiKeyFile(for: .trigger).flatMap { try? ModelAPIKey.read(from: $0) }))
+        }
+        var pipeline = TriggerPipeline(classifier: TriggerClassifier(makeClient: makeClient), miner: TemplateMiner(restoring: try store.templates()),
+                                       verdicts: known, batchSize: settings.templateBatch)
+        var waitingSince: ContinuousClock.Instant?
+        var lastRetention = ContinuousClock.now - .seconds(3600)
+        // Events not yet in the store (it failed): kept and written with the next batch.
+        var events: [TriggerEvent] = []
+
+        while !Task.isCancelled {
+            var processed = 0
+            for tailer in tailers {
+                for line in tailer.poll() {
+                    events += await pipeline.process(LogDumpReader.parseSyslog(line))
+                    processed += 1
+                }
+            }
+            if pipeline.hasWaiting {
+                waitingSince = waitingSince ?? .now
+                if ContinuousClock.now - waitingSince! >= .seconds(settings.flushSeconds) {
+                    if case .ready = await makeClient().health() {
+                        events += await pipeline.flush()
+                    } else if ContinuousClock.now - waitingSince! >= .seconds(60) {
+                        // The model has been away a minute: judge the lines by the rules, ask about their
+                        // templates once it is back.
+                        events += pipeline.decideWithoutModel()
+                    }
+                }
+            }
+            if !pipeline.hasWaiting { waitingSince = nil }
+            do {
+                try store.append(events, processedAt: Date())
+                for event in events where event.escalate {
+                    logger.warning("\(event.summary)", metadata: [
+                        "ai.event.severity": "\(event.severity.rawValue)", "ai.event.category": "\(event.category.rawValue)",
+                        "ai.event.unit": "\(event.record.unit ?? event.record.identifier ?? "-")",
+                    ])
+                }
+                let decided = pipeline.verdicts.filter { known[$0.key] == nil }
+                if !decided.isEmpty || processed > 0 {
+                    try store.save(templates: pipeline.miner.templates, verdicts: decided, decidedAt: Date(),
+                                   validFor: settings.verdictDays * 86_400)
+                    known.merge(decided) { _, new in new }
+                }
+                events.removeAll(keepingCapacity: true)
+                if !pipeline.hasWaiting {
+                    for tailer in tailers {
+                        if let cursor = tailer.cursor { try store.setCursor(cursor.description, for: "file:" + tailer.path) }
+                    }
+                }
+                if ContinuousClock.now - lastRetention >= .seconds(3600) {
+                    let deleted = try store.deleteEvents(olderThan: Date().addingTimeInterval(-settings.eventRetentionDays * 86_400))
+                    if deleted > 0 { logger.info("retention deleted \(deleted) events older than \(settings.eventRetentionDays) days") }
+                    lastRetention = .now
+                }
+            } catch {
+                logger.error("the store failed: \(error); \(events.count) events are kept for the next attempt")
+            }
+            try? await Task.sleep(for: pollInterval)
+        }
+    }
+}
