@@ -192,7 +192,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MonitoringTests",
-            dependencies: ["Monitoring"],
+            dependencies: ["Monitoring", "ModelSupervisor"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

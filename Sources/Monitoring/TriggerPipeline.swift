@@ -53,8 +53,13 @@ public struct TriggerPipeline: Sendable {
     public let batchSize: Int
     static let maximumWaiting = 4096
 
-    public init(classifier: TriggerClassifier?, miner: TemplateMiner = TemplateMiner(), verdicts: [Int: Verdict] = [:], batchSize: Int = 8) {
+    /// Checked before the model's verdict; the first that matches decides.
+    let rules: [OperatorRule]
+
+    public init(classifier: TriggerClassifier?, miner: TemplateMiner = TemplateMiner(), verdicts: [Int: Verdict] = [:], batchSize: Int = 8,
+                rules: [OperatorRule] = []) {
         self.classifier = classifier
+        self.rules = rules
         self.miner = miner
         self.verdicts = verdicts
         self.batchSize = batchSize
@@ -116,7 +121,8 @@ public struct TriggerPipeline: Sendable {
     }
 
     /// The event for one line, if it deserves one. Journal priorities 0–2 (emerg, alert, crit) are critical
-    /// whatever the model thinks: a log line must not be able to talk its way below that floor.
+    /// whatever the model thinks: a log line must not be able to talk its way below that floor. Then the
+    /// operator's rules, then the model's verdict.
     private mutating func decide(_ record: LogRecord, _ templateID: Int) -> TriggerEvent? {
         let verdict = verdicts[templateID]
         var event: TriggerEvent?
@@ -124,6 +130,12 @@ public struct TriggerPipeline: Sendable {
             event = TriggerEvent(record: record, templateID: templateID, severity: .critical,
                                  category: verdict?.category ?? .other, escalate: true,
                                  summary: verdict?.summary ?? "journal priority \(priority)", source: .rule)
+        } else if let rule = rules.first(where: { $0.matches(record.message) }) {
+            let ruled = rule.verdict
+            event = ruled.severity >= .warning || ruled.escalate
+                ? TriggerEvent(record: record, templateID: templateID, severity: ruled.severity, category: ruled.category,
+                               escalate: ruled.escalate || ruled.severity == .critical, summary: ruled.summary, source: .rule)
+                : nil
         } else if let verdict, verdict.severity >= .warning || verdict.escalate {
             event = TriggerEvent(record: record, templateID: templateID, severity: verdict.severity, category: verdict.category,
                                  escalate: verdict.escalate || verdict.severity == .critical, summary: verdict.summary, source: .model)

@@ -56,8 +56,12 @@ public struct TriggerService: Service {
                 baseURL: configuration.baseURL(for: .trigger),
                 apiKey: configuration.apiKeyFile(for: .trigger).flatMap { try? ModelAPIKey.read(from: $0) }))
         }
+        // Validated by `config check` already; a rule that still fails to compile is a programming error here.
+        let rules = try settings.rules.map { rule in
+            try OperatorRule(pattern: rule.pattern, severity: rule.severity, category: rule.category, escalate: rule.escalate, summary: rule.summary)
+        }
         var pipeline = TriggerPipeline(classifier: TriggerClassifier(makeClient: makeClient), miner: TemplateMiner(restoring: try store.templates()),
-                                       verdicts: known, batchSize: settings.templateBatch)
+                                       verdicts: known, batchSize: settings.templateBatch, rules: rules)
         var waitingSince: ContinuousClock.Instant?
         var lastRetention = ContinuousClock.now - .seconds(3600)
         // Events not yet in the store (it failed): kept and written with the next batch.

@@ -20,7 +20,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The log dump.", valueName: "file"))
     var file: String
 
-    @Option(name: .long, help: ArgumentHelp("Configuration file; its trigger model is asked.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Configuration file: its trigger model is asked and its monitoring.rules apply.", valueName: "file"))
     var config: String?
 
     @Option(name: .customLong("trigger-url"), help: ArgumentHelp("The trigger model server, instead of the configuration's.", valueName: "url"))
@@ -50,11 +50,19 @@ struct ReplayCommand: AsyncParsableCommand {
     func run() async throws {
         let program = "ai-sysadmin replay"
         guard (1...64).contains(batch) else { throw CommandSupport.fail(program, ["--batch must be between 1 and 64, got \(batch)"]) }
+        let configuration: DaemonConfiguration
+        let rules: [OperatorRule]
+        do {
+            configuration = try config.map { path throws(ConfigurationError) in try DaemonConfiguration.load(from: path) } ?? DaemonConfiguration()
+            rules = try configuration.monitoring.rules.map { rule in
+                try OperatorRule(pattern: rule.pattern, severity: rule.severity, category: rule.category, escalate: rule.escalate, summary: rule.summary)
+            }
+        } catch {
+            throw CommandSupport.fail(program, ["\(error)"])
+        }
         var classifier: TriggerClassifier?
         if !rulesOnly {
             do {
-                let configuration = try config.map { path throws(ConfigurationError) in try DaemonConfiguration.load(from: path) }
-                    ?? DaemonConfiguration()
                 // A URL given by hand comes with its key file, or none; the configuration's URL with its own key.
                 let keyFile = triggerURL == nil ? triggerKeyFile ?? configuration.apiKeyFile(for: .trigger) : triggerKeyFile
                 let key = try keyFile.map { try ModelAPIKey.read(from: $0) }
@@ -86,7 +94,7 @@ struct ReplayCommand: AsyncParsableCommand {
             database = try store.map { try SQLiteStore(path: $0) }
             let miner = try database.map { TemplateMiner(restoring: try $0.templates()) } ?? TemplateMiner()
             known = try database?.verdicts(validAt: Date()) ?? [:]
-            pipeline = TriggerPipeline(classifier: classifier, miner: miner, verdicts: known, batchSize: batch)
+            pipeline = TriggerPipeline(classifier: classifier, miner: miner, verdicts: known, batchSize: batch, rules: rules)
         } catch {
             throw CommandSupport.fail(program, ["the store \(store ?? ""): \(error)"])
         }

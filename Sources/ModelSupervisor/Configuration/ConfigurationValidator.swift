@@ -48,6 +48,17 @@ public struct ConfigurationValidator: Sendable {
         if !(1...64).contains(monitoring.templateBatch) {
             global("monitoring.templateBatch", "\(monitoring.templateBatch) must be between 1 and 64")
         }
+        for (index, rule) in monitoring.rules.enumerated() {
+            let key = "monitoring.rules[\(index)]"
+            if (try? Regex(rule.pattern)) == nil { global(key + ".pattern", "'\(rule.pattern.prefix(120))' is not a valid regular expression") }
+            if !MonitoringConfiguration.Rule.severities.contains(rule.severity) {
+                global(key + ".severity", "'\(rule.severity.prefix(40))' is not one of \(MonitoringConfiguration.Rule.severities.joined(separator: ", "))")
+            }
+            if !MonitoringConfiguration.Rule.categories.contains(rule.category) {
+                global(key + ".category", "'\(rule.category.prefix(40))' is not one of \(MonitoringConfiguration.Rule.categories.joined(separator: ", "))")
+            }
+            if rule.summary.isEmpty || rule.summary.count > 120 { global(key + ".summary", "must be 1 to 120 characters") }
+        }
         if monitoring.flushSeconds <= 0 || monitoring.verdictDays <= 0 || monitoring.eventRetentionDays <= 0 {
             global("monitoring", "flushSeconds, verdictDays and eventRetentionDays must be greater than 0")
         }

@@ -181,11 +181,45 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
     public var verdictDays = 7.0
     /// Events older than this are deleted.
     public var eventRetentionDays = 30.0
+    /// Operator rules: a line whose message matches `pattern` gets at least this verdict, model or not.
+    public var rules: [Rule] = []
+
+    public struct Rule: Sendable, Equatable, Codable {
+        /// A regular expression, matched against the message.
+        public var pattern: String
+        public var severity: String
+        public var category = "other"
+        public var escalate = false
+        public var summary: String
+
+        public static let severities = ["normal", "info", "warning", "error", "critical"]
+        public static let categories = ["service", "resource", "security", "network", "disk", "hardware", "other"]
+
+        public init(pattern: String, severity: String, category: String = "other", escalate: Bool = false, summary: String) {
+            self.pattern = pattern
+            self.severity = severity
+            self.category = category
+            self.escalate = escalate
+            self.summary = summary
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case pattern, severity, category, escalate, summary }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            pattern = try c.decode(String.self, forKey: .pattern)
+            severity = try c.decode(String.self, forKey: .severity)
+            category = try c.decode(.category, default: category)
+            escalate = try c.decode(.escalate, default: escalate)
+            summary = try c.decode(String.self, forKey: .summary)
+        }
+    }
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case enable, files, templateBatch, flushSeconds, verdictDays, eventRetentionDays
+        case enable, files, templateBatch, flushSeconds, verdictDays, eventRetentionDays, rules
     }
 
     public init(from decoder: any Decoder) throws {
@@ -197,5 +231,6 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
         flushSeconds = try c.decode(.flushSeconds, default: flushSeconds)
         verdictDays = try c.decode(.verdictDays, default: verdictDays)
         eventRetentionDays = try c.decode(.eventRetentionDays, default: eventRetentionDays)
+        rules = try c.decode(.rules, default: rules)
     }
 }
