@@ -34,12 +34,11 @@ public struct TriggerService: Service {
         }
         // Said once: the journal source does not exist yet, so only files are watched.
         if settings.files.isEmpty {
-            logger.warning("no log source: the journal source is not built yet and monitoring.files is empty; Layer 1 is idle")
-            try await gracefulShutdown()
-            return
+            logger.warning("no log source: the journal source is not built yet and monitoring.files is empty; only host metrics are watched")
+        } else {
+            logger.info("watching \(settings.files.count) log file(s); the journal source is not built yet",
+                        metadata: ["ai.monitoring.files": "\(settings.files.joined(separator: ","))"])
         }
-        logger.info("watching \(settings.files.count) log file(s); the journal source is not built yet",
-                    metadata: ["ai.monitoring.files": "\(settings.files.joined(separator: ","))"])
         try await cancelWhenGracefulShutdown { try await watch(settings) }
     }
 
@@ -64,6 +63,12 @@ public struct TriggerService: Service {
                                        verdicts: known, batchSize: settings.templateBatch, rules: rules)
         var waitingSince: ContinuousClock.Instant?
         var lastRetention = ContinuousClock.now - .seconds(3600)
+        var sampler = MetricSampler()
+        let limits = settings.metrics
+        var metricTriggers = MetricTriggers(thresholds: .init(
+            cpuPercent: limits.cpuPercent, memoryPercent: limits.memoryPercent, swapPercent: limits.swapPercent,
+            diskPercent: limits.diskPercent, loadPerCPU: limits.loadPerCPU, samples: limits.samples))
+        var lastSample = ContinuousClock.now - .seconds(limits.intervalSeconds)
         // Events not yet in the store (it failed): kept and written with the next batch.
         var events: [TriggerEvent] = []
 
@@ -74,6 +79,10 @@ public struct TriggerService: Service {
                     events += await pipeline.process(LogDumpReader.parseSyslog(line))
                     processed += 1
                 }
+            }
+            if limits.enable, ContinuousClock.now - lastSample >= .seconds(limits.intervalSeconds) {
+                lastSample = .now
+                if let sample = sampler.sample() { events += metricTriggers.observe(sample) }
             }
             if pipeline.hasWaiting {
                 waitingSince = waitingSince ?? .now

@@ -125,6 +125,10 @@ extension IntegrationTests {
             _ = FileManager.default.createFile(atPath: watched, contents: nil)
             config.monitoring.files = [watched]
             config.monitoring.flushSeconds = 0.2
+            // Every host is over a memory threshold of 0%: host metrics must raise one event.
+            config.monitoring.metrics.memoryPercent = 0
+            config.monitoring.metrics.samples = 2
+            config.monitoring.metrics.intervalSeconds = 0.2
             func append(_ count: Int, from start: Int) throws {
                 let handle = try #require(FileHandle(forWritingAtPath: watched))
                 handle.seekToEndOfFile()
@@ -152,6 +156,8 @@ extension IntegrationTests {
             let db = try SQLiteStore(path: store)
             #expect(try db.templates().count == 2)
             #expect(try db.verdicts(validAt: Date()).count == 2, "the trigger model's verdicts were not stored")
+            #expect(try db.events(since: nil, limit: 1000).filter { $0.message.hasPrefix("memory at") }.count == 1,
+                    "the memory threshold raised no event, or more than one")
             kill(daemon.processIdentifier, SIGTERM)
             daemon.waitUntilExit()
 

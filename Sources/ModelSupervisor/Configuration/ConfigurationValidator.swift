@@ -59,6 +59,14 @@ public struct ConfigurationValidator: Sendable {
             }
             if rule.summary.isEmpty || rule.summary.count > 120 { global(key + ".summary", "must be 1 to 120 characters") }
         }
+        let metrics = monitoring.metrics
+        if metrics.intervalSeconds <= 0 || metrics.samples < 1 || metrics.loadPerCPU <= 0 {
+            global("monitoring.metrics", "intervalSeconds and loadPerCPU must be greater than 0 and samples at least 1")
+        }
+        for (name, value) in [("cpuPercent", metrics.cpuPercent), ("memoryPercent", metrics.memoryPercent),
+                              ("swapPercent", metrics.swapPercent), ("diskPercent", metrics.diskPercent)] where !(0...100).contains(value) {
+            global("monitoring.metrics.\(name)", "\(value) must be between 0 and 100")
+        }
         if monitoring.flushSeconds <= 0 || monitoring.verdictDays <= 0 || monitoring.eventRetentionDays <= 0 {
             global("monitoring", "flushSeconds, verdictDays and eventRetentionDays must be greater than 0")
         }

@@ -183,6 +183,39 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
     public var eventRetentionDays = 30.0
     /// Operator rules: a line whose message matches `pattern` gets at least this verdict, model or not.
     public var rules: [Rule] = []
+    public var metrics = Metrics()
+
+    /// Host metrics from /proc and statvfs with thresholds: over for `samples` readings in a row raises one
+    /// event, until the metric is back under.
+    public struct Metrics: Sendable, Equatable, Codable {
+        public var enable = true
+        public var intervalSeconds = 15.0
+        public var cpuPercent = 95.0
+        public var memoryPercent = 90.0
+        public var swapPercent = 50.0
+        public var diskPercent = 90.0
+        public var loadPerCPU = 2.0
+        public var samples = 3
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case enable, intervalSeconds, cpuPercent, memoryPercent, swapPercent, diskPercent, loadPerCPU, samples
+        }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            enable = try c.decode(.enable, default: enable)
+            intervalSeconds = try c.decode(.intervalSeconds, default: intervalSeconds)
+            cpuPercent = try c.decode(.cpuPercent, default: cpuPercent)
+            memoryPercent = try c.decode(.memoryPercent, default: memoryPercent)
+            swapPercent = try c.decode(.swapPercent, default: swapPercent)
+            diskPercent = try c.decode(.diskPercent, default: diskPercent)
+            loadPerCPU = try c.decode(.loadPerCPU, default: loadPerCPU)
+            samples = try c.decode(.samples, default: samples)
+        }
+    }
 
     public struct Rule: Sendable, Equatable, Codable {
         /// A regular expression, matched against the message.
@@ -219,7 +252,7 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case enable, files, templateBatch, flushSeconds, verdictDays, eventRetentionDays, rules
+        case enable, files, templateBatch, flushSeconds, verdictDays, eventRetentionDays, rules, metrics
     }
 
     public init(from decoder: any Decoder) throws {
@@ -232,5 +265,6 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
         verdictDays = try c.decode(.verdictDays, default: verdictDays)
         eventRetentionDays = try c.decode(.eventRetentionDays, default: eventRetentionDays)
         rules = try c.decode(.rules, default: rules)
+        metrics = try c.decode(.metrics, default: metrics)
     }
 }
