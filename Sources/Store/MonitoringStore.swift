@@ -32,6 +32,8 @@ public protocol MonitoringStore: Sendable {
     /// Where a source stopped (a journal cursor), so a restart neither loses nor repeats entries.
     func cursor(for source: String) throws -> String?
     func setCursor(_ cursor: String, for source: String) throws
+    func append(_ review: Review, at date: Date) throws
+    func reviews(limit: Int) throws -> [(time: Date, review: Review)]
     /// Retention: deletes events older than `date`; returns how many.
     @discardableResult
     func deleteEvents(olderThan date: Date) throws -> Int
@@ -84,7 +86,35 @@ public final class SQLiteStore: MonitoringStore {
                 t.column("value", .text).notNull()
             }
         }
+        migrator.registerMigration("v2: reviews") { db in
+            try db.create(table: "review") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("time", .datetime).notNull().indexed()
+                t.column("status", .text).notNull()
+                t.column("escalate", .boolean).notNull()
+                t.column("summary", .text).notNull()
+                t.column("json", .text).notNull()
+            }
+        }
         return migrator
+    }
+
+    public func append(_ review: Review, at date: Date) throws {
+        let json = String(decoding: try JSONEncoder().encode(review), as: UTF8.self)
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO review (time, status, escalate, summary, json) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [date, review.status.rawValue, review.escalate, review.summary, json])
+        }
+    }
+
+    public func reviews(limit: Int) throws -> [(time: Date, review: Review)] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT time, json FROM review ORDER BY time DESC, id DESC LIMIT ?", arguments: [limit]).compactMap { row in
+                let json: String = row["json"]
+                guard let review = try? JSONDecoder().decode(Review.self, from: Data(json.utf8)) else { return nil }
+                return (row["time"], review)
+            }
+        }
     }
 
     public func templates() throws -> [TemplateMiner.Template] {

@@ -38,6 +38,15 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(name: .long, help: "New templates per model request.")
     var batch = 8
 
+    @Flag(name: .long, help: "After the replay, have the review model (Layer 3) review its events.")
+    var review = false
+
+    @Option(name: .customLong("review-url"), help: ArgumentHelp("The review model server, instead of the configuration's.", valueName: "url"))
+    var reviewURL: String?
+
+    @Option(name: .customLong("review-key-file"), help: ArgumentHelp("The key that server requires.", valueName: "file"))
+    var reviewKeyFile: String?
+
     @Flag(name: .customLong("rules-only"), help: "Ask no model: template mining and the journal-priority rule only.")
     var rulesOnly = false
 
@@ -100,8 +109,14 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         let started = ContinuousClock.now
         var pending: [TriggerEvent] = []
+        // The newest events, for the review's context (which keeps far fewer).
+        var recent: [TriggerEvent] = []
         func keep(_ produced: [TriggerEvent]) throws {
             if events { produced.forEach { print(Self.describe($0)) } }
+            if review {
+                recent += produced
+                if recent.count > 20_000 { recent.removeFirst(recent.count - 10_000) }
+            }
             guard let database else { return }
             pending += produced
             if pending.count >= 1000 {
@@ -127,15 +142,48 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         let counts = pipeline.statistics
+
+        var outcome: ReviewOutcome?
+        if review {
+            let keyFile = reviewURL == nil ? reviewKeyFile ?? configuration.apiKeyFile(for: .review) : reviewKeyFile
+            let key: String?
+            do {
+                key = try keyFile.map { try ModelAPIKey.read(from: $0) }
+            } catch {
+                throw CommandSupport.fail(program, ["\(error) (--review-key-file)"])
+            }
+            let endpoint = ModelEndpoint(baseURL: reviewURL ?? configuration.baseURL(for: .review), apiKey: key)
+            let reviewer = Reviewer(makeClient: {
+                OpenAIClient(endpoint: endpoint, timeouts: .init(connect: .seconds(5), total: .seconds(600), idle: .seconds(120)))
+            })
+            let budget = await reviewer.contextBudget()
+            let entries = ContextWindow.compact(recent, at: Int64(Date().timeIntervalSince1970 * 1_000_000))
+            let context = await ContextWindow.render(entries, budget: budget) { await reviewer.tokens($0) }
+            let (result, calls) = await reviewer.review(context: context.text, metrics: "(a replay: this host's metrics do not apply)")
+            switch result {
+            case .success(let done):
+                if let database {
+                    do { try database.append(done, at: Date()) } catch { throw CommandSupport.fail(program, ["the store \(store ?? ""): \(error)"]) }
+                }
+                outcome = ReviewOutcome(review: done, failure: nil, modelCalls: calls, contextTokens: context.tokens, budget: budget,
+                                        droppedLines: context.dropped)
+            case .failure(let failure):
+                FileHandle.standardError.write(Data("review failed: \(failure.reason)\n".utf8))
+                outcome = ReviewOutcome(review: nil, failure: failure.reason, modelCalls: calls, contextTokens: context.tokens, budget: budget,
+                                        droppedLines: context.dropped)
+            }
+        }
+
         if json {
             struct Output: Encodable {
                 let format: String
                 let statistics: TriggerStatistics
                 let seconds: Double
+                let review: ReviewOutcome?
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            let data = try encoder.encode(Output(format: reader.format.rawValue, statistics: counts, seconds: seconds))
+            let data = try encoder.encode(Output(format: reader.format.rawValue, statistics: counts, seconds: seconds, review: outcome))
             print(String(decoding: data, as: UTF8.self))
         } else {
             print("""
@@ -144,7 +192,21 @@ struct ReplayCommand: AsyncParsableCommand {
                 \(counts.classificationFailures) classification failures, \(Int(seconds * 1000)) ms \
                 (\(seconds > 0 ? Int(Double(counts.lines) / seconds) : 0) lines/s)
                 """)
+            if let done = outcome?.review {
+                print("review: \(done.status.rawValue) — \(done.summary)\(done.escalate ? " (escalate: \(done.escalationReason))" : "")")
+                for issue in done.issues { print("  issue [\(issue.severity.rawValue)] \(issue.description) \(issue.units.joined(separator: " "))") }
+                for action in done.proposedActions { print("  proposed \(action.type) \(action.target): \(action.reason)") }
+            }
         }
+    }
+
+    struct ReviewOutcome: Encodable {
+        let review: Review?
+        let failure: String?
+        let modelCalls: Int
+        let contextTokens: Int
+        let budget: Int
+        let droppedLines: Int
     }
 
     private static func describe(_ event: TriggerEvent) -> String {

@@ -1,5 +1,6 @@
 import Foundation
 import ModelSupervisor
+import Store
 import TestSupport
 import Testing
 import UpstreamClient
@@ -8,6 +9,15 @@ extension IntegrationTests {
     /// `ai-sysadmin replay` — Layer 1 over a log dump — against a real llama-server with the tiny model, and
     /// against an upstream whose answers are well-formed JSON but no valid verdict.
     @Suite struct ReplayTests {
+        struct ReviewOutcome: Decodable {
+            struct Review: Decodable { let status: String; let summary: String }
+            let review: Review?
+            let failure: String?
+            let modelCalls: Int
+            let contextTokens: Int
+            let budget: Int
+        }
+
         struct Counts: Decodable {
             struct Statistics: Decodable {
                 let lines: Int
@@ -20,6 +30,7 @@ extension IntegrationTests {
             }
             let format: String
             let statistics: Statistics
+            let review: ReviewOutcome?
         }
 
         /// 300 syslog lines of three kinds, with varying numbers, addresses and names.
@@ -36,9 +47,13 @@ extension IntegrationTests {
             return path
         }
 
-        private func replay(_ file: String, url: String, keyFile: String?, store: String? = nil) throws -> Counts {
+        private func replay(_ file: String, url: String, keyFile: String?, store: String? = nil, reviewURL: String? = nil) throws -> Counts {
             var arguments = ["replay", file, "--json", "--trigger-url", url]
             if let store { arguments += ["--store", store] }
+            if let reviewURL {
+                arguments += ["--review", "--review-url", reviewURL]
+                if let keyFile { arguments += ["--review-key-file", keyFile] }
+            }
             if let keyFile { arguments += ["--trigger-key-file", keyFile] }
             let result = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), arguments)
             try #require(result.status == 0, "replay failed: \(result.stderr)")
@@ -81,11 +96,21 @@ extension IntegrationTests {
             let again = try replay(try syslogFixture(in: directory), url: base, keyFile: keyFile, store: store)
             #expect(again.statistics.modelCalls == 0 && again.statistics.templates == 0 && again.statistics.cacheHits == 300)
             #expect(again.statistics.events == counts.statistics.events)
-            let listed = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), ["events", "--store", store, "--json", "--limit", "100000"])
-            #expect(listed.status == 0, "\(listed.stderr)")
-            #expect(listed.stdout.split(separator: "\n").count == 2 * counts.statistics.events)
+            let events = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), ["events", "--store", store, "--json", "--limit", "100000"])
+            #expect(events.status == 0, "\(events.stderr)")
+            #expect(events.stdout.split(separator: "\n").count == 2 * counts.statistics.events)
             let bad = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), ["events", "--store", store, "--since", "yesterday"])
             #expect(bad.status == 1 && bad.stderr.contains("--since 'yesterday'"))
+
+            // Layer 3 over the replay's events: a schema-constrained review, its context within the server's budget
+            // as the server's own tokenizer counts it, stored.
+            let reviewed = try replay(try syslogFixture(in: directory), url: base, keyFile: keyFile, store: store, reviewURL: base)
+            let outcome = try #require(reviewed.review)
+            #expect(outcome.review != nil, "no review: \(outcome.failure ?? "")")
+            #expect(outcome.contextTokens > 0 && outcome.contextTokens <= outcome.budget)
+            #expect(try SQLiteStore(path: store).reviews(limit: 5).count == 1)
+            let listed = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), ["reviews", "--store", store, "--json"])
+            #expect(listed.status == 0 && listed.stdout.split(separator: "\n").count == 1, "\(listed.stderr)")
         }
 
         @Test func aTriggerModelThatIsNotThereIsNamedOnceAndRulesOnlyNeedsNone() throws {
@@ -131,6 +156,11 @@ extension IntegrationTests {
             #expect(counts.statistics.classificationFailures == 2, "both templates are recorded as failures")
             #expect(counts.statistics.events == 1 && counts.statistics.escalations == 1,
                     "only the priority rule speaks; no verdict was invented for the rest")
+
+            // The same upstream as a review model: its answer is no review either — retried once, then a failure.
+            let reviewed = try replay(dump, url: "http://127.0.0.1:\(port)", keyFile: nil, reviewURL: "http://127.0.0.1:\(port)")
+            let outcome = try #require(reviewed.review)
+            #expect(outcome.review == nil && outcome.modelCalls == 2 && outcome.failure?.contains("not usable") == true, "\(outcome)")
         }
     }
 }

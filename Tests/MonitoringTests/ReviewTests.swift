@@ -1,0 +1,63 @@
+import Testing
+@testable import Monitoring
+
+@Suite struct ReviewTests {
+    private func event(_ template: Int, _ severity: Severity, _ message: String, at time: Int64) -> TriggerEvent {
+        TriggerEvent(record: LogRecord(message: message, unit: "app.service", timestampMicroseconds: time), templateID: template,
+                     severity: severity, category: .service, escalate: false, summary: "template \(template)", source: .model)
+    }
+
+    @Test func eventsAreCompactedPerTemplateAndSeverityNewestFirst() {
+        let entries = ContextWindow.compact([
+            event(1, .error, "old failure", at: 10), event(2, .warning, "disk 91%", at: 20), event(1, .error, "new failure", at: 30),
+            event(1, .critical, "worse failure", at: 25),
+        ], at: 100)
+        #expect(entries.map(\.templateID) == [1, 1, 2])
+        #expect(entries[0].count == 2 && entries[0].example == "new failure" && entries[0].severity == .error)
+        #expect(entries[1].severity == .critical)
+    }
+
+    @Test func theContextIsCutFromTheOldestEndToItsBudget() async {
+        let entries = (0..<50).map { i in
+            ContextWindow.Entry(templateID: i, severity: .warning, summary: "summary \(i)", example: String(repeating: "x", count: 40),
+                                unit: nil, count: 1, lastMicroseconds: Int64(1000 - i))
+        }
+        // A stand-in tokenizer: one token per 4 bytes.
+        let rendered = await ContextWindow.render(entries, budget: 300) { $0.utf8.count / 4 }
+        #expect(rendered.tokens <= 300 && rendered.dropped > 0)
+        #expect(rendered.text.hasPrefix("1× [warning] summary 0 "), "the newest entry must stay")
+        #expect(!rendered.text.contains("summary 49 "), "the oldest entry must go first")
+        let small = await ContextWindow.render(Array(entries.prefix(2)), budget: 300) { $0.utf8.count / 4 }
+        #expect(small.dropped == 0)
+    }
+
+    @Test func theReviewKeepsOnlyWhatAnExecutorCouldUse() throws {
+        let raw = Review(
+            status: .degraded, summary: "  nginx keeps failing\u{1B}[2J ", issues: [
+                .init(severity: .error, category: .service, description: "restarts", units: ["nginx.service", "../../etc/passwd", "x;rm -rf /.service", "app@1.service"]),
+            ],
+            proposedActions: [
+                .init(type: "restart_unit", target: "nginx.service", reason: "it failed"),
+                .init(type: "restart_unit", target: "nginx; rm -rf /", reason: "injected"),
+                .init(type: "kill_process", target: "4242", reason: "runaway"),
+            ],
+            escalate: true, escalationReason: "repeated failures")
+        let review = try Reviewer.validate(raw).get()
+        #expect(!review.summary.unicodeScalars.contains { $0.value < 0x20 })
+        #expect(review.issues.first?.units == ["nginx.service", "app@1.service"])
+        #expect(review.proposedActions.map(\.target) == ["nginx.service", "4242"])
+
+        var hostile = raw
+        hostile.proposedActions = [.init(type: "kill_process", target: "1", reason: "init"), .init(type: "run_shell", target: "rm -rf /", reason: "no")]
+        #expect(try Reviewer.validate(hostile).get().proposedActions.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("nginx.service", true), ("getty@tty1.service", true), ("sys-fs-fuse-connections.mount", true), ("a\\x2db.service", true),
+        ("nginx", false), ("../nginx.service", false), ("nginx service.service", false), ("$(reboot).service", false),
+        ("-nginx.service", false), ("a@b@c.service", false), ("@.service", false),
+    ])
+    func unitNamesFollowSystemdsRules(_ name: String, _ valid: Bool) {
+        #expect(UnitNames.isValid(name) == valid)
+    }
+}
