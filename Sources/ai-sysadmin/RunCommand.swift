@@ -46,6 +46,7 @@ struct RunCommand: AsyncParsableCommand {
             throw CommandSupport.fail("ai-sysadmin", ["cannot open the store \(storePath): \(error)"])
         }
         let monitoring = TriggerService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.monitoring"))
+        let review = ReviewService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.review"))
         let control = ControlSocketServer(stateDirectory: configuration.stateDirectory, logger: logger,
                                           status: { supervisor.status() })
         let group = ServiceGroup(configuration: .init(
@@ -55,6 +56,8 @@ struct RunCommand: AsyncParsableCommand {
                 .init(service: control, successTerminationBehavior: .gracefullyShutdownGroup,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: monitoring, successTerminationBehavior: .ignore,
+                      failureTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: review, successTerminationBehavior: .ignore,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -171,6 +171,38 @@ extension IntegrationTests {
             #expect(daemon.terminationStatus == 0)
         }
 
+        /// Layer 3 in the daemon: an escalating event (here from an operator rule, so the tiny model's judgement
+        /// does not matter) brings a review soon after, stored with what the review model said.
+        @Test func anEscalationBringsAReviewSoonAfter() async throws {
+            var config = try TestEnvironment.configuration(layers: [.trigger, .review], label: "review")
+            config.models.review.contextSize = 4096
+            let watched = config.stateDirectory + "/watched.log"
+            _ = FileManager.default.createFile(atPath: watched, contents: nil)
+            config.monitoring.files = [watched]
+            config.monitoring.flushSeconds = 0.2
+            config.monitoring.metrics.enable = false
+            config.monitoring.rules = [.init(pattern: "Out of memory", severity: "critical", category: "resource", escalate: true,
+                                             summary: "the kernel killed a process for memory")]
+            config.monitoring.review.escalationDelaySeconds = 0.5
+            let daemon = try launchDaemon(config)
+            defer {
+                kill(daemon.processIdentifier, SIGTERM)
+                daemon.waitUntilExit()
+            }
+            _ = try await waitForAllReady(config, count: 2)
+            let store = try SQLiteStore(path: config.stateDirectory + "/ai-sysadmin.sqlite")
+            #expect(try store.reviews(limit: 5).isEmpty, "a review before anything happened (the interval is 600 s)")
+
+            let handle = try #require(FileHandle(forWritingAtPath: watched))
+            handle.seekToEndOfFile()
+            handle.write(Data("Nov 25 10:00:00 web1 kernel: Out of memory: Killed process 4242 (java)\n".utf8))
+            handle.closeFile()
+            let reviewed = await eventually(timeout: .seconds(90)) { ((try? store.reviews(limit: 5)) ?? []).count == 1 }
+            let log = (try? String(contentsOfFile: config.stateDirectory + "/daemon.log", encoding: .utf8)) ?? ""
+            #expect(reviewed, "no review after the escalation; daemon log:\n\(log.suffix(2000))")
+            #expect(try store.events(since: nil, limit: 10).contains { $0.escalate && $0.source == "rule" })
+        }
+
         @Test func statusWithoutADaemonSaysSo() throws {
             let directory = try TestEnvironment.temporaryDirectory("nodaemon")
             let cli = try runCLI(["status", "--state-dir", directory])

@@ -67,6 +67,9 @@ public struct ConfigurationValidator: Sendable {
                               ("swapPercent", metrics.swapPercent), ("diskPercent", metrics.diskPercent)] where !(0...100).contains(value) {
             global("monitoring.metrics.\(name)", "\(value) must be between 0 and 100")
         }
+        if monitoring.review.intervalSeconds <= 0 || monitoring.review.escalationDelaySeconds < 0 {
+            global("monitoring.review", "intervalSeconds must be greater than 0 and escalationDelaySeconds not negative")
+        }
         if monitoring.flushSeconds <= 0 || monitoring.verdictDays <= 0 || monitoring.eventRetentionDays <= 0 {
             global("monitoring", "flushSeconds, verdictDays and eventRetentionDays must be greater than 0")
         }

@@ -184,6 +184,27 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
     /// Operator rules: a line whose message matches `pattern` gets at least this verdict, model or not.
     public var rules: [Rule] = []
     public var metrics = Metrics()
+    public var review = Review()
+
+    /// Layer 3 in the daemon: every `intervalSeconds`, and `escalationDelaySeconds` after an escalating event
+    /// (so a burst gives one review, not many).
+    public struct Review: Sendable, Equatable, Codable {
+        public var enable = true
+        public var intervalSeconds = 600.0
+        public var escalationDelaySeconds = 30.0
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case enable, intervalSeconds, escalationDelaySeconds }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            enable = try c.decode(.enable, default: enable)
+            intervalSeconds = try c.decode(.intervalSeconds, default: intervalSeconds)
+            escalationDelaySeconds = try c.decode(.escalationDelaySeconds, default: escalationDelaySeconds)
+        }
+    }
 
     /// Host metrics from /proc and statvfs with thresholds: over for `samples` readings in a row raises one
     /// event, until the metric is back under.
@@ -252,7 +273,7 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case enable, files, templateBatch, flushSeconds, verdictDays, eventRetentionDays, rules, metrics
+        case enable, files, templateBatch, flushSeconds, verdictDays, eventRetentionDays, rules, metrics, review
     }
 
     public init(from decoder: any Decoder) throws {
@@ -266,5 +287,6 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
         eventRetentionDays = try c.decode(.eventRetentionDays, default: eventRetentionDays)
         rules = try c.decode(.rules, default: rules)
         metrics = try c.decode(.metrics, default: metrics)
+        review = try c.decode(.review, default: review)
     }
 }

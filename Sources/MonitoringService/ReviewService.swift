@@ -1,0 +1,96 @@
+import Foundation
+import Logging
+import ModelSupervisor
+import Monitoring
+import ServiceLifecycle
+import Store
+import UpstreamClient
+
+/// Layer 3 in the daemon: reviews the events since the last review every `intervalSeconds`, and soon after an
+/// escalating event (`escalationDelaySeconds`, so a burst gives one review). It reads what Layer 1 stored, so the
+/// two never wait for each other; a review model that is not Ready postpones the review, it is not skipped.
+public struct ReviewService: Service {
+    let configuration: DaemonConfiguration
+    let store: any MonitoringStore
+    let logger: Logger
+    let pollInterval: Duration
+
+    public init(configuration: DaemonConfiguration, store: any MonitoringStore, logger: Logger, pollInterval: Duration = .seconds(1)) {
+        self.configuration = configuration
+        self.store = store
+        self.logger = logger
+        self.pollInterval = pollInterval
+    }
+
+    public func run() async throws {
+        let settings = configuration.monitoring
+        guard settings.enable, settings.review.enable, configuration.models.review.enable else {
+            try await gracefulShutdown()
+            return
+        }
+        try await cancelWhenGracefulShutdown { try await loop(settings.review) }
+    }
+
+    private func loop(_ settings: MonitoringConfiguration.Review) async throws {
+        let configuration = configuration
+        // The key is read for each request: the supervisor writes a new one whenever it restarts the server.
+        let makeClient: @Sendable () -> OpenAIClient = {
+            OpenAIClient(endpoint: ModelEndpoint(
+                baseURL: configuration.baseURL(for: .review),
+                apiKey: configuration.apiKeyFile(for: .review).flatMap { try? ModelAPIKey.read(from: $0) }))
+        }
+        let reviewer = Reviewer(makeClient: makeClient)
+        var lastReview = Date()
+        var nextScheduled = ContinuousClock.now + .seconds(settings.intervalSeconds)
+        var escalatedAt: ContinuousClock.Instant?
+        var sampler = MetricSampler()
+        while !Task.isCancelled {
+            let events = (try? store.events(since: lastReview, limit: 20_000)) ?? []
+            if escalatedAt == nil, events.contains(where: \.escalate) { escalatedAt = .now }
+            let escalationDue = escalatedAt.map { ContinuousClock.now - $0 >= .seconds(settings.escalationDelaySeconds) } ?? false
+            if escalationDue || ContinuousClock.now >= nextScheduled {
+                if case .ready = await makeClient().health() {
+                    let started = Date()
+                    let triggerEvents = events.map { stored in
+                        TriggerEvent(record: LogRecord(message: stored.message, unit: stored.unit, identifier: stored.identifier,
+                                                       timestampMicroseconds: stored.timeMicroseconds),
+                                     templateID: stored.templateID, severity: stored.severity, category: stored.category,
+                                     escalate: stored.escalate, summary: stored.summary, source: stored.source == "rule" ? .rule : .model)
+                    }
+                    let budget = await reviewer.contextBudget()
+                    let context = await ContextWindow.render(ContextWindow.compact(triggerEvents, at: Int64(started.timeIntervalSince1970 * 1_000_000)),
+                                                             budget: budget) { await reviewer.tokens($0) }
+                    let (result, _) = await reviewer.review(context: context.text, metrics: Self.describe(sampler.sample()))
+                    switch result {
+                    case .success(let review):
+                        do {
+                            try store.append(review, at: started)
+                            logger.info("review: \(review.status.rawValue): \(review.summary)", metadata: [
+                                "ai.review.escalate": "\(review.escalate)", "ai.review.issues": "\(review.issues.count)",
+                            ])
+                        } catch {
+                            logger.error("the store failed to keep a review: \(error)")
+                        }
+                    case .failure(let failure):
+                        logger.warning("the review failed: \(failure.reason)")
+                    }
+                    lastReview = started
+                    escalatedAt = nil
+                    nextScheduled = .now + .seconds(settings.intervalSeconds)
+                }
+            }
+            try? await Task.sleep(for: pollInterval)
+        }
+    }
+
+    static func describe(_ sample: MetricSample?) -> String {
+        guard let sample else { return "(unavailable)" }
+        var lines = [
+            "memory \(Int(sample.memoryPercent))% used", "load per CPU \((sample.loadPerCPU * 100).rounded() / 100)",
+        ]
+        if let cpu = sample.cpuPercent { lines.insert("cpu \(Int(cpu))% busy", at: 0) }
+        if let swap = sample.swapPercent { lines.append("swap \(Int(swap))% used") }
+        for (mount, percent) in sample.diskPercent.sorted(by: { $0.key < $1.key }) { lines.append("disk \(mount) \(Int(percent))% used") }
+        return lines.joined(separator: "\n")
+    }
+}
