@@ -43,7 +43,6 @@ public struct TriggerService: Service {
     }
 
     private func watch(_ settings: MonitoringConfiguration) async throws {
-
         let tailers = try settings.files.map { path in
             FileTailer(path: path, cursor: try store.cursor(for: "file:" + path).flatMap(FileTailer.Cursor.init))
         }
@@ -59,7 +58,9 @@ public struct TriggerService: Service {
         let rules = try settings.rules.map { rule in
             try OperatorRule(pattern: rule.pattern, severity: rule.severity, category: rule.category, escalate: rule.escalate, summary: rule.summary)
         }
-        var pipeline = TriggerPipeline(classifier: TriggerClassifier(makeClient: makeClient), miner: TemplateMiner(restoring: try store.templates()),
+        // Without a trigger model (models.trigger.enable false) lines are judged by the rules alone.
+        let classifier = configuration.models.trigger.enable ? TriggerClassifier(makeClient: makeClient) : nil
+        var pipeline = TriggerPipeline(classifier: classifier, miner: TemplateMiner(restoring: try store.templates()),
                                        verdicts: known, batchSize: settings.templateBatch, rules: rules)
         var waitingSince: ContinuousClock.Instant?
         var lastRetention = ContinuousClock.now - .seconds(3600)
