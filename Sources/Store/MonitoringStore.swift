@@ -18,6 +18,15 @@ public struct StoredEvent: Sendable, Equatable, Codable {
     public var identifier: String?
 }
 
+/// A knowledge-base entry.
+public struct KnowledgeNote: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var time: Date
+    public var title: String
+    public var body: String
+    public var tags: [String]
+}
+
 /// What the monitoring layers remember across restarts. SQLite (``SQLiteStore``) is the embedded default;
 /// the protocol is the seam for another backend (PostgreSQL).
 public protocol MonitoringStore: Sendable {
@@ -32,6 +41,11 @@ public protocol MonitoringStore: Sendable {
     /// Where a source stopped (a journal cursor), so a restart neither loses nor repeats entries.
     func cursor(for source: String) throws -> String?
     func setCursor(_ cursor: String, for source: String) throws
+    /// Adds a note to the knowledge base (what was learnt: a fix, a runbook step, an analysis's lesson).
+    @discardableResult
+    func addKnowledge(title: String, body: String, tags: [String], at date: Date) throws -> Int64
+    /// Full-text search (BM25), best first.
+    func searchKnowledge(_ query: String, limit: Int) throws -> [KnowledgeNote]
     func append(_ review: Review, at date: Date) throws
     func reviews(limit: Int) throws -> [(time: Date, review: Review)]
     /// Retention: deletes events older than `date`; returns how many.
@@ -96,7 +110,48 @@ public final class SQLiteStore: MonitoringStore {
                 t.column("json", .text).notNull()
             }
         }
+        migrator.registerMigration("v3: knowledge base") { db in
+            try db.create(table: "knowledge") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("time", .datetime).notNull()
+                t.column("title", .text).notNull()
+                t.column("body", .text).notNull()
+                t.column("tags", .text).notNull()
+            }
+            // Porter stemming, so "restarting" finds "restart"; kept in step with the table by GRDB's triggers.
+            try db.create(virtualTable: "knowledge_fts", using: FTS5()) { t in
+                t.synchronize(withTable: "knowledge")
+                t.tokenizer = .porter()
+                t.column("title")
+                t.column("body")
+                t.column("tags")
+            }
+        }
         return migrator
+    }
+
+    @discardableResult
+    public func addKnowledge(title: String, body: String, tags: [String], at date: Date) throws -> Int64 {
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO knowledge (time, title, body, tags) VALUES (?, ?, ?, ?)",
+                           arguments: [date, title, body, tags.joined(separator: " ")])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func searchKnowledge(_ query: String, limit: Int) throws -> [KnowledgeNote] {
+        // The words of the query, each quoted: FTS5 syntax from a user (or a model) is not interpreted.
+        guard let pattern = FTS5Pattern(matchingAnyTokenIn: query) else { return [] }
+        return try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT knowledge.* FROM knowledge JOIN knowledge_fts ON knowledge_fts.rowid = knowledge.id
+                WHERE knowledge_fts MATCH ? ORDER BY bm25(knowledge_fts, 5.0, 1.0, 2.0) LIMIT ?
+                """, arguments: [pattern, limit]).map { row in
+                let tags: String = row["tags"]
+                return KnowledgeNote(id: row["id"], time: row["time"], title: row["title"], body: row["body"],
+                                     tags: tags.split(separator: " ").map(String.init))
+            }
+        }
     }
 
     public func append(_ review: Review, at date: Date) throws {

@@ -113,6 +113,18 @@ extension IntegrationTests {
             #expect(listed.status == 0 && listed.stdout.split(separator: "\n").count == 1, "\(listed.stderr)")
         }
 
+        @Test func theKnowledgeCommandsAddAndFind() throws {
+            let store = try TestEnvironment.temporaryDirectory("kb") + "/ai-sysadmin.sqlite"
+            let daemon = try TestEnvironment.daemonExecutable()
+            let added = try TestEnvironment.runToCompletion(daemon, ["knowledge", "add", "--store", store, "--title", "nginx OOM",
+                                                                     "--tag", "nginx", "raise the memory limit of nginx.service"])
+            #expect(added.status == 0 && added.stdout.hasPrefix("added note 1"), "\(added.stderr)")
+            let found = try TestEnvironment.runToCompletion(daemon, ["knowledge", "search", "--store", store, "--json", "memory nginx"])
+            #expect(found.status == 0 && found.stdout.contains("\"title\":\"nginx OOM\""), "\(found.stderr)")
+            let refused = try TestEnvironment.runToCompletion(daemon, ["knowledge", "add", "--store", store, "--title", "x", "--tag", "two words", "body"])
+            #expect(refused.status == 1 && refused.stderr.contains("--tag is one word"))
+        }
+
         @Test func aTriggerModelThatIsNotThereIsNamedOnceAndRulesOnlyNeedsNone() throws {
             let directory = try TestEnvironment.temporaryDirectory("replay-down")
             let file = try syslogFixture(in: directory)

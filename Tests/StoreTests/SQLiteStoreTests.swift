@@ -69,3 +69,24 @@ import Testing
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "this is not sqlite", "the file was changed")
     }
 }
+
+@Suite struct KnowledgeBaseTests {
+    @Test func notesAreFoundByTheirWordsBestFirstAndQueriesAreNotSyntax() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kb-\(UUID().uuidString)/ai-sysadmin.sqlite").path
+        let store = try SQLiteStore(path: path)
+        let date = Date(timeIntervalSince1970: 1_800_000_000)
+        try store.addKnowledge(title: "nginx restarts after OOM", body: "The worker was killed for memory; raise the cgroup limit.",
+                               tags: ["nginx", "memory"], at: date)
+        try store.addKnowledge(title: "Disk full on /var", body: "journald filled /var; vacuum the journal, then restart nginx.",
+                               tags: ["disk"], at: date)
+        try store.addKnowledge(title: "Unrelated", body: "Certificates renew on Mondays.", tags: [], at: date)
+
+        let found = try SQLiteStore(path: path).searchKnowledge("nginx restarting", limit: 10)
+        #expect(found.map(\.title) == ["nginx restarts after OOM", "Disk full on /var"], "a title match ranks first; stemming finds 'restart'")
+        #expect(found.first?.tags == ["nginx", "memory"])
+        #expect(try store.searchKnowledge("certificate", limit: 10).map(\.title) == ["Unrelated"])
+        // FTS5 operators in a query are words, not syntax: no error, no injection.
+        #expect(throws: Never.self) { try store.searchKnowledge(#"nginx" OR * NEAR( "#, limit: 10) }
+        #expect(try store.searchKnowledge("   ", limit: 10).isEmpty)
+    }
+}
