@@ -10,6 +10,23 @@ public struct MetricSample: Sendable, Equatable {
     public var loadPerCPU: Double
     /// Mount point → percent used, for real file systems.
     public var diskPercent: [String: Double]
+
+    public init(cpuPercent: Double?, memoryPercent: Double, swapPercent: Double?, loadPerCPU: Double, diskPercent: [String: Double]) {
+        self.cpuPercent = cpuPercent
+        self.memoryPercent = memoryPercent
+        self.swapPercent = swapPercent
+        self.loadPerCPU = loadPerCPU
+        self.diskPercent = diskPercent
+    }
+
+    /// The readings by the names the store keeps them under.
+    public var named: [String: Double] {
+        var values: [String: Double] = ["memory": memoryPercent, "load_per_cpu": loadPerCPU]
+        if let cpuPercent { values["cpu"] = cpuPercent }
+        if let swapPercent { values["swap"] = swapPercent }
+        for (mount, percent) in diskPercent { values["disk:" + mount] = percent }
+        return values
+    }
 }
 
 /// Reads ``MetricSample``s. The parsers take the files' text, so tests feed them fixtures.

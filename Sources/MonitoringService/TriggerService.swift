@@ -83,7 +83,10 @@ public struct TriggerService: Service {
             }
             if limits.enable, ContinuousClock.now - lastSample >= .seconds(limits.intervalSeconds) {
                 lastSample = .now
-                if let sample = sampler.sample() { events += metricTriggers.observe(sample) }
+                if let sample = sampler.sample() {
+                    events += metricTriggers.observe(sample)
+                    do { try store.appendMetrics(sample.named, at: Date()) } catch { logger.error("the store failed to keep metrics: \(error)") }
+                }
             }
             if pipeline.hasWaiting {
                 waitingSince = waitingSince ?? .now
@@ -119,8 +122,9 @@ public struct TriggerService: Service {
                     }
                 }
                 if ContinuousClock.now - lastRetention >= .seconds(3600) {
-                    let deleted = try store.deleteEvents(olderThan: Date().addingTimeInterval(-settings.eventRetentionDays * 86_400))
-                    if deleted > 0 { logger.info("retention deleted \(deleted) events older than \(settings.eventRetentionDays) days") }
+                    let cutoff = Date().addingTimeInterval(-settings.eventRetentionDays * 86_400)
+                    let deleted = try store.deleteEvents(olderThan: cutoff) + store.deleteMetrics(olderThan: cutoff)
+                    if deleted > 0 { logger.info("retention deleted \(deleted) events and metric readings older than \(settings.eventRetentionDays) days") }
                     lastRetention = .now
                 }
             } catch {

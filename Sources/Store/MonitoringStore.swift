@@ -46,6 +46,13 @@ public protocol MonitoringStore: Sendable {
     func addKnowledge(title: String, body: String, tags: [String], at date: Date) throws -> Int64
     /// Full-text search (BM25), best first.
     func searchKnowledge(_ query: String, limit: Int) throws -> [KnowledgeNote]
+    /// Keeps a metric reading (`cpu`, `memory`, `swap`, `load_per_cpu`, `disk:/mount`).
+    func appendMetrics(_ values: [String: Double], at date: Date) throws
+    /// One metric's readings since `date`, oldest first.
+    func metricHistory(_ name: String, since date: Date) throws -> [(time: Date, value: Double)]
+    /// Retention for metric readings; returns how many were deleted.
+    @discardableResult
+    func deleteMetrics(olderThan date: Date) throws -> Int
     func append(_ review: Review, at date: Date) throws
     func reviews(limit: Int) throws -> [(time: Date, review: Review)]
     /// Retention: deletes events older than `date`; returns how many.
@@ -127,7 +134,40 @@ public final class SQLiteStore: MonitoringStore {
                 t.column("tags")
             }
         }
+        migrator.registerMigration("v4: metric history") { db in
+            try db.create(table: "metric") { t in
+                t.column("name", .text).notNull()
+                t.column("time", .datetime).notNull()
+                t.column("value", .double).notNull()
+            }
+            try db.create(index: "metric_by_name_and_time", on: "metric", columns: ["name", "time"])
+            try db.create(index: "metric_by_time", on: "metric", columns: ["time"])
+        }
         return migrator
+    }
+
+    public func appendMetrics(_ values: [String: Double], at date: Date) throws {
+        guard !values.isEmpty else { return }
+        try database.write { db in
+            for (name, value) in values where value.isFinite {
+                try db.execute(sql: "INSERT INTO metric (name, time, value) VALUES (?, ?, ?)", arguments: [name, date, value])
+            }
+        }
+    }
+
+    public func metricHistory(_ name: String, since date: Date) throws -> [(time: Date, value: Double)] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT time, value FROM metric WHERE name = ? AND time >= ? ORDER BY time", arguments: [name, date])
+                .map { ($0["time"], $0["value"]) }
+        }
+    }
+
+    @discardableResult
+    public func deleteMetrics(olderThan date: Date) throws -> Int {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM metric WHERE time < ?", arguments: [date])
+            return db.changesCount
+        }
     }
 
     @discardableResult

@@ -90,3 +90,19 @@ import Testing
         #expect(try store.searchKnowledge("   ", limit: 10).isEmpty)
     }
 }
+
+@Suite struct MetricHistoryTests {
+    @Test func readingsAreKeptPerNameAndRetentionDeletesOldOnes() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString)/ai-sysadmin.sqlite").path
+        let store = try SQLiteStore(path: path)
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        let sample = MetricSample(cpuPercent: nil, memoryPercent: 40, swapPercent: nil, loadPerCPU: 0.5, diskPercent: ["/": 70])
+        try store.appendMetrics(sample.named, at: start)
+        try store.appendMetrics(["memory": 55, "cpu": .nan], at: start.addingTimeInterval(60))
+        #expect(try store.metricHistory("memory", since: start).map(\.value) == [40, 55])
+        #expect(try store.metricHistory("disk:/", since: start).map(\.value) == [70])
+        #expect(try store.metricHistory("cpu", since: start).isEmpty, "a reading that is not a number is not kept")
+        #expect(try store.deleteMetrics(olderThan: start.addingTimeInterval(30)) == 3)
+        #expect(try store.metricHistory("memory", since: start).map(\.value) == [55])
+    }
+}
