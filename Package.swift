@@ -95,6 +95,7 @@ let package = Package(
         .target(
             name: "Monitoring",
             dependencies: [
+                "ModelSupervisor",
                 "UpstreamClient",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -120,6 +121,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Issue 5's foundation: the closed set of typed actions, their validation and the autonomy policy.
+        .target(
+            name: "Autonomy",
+            dependencies: ["ModelSupervisor"],
             swiftSettings: swiftSettings
         ),
         // Logging bootstrap and failure exits shared by the executables (and only by them).
@@ -183,6 +190,11 @@ let package = Package(
         .testTarget(
             name: "APIGatewayTests",
             dependencies: ["APIGateway", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AutonomyTests",
+            dependencies: ["Autonomy", "ModelSupervisor"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

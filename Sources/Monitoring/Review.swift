@@ -1,4 +1,5 @@
 import Foundation
+import ModelSupervisor
 import UpstreamClient
 
 /// What Layer 3 concludes about the host.
@@ -166,13 +167,13 @@ public struct Reviewer: Sendable {
         review.issues = Array(review.issues.prefix(5)).map { issue in
             var issue = issue
             issue.description = LogText.clean(issue.description, limit: 200)
-            issue.units = issue.units.filter(UnitNames.isValid)
+            issue.units = issue.units.filter(UnitName.isValid)
             return issue
         }
         review.proposedActions = Array(review.proposedActions.prefix(3)).filter { action in
             guard Review.actionTypes.contains(action.type), action.target.count <= 64 else { return false }
             // A unit action names a unit, kill_process a pid; a target that is neither is dropped, not fixed up.
-            if Review.unitActions.contains(action.type) { return UnitNames.isValid(action.target) }
+            if Review.unitActions.contains(action.type) { return UnitName.isValid(action.target) }
             if action.type == "kill_process" { return Int(action.target).map { $0 > 1 } ?? false }
             return true
         }.map { action in
@@ -215,21 +216,5 @@ public struct Reviewer: Sendable {
             ]),
             "required": ["status", "summary", "issues", "proposed_actions", "escalate", "escalation_reason"],
         ])
-    }
-}
-
-/// systemd's unit-name rules, as far as a reviewer's answer needs them: a name, an optional `@instance`, and
-/// one of the unit suffixes; no path separators, no shell metacharacters.
-public enum UnitNames {
-    static let suffixes = [".service", ".socket", ".target", ".timer", ".mount", ".path", ".slice", ".scope", ".device", ".swap", ".automount"]
-
-    public static func isValid(_ name: String) -> Bool {
-        guard name.utf8.count <= 256, let suffix = suffixes.first(where: { name.hasSuffix($0) }) else { return false }
-        let stem = name.dropLast(suffix.count)
-        guard !stem.isEmpty, !stem.hasPrefix("-"), !stem.hasPrefix("@") else { return false }
-        return stem.unicodeScalars.allSatisfy { scalar in
-            (scalar.value >= 48 && scalar.value <= 57) || (scalar.value >= 65 && scalar.value <= 90)
-                || (scalar.value >= 97 && scalar.value <= 122) || ":-_.\\@".unicodeScalars.contains(scalar)
-        } && stem.filter({ $0 == "@" }).count <= 1
     }
 }

@@ -1,3 +1,4 @@
+import ModelSupervisor
 import Testing
 @testable import Monitoring
 
@@ -58,6 +59,6 @@ import Testing
         ("-nginx.service", false), ("a@b@c.service", false), ("@.service", false),
     ])
     func unitNamesFollowSystemdsRules(_ name: String, _ valid: Bool) {
-        #expect(UnitNames.isValid(name) == valid)
+        #expect(UnitName.isValid(name) == valid)
     }
 }

@@ -70,7 +70,10 @@ public enum UnitName {
     public static func isValid(_ name: String) -> Bool {
         guard name.utf8.count <= 255, let suffix = suffixes.first(where: { name.hasSuffix($0) }) else { return false }
         let prefix = name.dropLast(suffix.count)
-        guard !prefix.isEmpty else { return false }
+        // One optional "@instance"; no leading "-", "@" or "." (systemd would take those for options or hidden
+        // files, and a model's string has no business there).
+        guard !prefix.isEmpty, !prefix.hasPrefix("-"), !prefix.hasPrefix("@"), !prefix.hasPrefix("."),
+              prefix.filter({ $0 == "@" }).count <= 1 else { return false }
         return prefix.unicodeScalars.allSatisfy { scalar in
             scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || ":_.-\\@".unicodeScalars.contains(scalar))
         }
