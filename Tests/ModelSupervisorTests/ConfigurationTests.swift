@@ -151,7 +151,8 @@ import Testing
         var (config, _) = try validConfig()
         config.api.port = config.models.meta.port
         config.api.requireAuth = true
-        unsetenv("AI_SYSADMIN_API_KEYS")
+        // Not unset here: no test may change the process environment while others spawn processes.
+        try #require(ProcessInfo.processInfo.environment["AI_SYSADMIN_API_KEYS"] == nil, "run the tests without AI_SYSADMIN_API_KEYS")
         let issues = ConfigurationValidator().validate(config)
         #expect(issues.map(\.keyPath) == ["api.port", "api.requireAuth"])
         #expect(issues.allSatisfy { $0.gatewayOnly && !$0.stopsTheDaemon })

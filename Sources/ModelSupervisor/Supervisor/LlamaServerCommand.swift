@@ -54,6 +54,10 @@ public enum ChildEnvironment {
     static let withheldPrefix = "LLAMA_ARG_"
 
     public static func current() -> [String: String] {
-        ProcessInfo.processInfo.environment.filter { !withheldVariables.contains($0.key) && !$0.key.hasPrefix(withheldPrefix) }
+        filtered(ProcessInfo.processInfo.environment)
+    }
+
+    static func filtered(_ environment: [String: String]) -> [String: String] {
+        environment.filter { !withheldVariables.contains($0.key) && !$0.key.hasPrefix(withheldPrefix) }
     }
 }

@@ -24,8 +24,13 @@ public struct SystemdNotifier: Sendable {
     /// Half of `WatchdogSec=` when the manager expects pings from this process, else `nil`.
     public var watchdogPingInterval: Duration? {
         var microseconds: UInt64 = 0
-        guard sd_watchdog_enabled(0, &microseconds) > 0, microseconds > 0 else { return nil }
-        return .microseconds(Int64(microseconds / 2))
+        guard sd_watchdog_enabled(0, &microseconds) > 0 else { return nil }
+        return Self.pingInterval(watchdogMicroseconds: microseconds)
+    }
+
+    /// Half of the manager's watchdog timeout, so one late ping is not yet a timeout.
+    static func pingInterval(watchdogMicroseconds microseconds: UInt64) -> Duration? {
+        microseconds > 0 ? .microseconds(Int64(microseconds / 2)) : nil
     }
 
     /// STATUS is one line; a newline would start a new assignment.
