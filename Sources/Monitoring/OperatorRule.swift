@@ -1,3 +1,5 @@
+import ModelSupervisor
+
 /// An operator's rule from the configuration: a line whose message matches `pattern` gets this verdict,
 /// whatever the model says — for what must never be missed (or is known to be noise at a set level).
 public struct OperatorRule: @unchecked Sendable {
@@ -17,6 +19,11 @@ public struct OperatorRule: @unchecked Sendable {
         self.regex = regex
         self.pattern = pattern
         verdict = Verdict(severity: severity, category: category, escalate: escalate, summary: LogText.clean(summary, limit: 120))
+    }
+
+    /// The rule as the configuration states it (`monitoring.rules`).
+    public init(_ rule: MonitoringConfiguration.Rule) throws(Invalid) {
+        try self.init(pattern: rule.pattern, severity: rule.severity, category: rule.category, escalate: rule.escalate, summary: rule.summary)
     }
 
     public func matches(_ message: String) -> Bool {

@@ -33,12 +33,7 @@ public struct ReviewService: Service {
 
     private func loop(_ settings: MonitoringConfiguration.Review) async throws {
         let configuration = configuration
-        // The key is read for each request: the supervisor writes a new one whenever it restarts the server.
-        let makeClient: @Sendable () -> OpenAIClient = {
-            OpenAIClient(endpoint: ModelEndpoint(
-                baseURL: configuration.baseURL(for: .review),
-                apiKey: configuration.apiKeyFile(for: .review).flatMap { try? ModelAPIKey.read(from: $0) }))
-        }
+        let makeClient: @Sendable () -> OpenAIClient = { configuration.client(for: .review) }
         let reviewer = Reviewer(makeClient: makeClient)
         var lastReview = Date()
         var nextScheduled = ContinuousClock.now + .seconds(settings.intervalSeconds)

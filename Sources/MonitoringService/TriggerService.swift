@@ -48,16 +48,9 @@ public struct TriggerService: Service {
         }
         var known = try store.verdicts(validAt: Date())
         let configuration = configuration
-        // The key is read for each request: the supervisor writes a new one whenever it restarts the server.
-        let makeClient: @Sendable () -> OpenAIClient = {
-            OpenAIClient(endpoint: ModelEndpoint(
-                baseURL: configuration.baseURL(for: .trigger),
-                apiKey: configuration.apiKeyFile(for: .trigger).flatMap { try? ModelAPIKey.read(from: $0) }))
-        }
+        let makeClient: @Sendable () -> OpenAIClient = { configuration.client(for: .trigger) }
         // Validated by `config check` already; a rule that still fails to compile is a programming error here.
-        let rules = try settings.rules.map { rule in
-            try OperatorRule(pattern: rule.pattern, severity: rule.severity, category: rule.category, escalate: rule.escalate, summary: rule.summary)
-        }
+        let rules = try settings.rules.map(OperatorRule.init)
         // Without a trigger model (models.trigger.enable false) lines are judged by the rules alone.
         let classifier = configuration.models.trigger.enable ? TriggerClassifier(makeClient: makeClient) : nil
         var pipeline = TriggerPipeline(classifier: classifier, miner: TemplateMiner(restoring: try store.templates()),

@@ -11,11 +11,7 @@ struct EventsCommand: ParsableCommand {
         commandName: "events",
         abstract: "List the trigger events in the store, oldest first.")
 
-    @Option(name: .long, help: ArgumentHelp("The store; default <stateDirectory>/ai-sysadmin.sqlite of --config.", valueName: "file"))
-    var store: String?
-
-    @Option(name: .long, help: ArgumentHelp("Configuration file (for its state directory).", valueName: "file"))
-    var config: String?
+    @OptionGroup var location: StoreOptions
 
     @Option(name: .long, help: ArgumentHelp("Only events at or after this time: ISO 8601, or an age such as 30m, 6h, 2d.", valueName: "time"))
     var since: String?
@@ -28,16 +24,6 @@ struct EventsCommand: ParsableCommand {
 
     func run() throws {
         let program = "ai-sysadmin events"
-        let path: String
-        do {
-            let configuration = try config.map { file throws(ConfigurationError) in try DaemonConfiguration.load(from: file) } ?? DaemonConfiguration()
-            path = store ?? (configuration.stateDirectory as NSString).appendingPathComponent("ai-sysadmin.sqlite")
-        } catch {
-            throw CommandSupport.fail(program, ["\(error)"])
-        }
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw CommandSupport.fail(program, ["no store at \(path) (pass --store FILE, or --config for the daemon's)"])
-        }
         var start: Date?
         if let since {
             guard let parsed = Self.time(since) else {
@@ -46,11 +32,12 @@ struct EventsCommand: ParsableCommand {
             start = parsed
         }
         guard limit > 0 else { throw CommandSupport.fail(program, ["--limit must be positive"]) }
+        let store = try location.open(program, mustExist: true)
         let events: [StoredEvent]
         do {
-            events = try SQLiteStore(path: path).events(since: start, limit: limit)
+            events = try store.events(since: start, limit: limit)
         } catch {
-            throw CommandSupport.fail(program, ["the store \(path): \(error)"])
+            throw CommandSupport.fail(program, ["\(error)"])
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -11,26 +11,9 @@ struct KnowledgeCommand: ParsableCommand {
         abstract: "Add to and search the knowledge base (runbook notes, fixes, lessons).",
         subcommands: [Add.self, Search.self])
 
-    struct Location: ParsableArguments {
-        @Option(name: .long, help: ArgumentHelp("The store; default <stateDirectory>/ai-sysadmin.sqlite of --config.", valueName: "file"))
-        var store: String?
-
-        @Option(name: .long, help: ArgumentHelp("Configuration file (for its state directory).", valueName: "file"))
-        var config: String?
-
-        func open(_ program: String) throws -> SQLiteStore {
-            do {
-                let configuration = try config.map { file throws(ConfigurationError) in try DaemonConfiguration.load(from: file) } ?? DaemonConfiguration()
-                return try SQLiteStore(path: store ?? (configuration.stateDirectory as NSString).appendingPathComponent("ai-sysadmin.sqlite"))
-            } catch {
-                throw CommandSupport.fail(program, ["\(error)"])
-            }
-        }
-    }
-
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a note; the body is the argument, or standard input with -.")
-        @OptionGroup var location: Location
+        @OptionGroup var location: StoreOptions
         @Option(name: .long, help: "A short title.") var title: String
         @Option(name: .customLong("tag"), help: "A tag (repeatable).") var tags: [String] = []
         @Argument(help: "The note's text, or - to read it from standard input.") var body: String
@@ -46,7 +29,7 @@ struct KnowledgeCommand: ParsableCommand {
             guard tags.allSatisfy({ !$0.isEmpty && !$0.contains(where: \.isWhitespace) }) else {
                 throw CommandSupport.fail(program, ["a --tag is one word"])
             }
-            let store = try location.open(program)
+            let store = try location.open(program, mustExist: false)
             do {
                 let id = try store.addKnowledge(title: trimmedTitle, body: text, tags: tags, at: Date())
                 print("added note \(id)")
@@ -58,7 +41,7 @@ struct KnowledgeCommand: ParsableCommand {
 
     struct Search: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Search the notes, best match first.")
-        @OptionGroup var location: Location
+        @OptionGroup var location: StoreOptions
         @Option(name: .long, help: "At most this many notes.") var limit = 10
         @Flag(name: .long, help: "One JSON object per line.") var json = false
         @Argument(help: "Words to look for.") var query: String
@@ -68,7 +51,7 @@ struct KnowledgeCommand: ParsableCommand {
             guard limit > 0 else { throw CommandSupport.fail(program, ["--limit must be positive"]) }
             let notes: [KnowledgeNote]
             do {
-                notes = try location.open(program).searchKnowledge(query, limit: limit)
+                notes = try location.open(program, mustExist: false).searchKnowledge(query, limit: limit)
             } catch let exit as ExitCode {
                 throw exit
             } catch {

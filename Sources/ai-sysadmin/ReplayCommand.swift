@@ -63,9 +63,7 @@ struct ReplayCommand: AsyncParsableCommand {
         let rules: [OperatorRule]
         do {
             configuration = try config.map { path throws(ConfigurationError) in try DaemonConfiguration.load(from: path) } ?? DaemonConfiguration()
-            rules = try configuration.monitoring.rules.map { rule in
-                try OperatorRule(pattern: rule.pattern, severity: rule.severity, category: rule.category, escalate: rule.escalate, summary: rule.summary)
-            }
+            rules = try configuration.monitoring.rules.map(OperatorRule.init)
         } catch {
             throw CommandSupport.fail(program, ["\(error)"])
         }

@@ -9,11 +9,7 @@ import Store
 struct ReviewsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "reviews", abstract: "List the reviews in the store, newest first.")
 
-    @Option(name: .long, help: ArgumentHelp("The store; default <stateDirectory>/ai-sysadmin.sqlite of --config.", valueName: "file"))
-    var store: String?
-
-    @Option(name: .long, help: ArgumentHelp("Configuration file (for its state directory).", valueName: "file"))
-    var config: String?
+    @OptionGroup var location: StoreOptions
 
     @Option(name: .long, help: "At most this many reviews.")
     var limit = 20
@@ -24,21 +20,12 @@ struct ReviewsCommand: ParsableCommand {
     func run() throws {
         let program = "ai-sysadmin reviews"
         guard limit > 0 else { throw CommandSupport.fail(program, ["--limit must be positive"]) }
-        let path: String
-        do {
-            let configuration = try config.map { file throws(ConfigurationError) in try DaemonConfiguration.load(from: file) } ?? DaemonConfiguration()
-            path = store ?? (configuration.stateDirectory as NSString).appendingPathComponent("ai-sysadmin.sqlite")
-        } catch {
-            throw CommandSupport.fail(program, ["\(error)"])
-        }
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw CommandSupport.fail(program, ["no store at \(path) (pass --store FILE, or --config for the daemon's)"])
-        }
+        let store = try location.open(program, mustExist: true)
         let reviews: [(time: Date, review: Review)]
         do {
-            reviews = try SQLiteStore(path: path).reviews(limit: limit)
+            reviews = try store.reviews(limit: limit)
         } catch {
-            throw CommandSupport.fail(program, ["the store \(path): \(error)"])
+            throw CommandSupport.fail(program, ["\(error)"])
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

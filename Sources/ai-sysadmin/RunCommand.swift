@@ -38,12 +38,11 @@ struct RunCommand: AsyncParsableCommand {
         let fatal = ConfigurationValidator().validate(configuration).filter(\.stopsTheDaemon)
         guard fatal.isEmpty else { throw CommandSupport.fail("ai-sysadmin", fatal.map(\.description)) }
         let supervisor = ModelSupervisor(configuration: configuration, logger: logger)
-        let storePath = (configuration.stateDirectory as NSString).appendingPathComponent("ai-sysadmin.sqlite")
         let store: SQLiteStore
         do {
-            store = try SQLiteStore(path: storePath)
+            store = try SQLiteStore(path: configuration.storePath)
         } catch {
-            throw CommandSupport.fail("ai-sysadmin", ["cannot open the store \(storePath): \(error)"])
+            throw CommandSupport.fail("ai-sysadmin", ["cannot open the store \(configuration.storePath): \(error)"])
         }
         let monitoring = TriggerService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.monitoring"))
         let review = ReviewService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.review"))

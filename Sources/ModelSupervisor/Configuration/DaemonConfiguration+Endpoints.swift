@@ -1,4 +1,5 @@
 import Foundation
+import UpstreamClient
 
 extension DaemonConfiguration {
     /// Where `layer`'s server answers: `http://host:port` for managed and external servers, the URL for
@@ -21,5 +22,12 @@ extension DaemonConfiguration {
         case .managed: ModelAPIKey.file(layer: layer, stateDirectory: stateDirectory)
         case .external, .remote: models[layer].apiKeyFile
         }
+    }
+
+    /// A client for `layer`'s server with the key it requires now: made per request, because the supervisor
+    /// writes a new key whenever it restarts a managed server.
+    public func client(for layer: ModelLayer) -> OpenAIClient {
+        OpenAIClient(endpoint: ModelEndpoint(baseURL: baseURL(for: layer),
+                                             apiKey: apiKeyFile(for: layer).flatMap { try? ModelAPIKey.read(from: $0) }))
     }
 }

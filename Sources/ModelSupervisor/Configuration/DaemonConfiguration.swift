@@ -16,6 +16,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     public init() {}
 
+    /// The embedded store the daemon writes and the CLI reads.
+    public var storePath: String {
+        (stateDirectory as NSString).appendingPathComponent("ai-sysadmin.sqlite")
+    }
+
     public var resolvedModelDirectory: String {
         modelDirectory ?? (stateDirectory as NSString).appendingPathComponent("models")
     }

@@ -1,0 +1,34 @@
+import ArgumentParser
+import CommandSupport
+import Foundation
+import ModelSupervisor
+import Store
+
+/// Which store a command reads: `--store FILE`, or the daemon's, `<stateDirectory>/ai-sysadmin.sqlite` of
+/// `--config`. Shared by `events`, `reviews` and `knowledge`.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The store; default <stateDirectory>/ai-sysadmin.sqlite of --config.", valueName: "file"))
+    var store: String?
+
+    @Option(name: .long, help: ArgumentHelp("Configuration file (for its state directory).", valueName: "file"))
+    var config: String?
+
+    /// Opens the store; `mustExist`: a reader refuses to create an empty store where none was.
+    func open(_ program: String, mustExist: Bool) throws -> SQLiteStore {
+        let path: String
+        do {
+            let configuration = try config.map { file throws(ConfigurationError) in try DaemonConfiguration.load(from: file) } ?? DaemonConfiguration()
+            path = store ?? configuration.storePath
+        } catch {
+            throw CommandSupport.fail(program, ["\(error)"])
+        }
+        if mustExist, !FileManager.default.fileExists(atPath: path) {
+            throw CommandSupport.fail(program, ["no store at \(path) (pass --store FILE, or --config for the daemon's)"])
+        }
+        do {
+            return try SQLiteStore(path: path)
+        } catch {
+            throw CommandSupport.fail(program, ["the store \(path): \(error)"])
+        }
+    }
+}
