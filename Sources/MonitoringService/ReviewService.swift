@@ -40,12 +40,13 @@ public struct ReviewService: Service {
         var escalatedAt: ContinuousClock.Instant?
         var sampler = MetricSampler()
         while !Task.isCancelled {
-            let events = (try? store.events(since: lastReview, limit: 20_000)) ?? []
-            if escalatedAt == nil, events.contains(where: \.escalate) { escalatedAt = .now }
+            // Checked every poll with one indexed query; the events themselves are read only for a review.
+            if escalatedAt == nil, (try? store.hasEscalation(since: lastReview)) == true { escalatedAt = .now }
             let escalationDue = escalatedAt.map { ContinuousClock.now - $0 >= .seconds(settings.escalationDelaySeconds) } ?? false
             if escalationDue || ContinuousClock.now >= nextScheduled {
                 if case .ready = await makeClient().health() {
                     let started = Date()
+                    let events = (try? store.events(since: lastReview, limit: 20_000)) ?? []
                     let triggerEvents = events.map { stored in
                         TriggerEvent(record: LogRecord(message: stored.message, unit: stored.unit, identifier: stored.identifier,
                                                        timestampMicroseconds: stored.timeMicroseconds),

@@ -38,6 +38,8 @@ public protocol MonitoringStore: Sendable {
     func save(templates: [TemplateMiner.Template], verdicts: [Int: Verdict], decidedAt: Date, validFor: TimeInterval) throws
     func append(_ events: [TriggerEvent], processedAt: Date) throws
     func events(since: Date?, limit: Int) throws -> [StoredEvent]
+    /// Whether an escalating event arrived at or after `date` (a cheap check a loop can make often).
+    func hasEscalation(since date: Date) throws -> Bool
     /// Where a source stopped (a journal cursor), so a restart neither loses nor repeats entries.
     func cursor(for source: String) throws -> String?
     func setCursor(_ cursor: String, for source: String) throws
@@ -283,6 +285,13 @@ public final class SQLiteStore: MonitoringStore {
                                    severity: severity, category: category, escalate: row["escalate"], summary: row["summary"],
                                    source: row["source"], message: row["message"], unit: row["unit"], identifier: row["identifier"])
             }
+        }
+    }
+
+    public func hasEscalation(since date: Date) throws -> Bool {
+        try database.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM event WHERE timeMicroseconds >= ? AND escalate)",
+                              arguments: [Int64(date.timeIntervalSince1970 * 1_000_000)]) ?? false
         }
     }
 

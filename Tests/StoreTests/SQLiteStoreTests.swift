@@ -47,7 +47,13 @@ import Testing
         #expect(all.first?.unit == "app.service" && all.first?.severity == .error)
         #expect(try store.events(since: Date(timeIntervalSince1970: 1.5), limit: 10).map(\.message) == ["second", "undated"])
 
-        #expect(try store.deleteEvents(olderThan: Date(timeIntervalSince1970: 2.5)) == 2)
+        #expect(try !store.hasEscalation(since: Date(timeIntervalSince1970: 0)), "none of these escalates")
+        try store.append([TriggerEvent(record: LogRecord(message: "oom", timestampMicroseconds: 2_500_000), templateID: 2,
+                                       severity: .critical, category: .resource, escalate: true, summary: "oom", source: .rule)],
+                         processedAt: Date(timeIntervalSince1970: 3))
+        #expect(try store.hasEscalation(since: Date(timeIntervalSince1970: 2)))
+        #expect(try !store.hasEscalation(since: Date(timeIntervalSince1970: 2.6)))
+        #expect(try store.deleteEvents(olderThan: Date(timeIntervalSince1970: 2.7)) == 3)
         #expect(try store.events(since: nil, limit: 10).map(\.message) == ["undated"])
     }
 
