@@ -123,10 +123,35 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Issue 5's foundation: the closed set of typed actions, their validation and the autonomy policy.
+        // The closed set of typed actions, their validation, their plans (argv / D-Bus, never a shell), the
+        // executor that runs and verifies them, and the autonomy policy.
         .target(
             name: "Autonomy",
             dependencies: ["ModelSupervisor"],
+            swiftSettings: swiftSettings
+        ),
+        // Gotify and webhook notifications, delivered in the background with retries.
+        .target(
+            name: "Notifications",
+            dependencies: [
+                "ModelSupervisor",
+                "UpstreamClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The executor as a service of the daemon: proposals → validation → policy → ledger → execution → audit.
+        .target(
+            name: "ActionService",
+            dependencies: [
+                "Autonomy",
+                "ModelSupervisor",
+                "Notifications",
+                "Store",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Logging bootstrap and failure exits shared by the executables (and only by them).
@@ -155,7 +180,10 @@ let package = Package(
         .executableTarget(
             name: "ai-sysadmin",
             dependencies: [
+                "ActionService",
+                "Autonomy",
                 "CommandSupport",
+                "Notifications",
                 "ModelFiles",
                 "ModelSupervisor",
                 "Monitoring",
@@ -194,12 +222,12 @@ let package = Package(
         ),
         .testTarget(
             name: "AutonomyTests",
-            dependencies: ["Autonomy", "ModelSupervisor"],
+            dependencies: ["ActionService", "Autonomy", "ModelSupervisor", "Notifications", "Store", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "StoreTests",
-            dependencies: ["Store", "Monitoring"],
+            dependencies: ["Store", "Monitoring", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -191,17 +191,26 @@ public struct ActionValidator: Sendable {
 
     /// The pid must be a live process that is not PID 1 and does not belong to a protected unit.
     func validateProcess(_ pid: Int32) -> Result<Void, Rejection> {
-        guard let cgroup = try? String(contentsOfFile: "\(procRoot)/\(pid)/cgroup", encoding: .utf8) else {
+        guard let units = Self.cgroupComponents(ofProcess: "\(pid)", procRoot: procRoot) else {
             return .failure(Rejection(reason: "no process \(pid) is running"))
         }
-        // "0::/system.slice/sshd.service" (cgroup v2), or v1 lines ending in the unit's path.
-        for line in cgroup.split(separator: "\n") {
-            guard let path = line.split(separator: ":", maxSplits: 2).last else { continue }
-            for component in path.split(separator: "/") where protectedUnits.contains(String(component)) {
-                return .failure(Rejection(reason: "process \(pid) belongs to \(component), which is protected"))
-            }
+        if let unit = units.first(where: protectedUnits.contains) {
+            return .failure(Rejection(reason: "process \(pid) belongs to \(unit), which is protected"))
         }
         return .success(())
+    }
+
+    /// The systemd units (`*.service`, `*.scope`) a process's cgroup path names; empty outside systemd.
+    public static func units(ofProcess process: String, procRoot: String = "/proc") -> [String] {
+        (cgroupComponents(ofProcess: process, procRoot: procRoot) ?? []).filter { $0.hasSuffix(".service") || $0.hasSuffix(".scope") }
+    }
+
+    /// "0::/system.slice/sshd.service" (cgroup v2), or v1 lines ending in the unit's path: every path component.
+    static func cgroupComponents(ofProcess process: String, procRoot: String) -> [String]? {
+        guard let cgroup = try? String(contentsOfFile: "\(procRoot)/\(process)/cgroup", encoding: .utf8) else { return nil }
+        return cgroup.split(separator: "\n").flatMap { line in
+            (line.split(separator: ":", maxSplits: 2).last ?? "").split(separator: "/").map(String.init)
+        }
     }
 
     /// A model's string shown in a reason: control characters replaced, bounded.

@@ -1,16 +1,5 @@
 import Foundation
-
-/// How far the system may act on its own (config `autonomyLevel`).
-public enum AutonomyLevel: String, Sendable, CaseIterable {
-    /// Nothing executes; proposals are recorded.
-    case observe
-    /// Every action waits for an operator's approval.
-    case suggest
-    /// Low-risk actions execute; the rest wait for approval.
-    case autoSafe = "auto-safe"
-    /// Low- and medium-risk actions execute; high-risk ones wait for approval.
-    case autoFull = "auto-full"
-}
+import ModelSupervisor
 
 /// Where a validated action goes. Every proposal ends in one of these or in a rejection by the validator —
 /// nothing is dropped without a recorded reason.
@@ -21,14 +10,27 @@ public enum Decision: Sendable, Equatable {
     case block(reason: String)
 }
 
+/// An action that ran, as the budgets count it.
+public struct ExecutionRecord: Sendable, Equatable {
+    public var time: Date
+    public var type: String
+    public var unit: String?
+
+    public init(time: Date, type: String, unit: String?) {
+        self.time = time
+        self.type = type
+        self.unit = unit
+    }
+}
+
 /// The model proposes; this decides. Pure and deterministic: the level, the action's fixed risk class, and the
-/// budgets (restarts per unit per hour, actions per hour) — a unit that keeps failing past its budget is
+/// budgets (restarts per unit per hour, actions per hour) counted over what the ledger says ran in the last
+/// hour — so a restart of the daemon does not refill them. A unit that keeps failing past its budget is
 /// escalated to a person instead of being restarted in a loop.
 public struct AutonomyPolicy: Sendable {
     public let level: AutonomyLevel
     public let restartsPerUnitPerHour: Int
     public let actionsPerHour: Int
-    private var executed: [(time: Date, action: Action)] = []
 
     public init(level: AutonomyLevel, restartsPerUnitPerHour: Int = 3, actionsPerHour: Int = 20) {
         self.level = level
@@ -36,11 +38,10 @@ public struct AutonomyPolicy: Sendable {
         self.actionsPerHour = actionsPerHour
     }
 
-    public func decide(_ action: Action, at now: Date) -> Decision {
-        // Read-only investigation changes nothing: it runs at every level but observe.
+    /// For a proposal from automation (a review, an analysis, a chat request).
+    public func decide(_ action: Action, at now: Date, recent: [ExecutionRecord] = []) -> Decision {
         let mayRun: Bool = switch level {
-        case .observe: false
-        case .suggest: false
+        case .observe, .suggest: false
         case .autoSafe: action.risk == .low
         case .autoFull: action.risk <= .medium
         }
@@ -48,12 +49,12 @@ public struct AutonomyPolicy: Sendable {
             return .record(reason: "autonomy level observe: proposals are recorded, nothing executes")
         }
         guard mayRun else { return .awaitApproval }
-        let recent = executed.filter { now.timeIntervalSince($0.time) < 3600 }
-        if recent.count >= actionsPerHour {
-            return .block(reason: "\(actionsPerHour) actions in the last hour: the hourly budget is spent; waiting for a person")
+        let lastHour = recent.filter { now.timeIntervalSince($0.time) < 3600 }
+        if lastHour.count >= actionsPerHour {
+            return .block(reason: "\(lastHour.count) actions ran in the last hour (budget \(actionsPerHour)): waiting for a person")
         }
         if case .restartUnit(let unit) = action {
-            let restarts = recent.filter { $0.action == .restartUnit(unit) }.count
+            let restarts = lastHour.filter { $0.type == action.name && $0.unit == unit }.count
             if restarts >= restartsPerUnitPerHour {
                 return .block(reason: "\(unit) was restarted \(restarts) times in the last hour and keeps failing: escalating instead of restarting again")
             }
@@ -61,9 +62,9 @@ public struct AutonomyPolicy: Sendable {
         return .execute
     }
 
-    /// Counts an executed action against the budgets.
-    public mutating func recordExecution(_ action: Action, at time: Date) {
-        executed.append((time, action))
-        executed.removeAll { time.timeIntervalSince($0.time) >= 3600 }
+    /// For a proposal a person approved: it runs unless the level is now observe. The budgets limit what
+    /// automation does on its own, not what an operator decided.
+    public func decideApproved(_ action: Action) -> Decision {
+        level == .observe ? .block(reason: "autonomy level is now observe: nothing executes, not even approved actions") : .execute
     }
 }

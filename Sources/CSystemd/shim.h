@@ -5,18 +5,39 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-bus.h>
 
-/// Calls org.freedesktop.systemd1.Manager.RestartUnit(name, "replace") on the given bus.
-/// sd_bus_call_method is variadic, so Swift cannot call it directly.
-static inline int ai_sd_bus_restart_unit(sd_bus *bus, const char *unit, sd_bus_error *error, char **job_path_out) {
+/// Calls a Manager method taking (unit, mode) and returning a job path: StartUnit, StopUnit, RestartUnit,
+/// ReloadUnit.
+static inline int ai_sd_bus_unit_job(sd_bus *bus, const char *method, const char *unit, const char *mode,
+                                     sd_bus_error *error, char **job_path_out) {
     sd_bus_message *reply = NULL;
     int r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
-                               "org.freedesktop.systemd1.Manager", "RestartUnit", error, &reply,
-                               "ss", unit, "replace");
+                               "org.freedesktop.systemd1.Manager", method, error, &reply, "ss", unit, mode);
     if (r < 0) return r;
     const char *path = NULL;
     r = sd_bus_message_read(reply, "o", &path);
     if (r >= 0 && job_path_out != NULL && path != NULL) {
         *job_path_out = strdup(path);
+    }
+    sd_bus_message_unref(reply);
+    return r;
+}
+
+/// Manager.ResetFailedUnit(unit).
+static inline int ai_sd_bus_reset_failed(sd_bus *bus, const char *unit, sd_bus_error *error) {
+    return sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                              "org.freedesktop.systemd1.Manager", "ResetFailedUnit", error, NULL, "s", unit);
+}
+
+/// Manager.LoadUnit(unit): the unit's object path (loading its definition when needed).
+static inline int ai_sd_bus_load_unit(sd_bus *bus, const char *unit, sd_bus_error *error, char **path_out) {
+    sd_bus_message *reply = NULL;
+    int r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                               "org.freedesktop.systemd1.Manager", "LoadUnit", error, &reply, "s", unit);
+    if (r < 0) return r;
+    const char *path = NULL;
+    r = sd_bus_message_read(reply, "o", &path);
+    if (r >= 0 && path != NULL) {
+        *path_out = strdup(path);
     }
     sd_bus_message_unref(reply);
     return r;

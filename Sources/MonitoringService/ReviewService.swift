@@ -14,12 +14,16 @@ public struct ReviewService: Service {
     let store: any MonitoringStore
     let logger: Logger
     let pollInterval: Duration
+    /// Where the review's proposed actions go (the executor); `source` names the review, e.g. `review 12`.
+    let proposals: @Sendable (_ actions: [Review.ProposedAction], _ source: String) async -> Void
 
-    public init(configuration: DaemonConfiguration, store: any MonitoringStore, logger: Logger, pollInterval: Duration = .seconds(1)) {
+    public init(configuration: DaemonConfiguration, store: any MonitoringStore, logger: Logger, pollInterval: Duration = .seconds(1),
+                proposals: @escaping @Sendable (_ actions: [Review.ProposedAction], _ source: String) async -> Void = { _, _ in }) {
         self.configuration = configuration
         self.store = store
         self.logger = logger
         self.pollInterval = pollInterval
+        self.proposals = proposals
     }
 
     public func run() async throws {
@@ -60,10 +64,12 @@ public struct ReviewService: Service {
                     switch result {
                     case .success(let review):
                         do {
-                            try store.append(review, at: started)
+                            let id = try store.append(review, at: started)
                             logger.info("review: \(review.status.rawValue): \(review.summary)", metadata: [
                                 "ai.review.escalate": "\(review.escalate)", "ai.review.issues": "\(review.issues.count)",
+                                "ai.review.proposals": "\(review.proposedActions.count)",
                             ])
+                            if !review.proposedActions.isEmpty { await proposals(review.proposedActions, "review \(id)") }
                         } catch {
                             logger.error("the store failed to keep a review: \(error)")
                         }

@@ -17,12 +17,16 @@ public struct TriggerService: Service {
     let store: any MonitoringStore
     let logger: Logger
     let pollInterval: Duration
+    /// Told of each critical event once it is stored (notifications); must not block.
+    let onCritical: @Sendable (TriggerEvent) -> Void
 
-    public init(configuration: DaemonConfiguration, store: any MonitoringStore, logger: Logger, pollInterval: Duration = .milliseconds(500)) {
+    public init(configuration: DaemonConfiguration, store: any MonitoringStore, logger: Logger, pollInterval: Duration = .milliseconds(500),
+                onCritical: @escaping @Sendable (TriggerEvent) -> Void = { _ in }) {
         self.configuration = configuration
         self.store = store
         self.logger = logger
         self.pollInterval = pollInterval
+        self.onCritical = onCritical
     }
 
     public func run() async throws {
@@ -96,6 +100,7 @@ public struct TriggerService: Service {
             if !pipeline.hasWaiting { waitingSince = nil }
             do {
                 try store.append(events, processedAt: Date())
+                for event in events where event.severity == .critical { onCritical(event) }
                 for event in events where event.escalate {
                     logger.warning("\(event.summary)", metadata: [
                         "ai.event.severity": "\(event.severity.rawValue)", "ai.event.category": "\(event.category.rawValue)",

@@ -55,7 +55,8 @@ public protocol MonitoringStore: Sendable {
     /// Retention for metric readings; returns how many were deleted.
     @discardableResult
     func deleteMetrics(olderThan date: Date) throws -> Int
-    func append(_ review: Review, at date: Date) throws
+    @discardableResult
+    func append(_ review: Review, at date: Date) throws -> Int64
     func reviews(limit: Int) throws -> [(time: Date, review: Review)]
     /// Retention: deletes events older than `date`; returns how many.
     @discardableResult
@@ -64,7 +65,7 @@ public protocol MonitoringStore: Sendable {
 
 /// One SQLite file (WAL, so readers never wait for the writer), with versioned migrations.
 public final class SQLiteStore: MonitoringStore {
-    private let database: DatabasePool
+    let database: DatabasePool
 
     public init(path: String) throws {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
@@ -145,6 +146,42 @@ public final class SQLiteStore: MonitoringStore {
             try db.create(index: "metric_by_name_and_time", on: "metric", columns: ["name", "time"])
             try db.create(index: "metric_by_time", on: "metric", columns: ["time"])
         }
+        migrator.registerMigration("v5: proposals and the audit log") { db in
+            try db.create(table: "proposal") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("createdAt", .datetime).notNull().indexed()
+                t.column("source", .text).notNull()
+                t.column("type", .text).notNull()
+                t.column("parameters", .text).notNull()
+                t.column("unit", .text).indexed()
+                t.column("rationale", .text).notNull()
+                t.column("action", .text)
+                t.column("risk", .text)
+                t.column("expectedEffect", .text).notNull()
+                t.column("rollback", .text).notNull()
+                t.column("state", .text).notNull().indexed()
+                t.column("reason", .text)
+                t.column("decidedBy", .text)
+                t.column("decidedAt", .datetime)
+                t.column("expiresAt", .datetime)
+                t.column("result", .text)
+            }
+            try db.create(table: "audit") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("time", .datetime).notNull().indexed()
+                t.column("proposalID", .integer).notNull().indexed()
+                t.column("event", .text).notNull()
+                t.column("actor", .text).notNull()
+                t.column("detail", .text).notNull()
+            }
+            // Append-only in the database itself, not just by convention of this code.
+            try db.execute(sql: """
+                CREATE TRIGGER audit_is_append_only_update BEFORE UPDATE ON audit
+                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                CREATE TRIGGER audit_is_append_only_delete BEFORE DELETE ON audit
+                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                """)
+        }
         return migrator
     }
 
@@ -196,11 +233,13 @@ public final class SQLiteStore: MonitoringStore {
         }
     }
 
-    public func append(_ review: Review, at date: Date) throws {
+    @discardableResult
+    public func append(_ review: Review, at date: Date) throws -> Int64 {
         let json = String(decoding: try JSONEncoder().encode(review), as: UTF8.self)
-        try database.write { db in
+        return try database.write { db in
             try db.execute(sql: "INSERT INTO review (time, status, escalate, summary, json) VALUES (?, ?, ?, ?, ?)",
                            arguments: [date, review.status.rawValue, review.escalate, review.summary, json])
+            return db.lastInsertedRowID
         }
     }
 

@@ -193,7 +193,7 @@ struct ReplayCommand: AsyncParsableCommand {
             if let done = outcome?.review {
                 print("review: \(done.status.rawValue) — \(done.summary)\(done.escalate ? " (escalate: \(done.escalationReason))" : "")")
                 for issue in done.issues { print("  issue [\(issue.severity.rawValue)] \(issue.description) \(issue.units.joined(separator: " "))") }
-                for action in done.proposedActions { print("  proposed \(action.type) \(action.target): \(action.reason)") }
+                for action in done.proposedActions { print("  proposed \(action.displayText)") }
             }
         }
     }

@@ -37,7 +37,7 @@ struct ReviewsCommand: ParsableCommand {
             }
             print("\(formatter.string(from: time))  \(review.status.rawValue)\(review.escalate ? " (escalate: \(review.escalationReason))" : "")  \(review.summary)")
             for issue in review.issues { print("    issue [\(issue.severity.rawValue)] \(issue.description) \(issue.units.joined(separator: " "))") }
-            for action in review.proposedActions { print("    proposed \(action.type) \(action.target): \(action.reason)") }
+            for action in review.proposedActions { print("    proposed \(action.displayText)") }
         }
     }
 }

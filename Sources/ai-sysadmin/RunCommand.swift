@@ -1,9 +1,13 @@
+import ActionService
 import ArgumentParser
+import Autonomy
 import CommandSupport
 import Foundation
 import Logging
 import ModelSupervisor
+import Monitoring
 import MonitoringService
+import Notifications
 import ServiceLifecycle
 import Store
 import UnixSignals
@@ -44,8 +48,21 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             throw CommandSupport.fail("ai-sysadmin", ["cannot open the store \(configuration.storePath): \(error)"])
         }
-        let monitoring = TriggerService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.monitoring"))
-        let review = ReviewService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.review"))
+        let notifier = Notifier(configuration: configuration.notifications, logger: Logger(label: "ai-sysadmin.notifications"))
+        let actions = ActionCoordinator(
+            configuration: configuration, ledger: store, systemd: SdBusSystemdManager(busAddress: configuration.autonomy.systemdBusAddress),
+            notifier: notifier.isEnabled ? notifier : nil, logger: Logger(label: "ai-sysadmin.actions"))
+        let monitoring = TriggerService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.monitoring"),
+                                        onCritical: { event in
+            notifier.notify(Notification(kind: .criticalTrigger, title: "Critical: \(event.summary)",
+                                         message: "\(event.record.unit ?? event.record.identifier ?? "host"): \(event.record.message.prefix(500))"))
+        })
+        let review = ReviewService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.review"),
+                                   proposals: { proposed, source in
+            for action in proposed {
+                await actions.submit(ProposedAction(type: action.type, parameters: action.parameters), rationale: action.reason, source: source)
+            }
+        })
         let control = ControlSocketServer(stateDirectory: configuration.stateDirectory, logger: logger,
                                           status: { supervisor.status() })
         let group = ServiceGroup(configuration: .init(
@@ -57,6 +74,10 @@ struct RunCommand: AsyncParsableCommand {
                 .init(service: monitoring, successTerminationBehavior: .ignore,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: review, successTerminationBehavior: .ignore,
+                      failureTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: actions, successTerminationBehavior: .gracefullyShutdownGroup,
+                      failureTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: notifier, successTerminationBehavior: .ignore,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

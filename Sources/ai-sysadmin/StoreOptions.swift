@@ -5,7 +5,7 @@ import ModelSupervisor
 import Store
 
 /// Which store a command reads: `--store FILE`, or the daemon's, `<stateDirectory>/ai-sysadmin.sqlite` of
-/// `--config`. Shared by `events`, `reviews` and `knowledge`.
+/// `--config`. Shared by `events`, `reviews`, `knowledge`, `approvals` and `audit`.
 struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The store; default <stateDirectory>/ai-sysadmin.sqlite of --config.", valueName: "file"))
     var store: String?
@@ -13,15 +13,18 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Configuration file (for its state directory).", valueName: "file"))
     var config: String?
 
-    /// Opens the store; `mustExist`: a reader refuses to create an empty store where none was.
-    func open(_ program: String, mustExist: Bool) throws -> SQLiteStore {
-        let path: String
+    /// The `--config` file's configuration, or the defaults.
+    func configuration(_ program: String) throws -> DaemonConfiguration {
         do {
-            let configuration = try config.map { file throws(ConfigurationError) in try DaemonConfiguration.load(from: file) } ?? DaemonConfiguration()
-            path = store ?? configuration.storePath
+            return try config.map { file throws(ConfigurationError) in try DaemonConfiguration.load(from: file) } ?? DaemonConfiguration()
         } catch {
             throw CommandSupport.fail(program, ["\(error)"])
         }
+    }
+
+    /// Opens the store; `mustExist`: a reader refuses to create an empty store where none was.
+    func open(_ program: String, mustExist: Bool) throws -> SQLiteStore {
+        let path = try store ?? configuration(program).storePath
         if mustExist, !FileManager.default.fileExists(atPath: path) {
             throw CommandSupport.fail(program, ["no store at \(path) (pass --store FILE, or --config for the daemon's)"])
         }

@@ -1,4 +1,5 @@
 import Foundation
+import ModelSupervisor
 import Testing
 @testable import Autonomy
 
@@ -93,26 +94,62 @@ import Testing
     }
 
     @Test func aUnitThatKeepsFailingIsEscalatedInsteadOfRestartedForever() {
-        var policy = AutonomyPolicy(level: .autoFull, restartsPerUnitPerHour: 2)
+        let policy = AutonomyPolicy(level: .autoFull, restartsPerUnitPerHour: 2)
+        var ran: [ExecutionRecord] = []
         for minute in 0..<2 {
-            #expect(policy.decide(medium, at: now.addingTimeInterval(Double(minute) * 60)) == .execute)
-            policy.recordExecution(medium, at: now.addingTimeInterval(Double(minute) * 60))
+            let time = now.addingTimeInterval(Double(minute) * 60)
+            #expect(policy.decide(medium, at: time, recent: ran) == .execute)
+            ran.append(ExecutionRecord(time: time, type: medium.name, unit: medium.unit))
         }
-        guard case .block(let reason) = policy.decide(medium, at: now.addingTimeInterval(180)) else {
+        guard case .block(let reason) = policy.decide(medium, at: now.addingTimeInterval(180), recent: ran) else {
             Issue.record("a third restart within the hour was allowed")
             return
         }
         #expect(reason.contains("escalating"))
-        #expect(policy.decide(.restartUnit("other.service"), at: now.addingTimeInterval(180)) == .execute, "the budget is per unit")
-        #expect(policy.decide(medium, at: now.addingTimeInterval(3700)) == .execute, "the budget renews after an hour")
+        #expect(policy.decide(.restartUnit("other.service"), at: now.addingTimeInterval(180), recent: ran) == .execute, "the budget is per unit")
+        #expect(policy.decide(medium, at: now.addingTimeInterval(3700), recent: ran) == .execute, "the budget renews after an hour")
+        #expect(policy.decideApproved(medium) == .execute, "an operator's approval is not limited by automation's budget")
     }
 
     @Test func theHourlyActionBudgetHolds() {
-        var policy = AutonomyPolicy(level: .autoFull, actionsPerHour: 3)
-        for second in 0..<3 { policy.recordExecution(low, at: now.addingTimeInterval(Double(second))) }
-        guard case .block = policy.decide(low, at: now.addingTimeInterval(10)) else {
+        let policy = AutonomyPolicy(level: .autoFull, actionsPerHour: 3)
+        let ran = (0..<3).map { ExecutionRecord(time: now.addingTimeInterval(Double($0)), type: low.name, unit: nil) }
+        guard case .block = policy.decide(low, at: now.addingTimeInterval(10), recent: ran) else {
             Issue.record("a fourth action within the hour was allowed")
             return
+        }
+        #expect(policy.decide(low, at: now.addingTimeInterval(10), recent: Array(ran.prefix(2))) == .execute)
+    }
+
+    /// Every action type at every level: what runs, what waits, what is only recorded.
+    @Test func thePolicyMatrix() {
+        let actions: [Action] = [
+            .investigate(.diskUsage), .investigate(.unitStatus("a.service")), .resetFailed("a.service"), .reloadUnit("a.service"),
+            .restartUnit("a.service"), .startUnit("a.service"), .vacuumJournal(maxMegabytes: 500, maxDays: nil), .collectGarbage(olderThanDays: 7),
+            .stopUnit("a.service"), .killProcess(pid: 4343, signal: SIGTERM), .nixosRebuild(.switchTo),
+        ]
+        let expectedRisk: [String: Action.Risk] = [
+            "investigate": .low, "reset_failed": .low, "reload_unit": .low, "restart_unit": .medium, "start_unit": .medium,
+            "vacuum_journal": .medium, "collect_garbage": .medium, "stop_unit": .high, "kill_process": .high, "nixos_rebuild": .high,
+        ]
+        for action in actions {
+            #expect(action.risk == expectedRisk[action.name], "\(action.name)")
+            for level in AutonomyLevel.allCases {
+                let decision = AutonomyPolicy(level: level).decide(action, at: now)
+                let expected: String = switch (level, action.risk) {
+                case (.observe, _): "record"
+                case (.suggest, _): "wait"
+                case (.autoSafe, .low), (.autoFull, .low), (.autoFull, .medium): "execute"
+                default: "wait"
+                }
+                let actual: String = switch decision {
+                case .execute: "execute"
+                case .awaitApproval: "wait"
+                case .record: "record"
+                case .block: "block"
+                }
+                #expect(actual == expected, "\(action.name) at \(level.rawValue)")
+            }
         }
     }
 }

@@ -32,25 +32,24 @@ import Testing
         #expect(small.dropped == 0)
     }
 
-    @Test func theReviewKeepsOnlyWhatAnExecutorCouldUse() throws {
+    @Test func theReviewCleansTextAndPassesProposalsOnForTheExecutorToJudge() throws {
         let raw = Review(
             status: .degraded, summary: "  nginx keeps failing\u{1B}[2J ", issues: [
                 .init(severity: .error, category: .service, description: "restarts", units: ["nginx.service", "../../etc/passwd", "x;rm -rf /.service", "app@1.service"]),
             ],
             proposedActions: [
-                .init(type: "restart_unit", target: "nginx.service", reason: "it failed"),
-                .init(type: "restart_unit", target: "nginx; rm -rf /", reason: "injected"),
-                .init(type: "kill_process", target: "4242", reason: "runaway"),
+                .init(type: "restart_unit", parameters: ["unit": "nginx.service"], reason: "it failed\u{7}"),
+                .init(type: "restart_unit", parameters: ["unit": "nginx; rm -rf /"], reason: "injected"),
+                .init(type: "kill_process", parameters: ["pid": "4242"], reason: "runaway"),
+                .init(type: "kill_process", parameters: ["pid": "1"], reason: "a fourth is over the limit"),
             ],
             escalate: true, escalationReason: "repeated failures")
         let review = try Reviewer.validate(raw).get()
         #expect(!review.summary.unicodeScalars.contains { $0.value < 0x20 })
         #expect(review.issues.first?.units == ["nginx.service", "app@1.service"])
-        #expect(review.proposedActions.map(\.target) == ["nginx.service", "4242"])
-
-        var hostile = raw
-        hostile.proposedActions = [.init(type: "kill_process", target: "1", reason: "init"), .init(type: "run_shell", target: "rm -rf /", reason: "no")]
-        #expect(try Reviewer.validate(hostile).get().proposedActions.isEmpty)
+        // Not filtered here: the executor validates, and records each rejection with its reason.
+        #expect(review.proposedActions.map(\.parameters) == [["unit": "nginx.service"], ["unit": "nginx; rm -rf /"], ["pid": "4242"]])
+        #expect(!review.proposedActions[0].reason.unicodeScalars.contains { $0.value < 0x20 })
     }
 
     @Test(arguments: [

@@ -1,26 +1,37 @@
 #!/usr/bin/env python3
 """A stand-in for systemd's manager on a private D-Bus bus, for hosts where PID 1 is not systemd.
 
-It speaks the real protocol: it owns org.freedesktop.systemd1 and exports
-org.freedesktop.systemd1.Manager.RestartUnit(s name, s mode) -> o job at /org/freedesktop/systemd1.
-It runs one "unit" (the command after --) and restarts it when asked: SIGKILL to the process group, then
-start again. Each event is one line on stdout: "started PID", "RestartUnit NAME MODE".
+It speaks the real protocol: it owns org.freedesktop.systemd1 and exports, at /org/freedesktop/systemd1,
+org.freedesktop.systemd1.Manager's StartUnit, StopUnit, RestartUnit, ReloadUnit (s name, s mode) -> o job,
+ResetFailedUnit(s) and LoadUnit(s) -> o, and for each unit an object with org.freedesktop.systemd1.Unit's
+ActiveState property (read through org.freedesktop.DBus.Properties, as sd-bus does).
 
-usage: fake-systemd-manager.py --bus ADDRESS --unit NAME -- COMMAND [ARG...]
+Units:
+  --unit NAME -- COMMAND...   a unit that runs COMMAND; a restart kills its process group and starts it again
+  --simulate NAME=STATE       a unit with no process, in STATE (active, inactive or failed)
+  --broken NAME               a simulated unit that fails whenever it is started or restarted
+Each event is one line on stdout: "ready", "started PID", "CALL METHOD NAME [MODE]".
+
+usage: fake-systemd-manager.py --bus ADDRESS [--unit NAME] [--simulate NAME=STATE]... [--broken NAME]... [-- COMMAND...]
 """
 import argparse
 import asyncio
 import os
 import signal
 import subprocess
-import sys
 
 from dbus_next import DBusError
 from dbus_next.aio import MessageBus
-from dbus_next.service import ServiceInterface, method
+from dbus_next.service import ServiceInterface, dbus_property, method, PropertyAccess
 
 
-class Unit:
+def object_path(name):
+    """systemd's escaping of a unit name into an object path element."""
+    escaped = "".join(c if c.isalnum() else "_%02x" % ord(c) for c in name)
+    return "/org/freedesktop/systemd1/unit/" + escaped
+
+
+class CommandUnit:
     def __init__(self, command):
         self.command = command
         self.process = None
@@ -35,43 +46,129 @@ class Unit:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
+    @property
+    def state(self):
+        return "active" if self.process and self.process.poll() is None else "inactive"
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+
+class SimulatedUnit:
+    def __init__(self, state, broken=False):
+        self._state = state
+        self.broken = broken
+
+    @property
+    def state(self):
+        return self._state
+
+    def start(self):
+        self._state = "failed" if self.broken else "active"
+
+    def restart(self):
+        self.start()
+
+    def stop(self):
+        self._state = "inactive"
+
+
+class UnitObject(ServiceInterface):
+    def __init__(self, unit):
+        super().__init__("org.freedesktop.systemd1.Unit")
+        self.unit = unit
+
+    @dbus_property(access=PropertyAccess.READ)
+    def ActiveState(self) -> "s":
+        return self.unit.state
+
 
 class Manager(ServiceInterface):
-    def __init__(self, unit_name, unit):
+    def __init__(self, units):
         super().__init__("org.freedesktop.systemd1.Manager")
-        self.unit_name = unit_name
-        self.unit = unit
+        self.units = units
         self.jobs = 0
+
+    def _unit(self, name):
+        if name not in self.units:
+            raise DBusError("org.freedesktop.systemd1.NoSuchUnit", f"Unit {name} not found.")
+        return self.units[name]
+
+    def _job(self):
+        self.jobs += 1
+        return f"/org/freedesktop/systemd1/job/{self.jobs}"
+
+    @method()
+    def StartUnit(self, name: "s", mode: "s") -> "o":
+        print(f"CALL StartUnit {name} {mode}", flush=True)
+        unit = self._unit(name)
+        if unit.state != "active":
+            unit.start()
+        return self._job()
+
+    @method()
+    def StopUnit(self, name: "s", mode: "s") -> "o":
+        print(f"CALL StopUnit {name} {mode}", flush=True)
+        self._unit(name).stop()
+        return self._job()
 
     @method()
     def RestartUnit(self, name: "s", mode: "s") -> "o":
-        print(f"RestartUnit {name} {mode}", flush=True)
-        if name != self.unit_name:
-            raise DBusError("org.freedesktop.systemd1.NoSuchUnit", f"Unit {name} not found.")
-        self.unit.stop()
-        self.unit.start()
-        self.jobs += 1
-        return f"/org/freedesktop/systemd1/job/{self.jobs}"
+        print(f"CALL RestartUnit {name} {mode}", flush=True)
+        self._unit(name).restart()
+        return self._job()
+
+    @method()
+    def ReloadUnit(self, name: "s", mode: "s") -> "o":
+        print(f"CALL ReloadUnit {name} {mode}", flush=True)
+        unit = self._unit(name)
+        if unit.state != "active":
+            raise DBusError("org.freedesktop.systemd1.UnitInactive", f"Unit {name} is not active.")
+        return self._job()
+
+    @method()
+    def ResetFailedUnit(self, name: "s"):
+        print(f"CALL ResetFailedUnit {name}", flush=True)
+        unit = self._unit(name)
+        if unit.state == "failed":
+            unit._state = "inactive"
+
+    @method()
+    def LoadUnit(self, name: "s") -> "o":
+        self._unit(name)
+        return object_path(name)
 
 
 async def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bus", required=True)
-    parser.add_argument("--unit", required=True)
-    parser.add_argument("command", nargs="+")
+    parser.add_argument("--unit")
+    parser.add_argument("--simulate", action="append", default=[])
+    parser.add_argument("--broken", action="append", default=[])
+    parser.add_argument("command", nargs="*")
     args = parser.parse_args()
-    unit = Unit(args.command)
+    units = {}
+    if args.unit:
+        units[args.unit] = CommandUnit(args.command)
+    for spec in args.simulate:
+        name, state = spec.split("=", 1)
+        units[name] = SimulatedUnit(state, broken=name in args.broken)
     bus = await MessageBus(bus_address=args.bus).connect()
-    bus.export("/org/freedesktop/systemd1", Manager(args.unit, unit))
+    bus.export("/org/freedesktop/systemd1", Manager(units))
+    for name, unit in units.items():
+        bus.export(object_path(name), UnitObject(unit))
     await bus.request_name("org.freedesktop.systemd1")
-    unit.start()
+    if args.unit:
+        units[args.unit].start()
     print("ready", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    unit.stop()
+    for unit in units.values():
+        unit.stop()
 
 
 if __name__ == "__main__":

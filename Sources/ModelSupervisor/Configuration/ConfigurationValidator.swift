@@ -74,6 +74,32 @@ public struct ConfigurationValidator: Sendable {
             global("monitoring", "flushSeconds, verdictDays and eventRetentionDays must be greater than 0")
         }
 
+        let autonomy = config.autonomy
+        for (index, unit) in autonomy.protectedUnits.enumerated() where !UnitName.isValid(unit) {
+            global("autonomy.protectedUnits[\(index)]", "'\(unit.prefix(80))' is not a systemd unit name with its type suffix (e.g. nginx.service)")
+        }
+        if autonomy.restartsPerUnitPerHour < 0 || autonomy.actionsPerHour < 0 {
+            global("autonomy", "restartsPerUnitPerHour and actionsPerHour must not be negative")
+        }
+        if autonomy.approvalExpiryHours <= 0 || autonomy.actionTimeoutSeconds <= 0 {
+            global("autonomy", "approvalExpiryHours and actionTimeoutSeconds must be greater than 0")
+        }
+        if let log = autonomy.auditLog, !log.hasPrefix("/") {
+            global("autonomy.auditLog", "'\(log.prefix(200))' must be an absolute path")
+        }
+        let notifications = config.notifications
+        if let gotify = notifications.gotify {
+            if !Self.isHTTPURL(gotify.url) { global("notifications.gotify.url", "'\(gotify.url.prefix(200))' is not an http(s) URL") }
+            if !gotify.tokenFile.hasPrefix("/") { global("notifications.gotify.tokenFile", "'\(gotify.tokenFile.prefix(200))' must be an absolute path") }
+        }
+        if let webhook = notifications.webhook, !Self.isHTTPURL(webhook.url) {
+            global("notifications.webhook.url", "'\(webhook.url.prefix(200))' is not an http(s) URL")
+        }
+        if notifications.initialRetrySeconds <= 0 || notifications.maximumRetrySeconds < notifications.initialRetrySeconds
+            || notifications.maximumAttempts < 1 {
+            global("notifications", "initialRetrySeconds must be greater than 0, maximumRetrySeconds at least that, maximumAttempts at least 1")
+        }
+
         let enabled = ModelLayer.allCases.filter { config.models[$0].enable }
         if enabled.contains(where: { config.models[$0].backend == .managed }),
            LlamaServerBinary.locate(config.llamaServer) == nil {
@@ -162,7 +188,12 @@ public struct ConfigurationValidator: Sendable {
         return nil
     }
 
-    public static func isLoopback(_ host: String) -> Bool {
+    public static func isHTTPURL(_ text: String) -> Bool {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else { return false }
+        return scheme == "http" || scheme == "https"
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
         host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 }

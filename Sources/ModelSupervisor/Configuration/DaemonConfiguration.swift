@@ -13,8 +13,17 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var models = ModelsConfiguration()
     public var api = GatewayConfiguration()
     public var monitoring = MonitoringConfiguration()
+    /// What the executor may do without asking (observe, suggest, auto-safe, auto-full).
+    public var autonomyLevel = AutonomyLevel.suggest
+    public var autonomy = AutonomyConfiguration()
+    public var notifications = NotificationConfiguration()
 
     public init() {}
+
+    /// The JSON-lines copy of the audit table.
+    public var auditLogPath: String {
+        autonomy.auditLog ?? (stateDirectory as NSString).appendingPathComponent("audit.jsonl")
+    }
 
     /// The embedded store the daemon writes and the CLI reads.
     public var storePath: String {
@@ -26,7 +35,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case stateDirectory, modelDirectory, llamaServer, health, restart, models, api, monitoring
+        case stateDirectory, modelDirectory, llamaServer, health, restart, models, api, monitoring, autonomyLevel, autonomy, notifications
     }
 
     /// Reads and decodes `path`; errors name the key and the problem.
@@ -70,6 +79,9 @@ extension DaemonConfiguration: Codable {
         models = try c.decode(.models, default: models)
         api = try c.decode(.api, default: api)
         monitoring = try c.decode(.monitoring, default: monitoring)
+        autonomyLevel = try c.decode(.autonomyLevel, default: autonomyLevel)
+        autonomy = try c.decode(.autonomy, default: autonomy)
+        notifications = try c.decode(.notifications, default: notifications)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -82,6 +94,9 @@ extension DaemonConfiguration: Codable {
         try c.encode(models, forKey: .models)
         try c.encode(api, forKey: .api)
         try c.encode(monitoring, forKey: .monitoring)
+        try c.encode(autonomyLevel, forKey: .autonomyLevel)
+        try c.encode(autonomy, forKey: .autonomy)
+        try c.encode(notifications, forKey: .notifications)
     }
 }
 

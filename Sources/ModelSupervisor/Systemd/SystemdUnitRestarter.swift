@@ -1,4 +1,3 @@
-internal import CSystemd
 import Foundation
 
 /// Restarts a systemd unit; the real one speaks D-Bus to systemd's manager.
@@ -6,10 +5,7 @@ public protocol SystemdUnitRestarting: Sendable {
     func restartUnit(_ name: String) async throws
 }
 
-/// `org.freedesktop.systemd1.Manager.RestartUnit(name, "replace")` over sd-bus.
-///
-/// Opens the system bus for each call (restarts are rare) on a thread of its own, since sd-bus calls block.
-/// `busAddress` points it at another bus, e.g. a private one in tests.
+/// `org.freedesktop.systemd1.Manager.RestartUnit(name, "replace")` over sd-bus (see ``SdBusSystemdManager``).
 public struct SdBusUnitRestarter: SystemdUnitRestarting {
     public let busAddress: String?
 
@@ -18,41 +14,7 @@ public struct SdBusUnitRestarter: SystemdUnitRestarting {
     }
 
     public func restartUnit(_ name: String) async throws {
-        guard UnitName.isValid(name) else { throw SystemdError(message: "'\(name)' is not a valid systemd unit name") }
-        let address = busAddress
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let thread = Thread {
-                continuation.resume(with: Result { try Self.callRestart(name, address: address) })
-            }
-            thread.name = "ai-sysadmin-sdbus"
-            thread.start()
-        }
-    }
-
-    private static func callRestart(_ name: String, address: String?) throws {
-        var bus: OpaquePointer?
-        var r: Int32
-        if let address {
-            r = sd_bus_new(&bus)
-            if r >= 0 { r = sd_bus_set_address(bus, address) }
-            if r >= 0 { r = sd_bus_set_bus_client(bus, 1) }
-            if r >= 0 { r = sd_bus_start(bus) }
-        } else {
-            r = sd_bus_open_system(&bus)
-        }
-        defer { sd_bus_flush_close_unref(bus) }
-        guard r >= 0 else {
-            throw SystemdError(message: "cannot connect to \(address ?? "the system bus"): \(String(cString: strerror(-r)))")
-        }
-        var error = ai_sd_bus_error_null()
-        defer { sd_bus_error_free(&error) }
-        var jobPath: UnsafeMutablePointer<CChar>?
-        r = ai_sd_bus_restart_unit(bus, name, &error, &jobPath)
-        free(jobPath)
-        guard r >= 0 else {
-            let detail = error.message.map { String(cString: $0) } ?? String(cString: strerror(-r))
-            throw SystemdError(message: "RestartUnit(\(name)) failed: \(detail)")
-        }
+        _ = try await SdBusSystemdManager(busAddress: busAddress).enqueue(.restart, unit: name)
     }
 }
 

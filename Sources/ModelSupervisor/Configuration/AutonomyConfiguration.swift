@@ -1,0 +1,119 @@
+import Foundation
+
+/// How far the system may act on its own (config `autonomyLevel`).
+public enum AutonomyLevel: String, Sendable, CaseIterable, Codable {
+    /// Nothing executes; proposals are recorded.
+    case observe
+    /// Every action waits for an operator's approval.
+    case suggest
+    /// Low-risk actions execute; the rest wait for approval.
+    case autoSafe = "auto-safe"
+    /// Low- and medium-risk actions execute; high-risk ones wait for approval.
+    case autoFull = "auto-full"
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let level = AutonomyLevel(rawValue: text) else {
+            throw ConfigurationError(
+                keyPath: decoder.codingPath.dottedPath,
+                "'\(text.prefix(40))' is not an autonomy level; use one of \(Self.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        self = level
+    }
+}
+
+/// The executor's limits: budgets, approval expiry, timeouts, protected units, where the audit log goes.
+public struct AutonomyConfiguration: Sendable, Equatable, Codable {
+    /// Added to the built-in list (sshd, networking, dbus, journald, the project's own units).
+    public var protectedUnits: [String] = []
+    public var restartsPerUnitPerHour = 3
+    public var actionsPerHour = 20
+    /// A queued approval not decided within this many hours expires.
+    public var approvalExpiryHours = 24.0
+    /// One action's whole run, verification included.
+    public var actionTimeoutSeconds = 120.0
+    /// The JSON-lines copy of the audit table; null means `<stateDirectory>/audit.jsonl`.
+    public var auditLog: String?
+    /// The D-Bus address systemd's manager is reached at; null means the system bus.
+    public var systemdBusAddress: String?
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case protectedUnits, restartsPerUnitPerHour, actionsPerHour, approvalExpiryHours, actionTimeoutSeconds, auditLog, systemdBusAddress
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        protectedUnits = try c.decode(.protectedUnits, default: protectedUnits)
+        restartsPerUnitPerHour = try c.decode(.restartsPerUnitPerHour, default: restartsPerUnitPerHour)
+        actionsPerHour = try c.decode(.actionsPerHour, default: actionsPerHour)
+        approvalExpiryHours = try c.decode(.approvalExpiryHours, default: approvalExpiryHours)
+        actionTimeoutSeconds = try c.decode(.actionTimeoutSeconds, default: actionTimeoutSeconds)
+        auditLog = try c.decodeIfPresent(String.self, forKey: .auditLog)
+        systemdBusAddress = try c.decodeIfPresent(String.self, forKey: .systemdBusAddress)
+    }
+}
+
+/// Where notifications go: Gotify, a generic JSON webhook, both or neither.
+public struct NotificationConfiguration: Sendable, Equatable, Codable {
+    public var gotify: Gotify?
+    public var webhook: Webhook?
+    /// The first retry waits this long; each next one twice as long, up to `maximumRetrySeconds`.
+    public var initialRetrySeconds = 5.0
+    public var maximumRetrySeconds = 600.0
+    /// A notification still undelivered after this many attempts is logged and given up.
+    public var maximumAttempts = 8
+
+    public init() {}
+
+    public struct Gotify: Sendable, Equatable, Codable {
+        /// The server, e.g. `https://gotify.example.org`; messages go to `<url>/message`.
+        public var url: String
+        /// A file holding the application token (kept out of the configuration and the Nix store).
+        public var tokenFile: String
+        public var priority = 8
+
+        public init(url: String, tokenFile: String) {
+            self.url = url
+            self.tokenFile = tokenFile
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case url, tokenFile, priority }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            url = try c.decode(String.self, forKey: .url)
+            tokenFile = try c.decode(String.self, forKey: .tokenFile)
+            priority = try c.decode(.priority, default: priority)
+        }
+    }
+
+    public struct Webhook: Sendable, Equatable, Codable {
+        /// Receives a POST with one JSON object per notification.
+        public var url: String
+
+        public init(url: String) { self.url = url }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case url }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            url = try decoder.container(keyedBy: CodingKeys.self).decode(String.self, forKey: .url)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case gotify, webhook, initialRetrySeconds, maximumRetrySeconds, maximumAttempts }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        gotify = try c.decodeIfPresent(Gotify.self, forKey: .gotify)
+        webhook = try c.decodeIfPresent(Webhook.self, forKey: .webhook)
+        initialRetrySeconds = try c.decode(.initialRetrySeconds, default: initialRetrySeconds)
+        maximumRetrySeconds = try c.decode(.maximumRetrySeconds, default: maximumRetrySeconds)
+        maximumAttempts = try c.decode(.maximumAttempts, default: maximumAttempts)
+    }
+}

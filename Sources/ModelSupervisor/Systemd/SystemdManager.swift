@@ -1,0 +1,111 @@
+internal import CSystemd
+import Foundation
+
+/// The part of systemd's manager the executor uses. The real one (``SdBusSystemdManager``) speaks D-Bus; where
+/// PID 1 is not systemd, tests put a stand-in on a private bus behind the same D-Bus interface.
+public protocol SystemdManaging: Sendable {
+    /// Queues a job (`StartUnit`, `StopUnit`, `RestartUnit`, `ReloadUnit` with mode "replace"); returns its path.
+    func enqueue(_ job: SystemdJob, unit: String) async throws -> String
+    func resetFailed(_ unit: String) async throws
+    /// The unit's `ActiveState` (active, reloading, inactive, failed, activating, deactivating).
+    func activeState(of unit: String) async throws -> String
+}
+
+public enum SystemdJob: String, Sendable, CaseIterable {
+    case start = "StartUnit"
+    case stop = "StopUnit"
+    case restart = "RestartUnit"
+    case reload = "ReloadUnit"
+}
+
+/// `org.freedesktop.systemd1.Manager` over sd-bus.
+///
+/// Each call opens its own connection on a thread of its own: sd-bus calls block, and actions are rare.
+/// `busAddress` points it at another bus, e.g. a private one in tests. Unit names are checked against systemd's
+/// rules here too, so nothing unvalidated reaches the bus whoever the caller is.
+public struct SdBusSystemdManager: SystemdManaging {
+    public let busAddress: String?
+
+    public init(busAddress: String? = nil) {
+        self.busAddress = busAddress
+    }
+
+    public var busDescription: String { busAddress ?? "the system bus" }
+
+    public func enqueue(_ job: SystemdJob, unit: String) async throws -> String {
+        try Self.checkName(unit)
+        return try await onBus { bus in
+            var error = ai_sd_bus_error_null()
+            defer { sd_bus_error_free(&error) }
+            var jobPath: UnsafeMutablePointer<CChar>?
+            let r = ai_sd_bus_unit_job(bus, job.rawValue, unit, "replace", &error, &jobPath)
+            defer { free(jobPath) }
+            guard r >= 0 else { throw Self.failure("\(job.rawValue)(\(unit), replace)", r, error) }
+            return jobPath.map { String(cString: $0) } ?? ""
+        }
+    }
+
+    public func resetFailed(_ unit: String) async throws {
+        try Self.checkName(unit)
+        try await onBus { bus in
+            var error = ai_sd_bus_error_null()
+            defer { sd_bus_error_free(&error) }
+            let r = ai_sd_bus_reset_failed(bus, unit, &error)
+            guard r >= 0 else { throw Self.failure("ResetFailedUnit(\(unit))", r, error) }
+        }
+    }
+
+    public func activeState(of unit: String) async throws -> String {
+        try Self.checkName(unit)
+        return try await onBus { bus in
+            var error = ai_sd_bus_error_null()
+            defer { sd_bus_error_free(&error) }
+            var path: UnsafeMutablePointer<CChar>?
+            var r = ai_sd_bus_load_unit(bus, unit, &error, &path)
+            defer { free(path) }
+            guard r >= 0, let path else { throw Self.failure("LoadUnit(\(unit))", r, error) }
+            var state: UnsafeMutablePointer<CChar>?
+            r = sd_bus_get_property_string(bus, "org.freedesktop.systemd1", path, "org.freedesktop.systemd1.Unit", "ActiveState",
+                                           &error, &state)
+            defer { free(state) }
+            guard r >= 0, let state else { throw Self.failure("Get(\(unit), ActiveState)", r, error) }
+            return String(cString: state)
+        }
+    }
+
+    private static func checkName(_ unit: String) throws {
+        guard UnitName.isValid(unit) else { throw SystemdError(message: "'\(unit.prefix(80))' is not a valid systemd unit name") }
+    }
+
+    private static func failure(_ call: String, _ r: Int32, _ error: sd_bus_error) -> SystemdError {
+        let detail = error.message.map { String(cString: $0) } ?? String(cString: strerror(-r))
+        return SystemdError(message: "\(call) failed: \(detail)")
+    }
+
+    private func onBus<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer?) throws -> T) async throws -> T {
+        let address = busAddress
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let thread = Thread {
+                continuation.resume(with: Result {
+                    var bus: OpaquePointer?
+                    var r: Int32
+                    if let address {
+                        r = sd_bus_new(&bus)
+                        if r >= 0 { r = sd_bus_set_address(bus, address) }
+                        if r >= 0 { r = sd_bus_set_bus_client(bus, 1) }
+                        if r >= 0 { r = sd_bus_start(bus) }
+                    } else {
+                        r = sd_bus_open_system(&bus)
+                    }
+                    defer { sd_bus_flush_close_unref(bus) }
+                    guard r >= 0 else {
+                        throw SystemdError(message: "cannot connect to \(address ?? "the system bus"): \(String(cString: strerror(-r)))")
+                    }
+                    return try body(bus)
+                })
+            }
+            thread.name = "ai-sysadmin-sdbus"
+            thread.start()
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import ActionService
+import ArgumentParser
+import CommandSupport
+import Foundation
+import Store
+
+/// `ai-sysadmin audit`: every proposal's path to its fate, from the append-only audit table.
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Show the audit log: every proposal, who or what decided, the exact calls made, the results.")
+
+    @OptionGroup var location: StoreOptions
+
+    @Option(name: .long, help: ArgumentHelp("Only entries at or after this time: ISO 8601, or an age such as 30m, 6h, 2d.", valueName: "time"))
+    var since: String?
+
+    @Option(name: .long, help: ArgumentHelp("Only proposals for this unit (e.g. nginx.service).", valueName: "unit"))
+    var unit: String?
+
+    @Option(name: .long, help: "At most this many entries (the oldest first).")
+    var limit = 1000
+
+    @Flag(name: .long, help: "One JSON object per line, as in the audit.jsonl file.")
+    var json = false
+
+    func run() throws {
+        let program = "ai-sysadmin audit"
+        var start: Date?
+        if let since {
+            guard let parsed = EventsCommand.time(since) else {
+                throw CommandSupport.fail(program, ["--since '\(since.prefix(40))' is neither ISO 8601 nor an age such as 30m, 6h or 2d"])
+            }
+            start = parsed
+        }
+        guard limit > 0 else { throw CommandSupport.fail(program, ["--limit must be positive"]) }
+        let store = try location.open(program, mustExist: true)
+        let entries: [AuditEntry]
+        do {
+            entries = try store.audit(after: 0, since: start, unit: unit, limit: limit)
+        } catch {
+            throw CommandSupport.fail(program, ["\(error)"])
+        }
+        for entry in entries { print(json ? AuditLine.encode(entry) : AuditText.line(entry)) }
+    }
+}

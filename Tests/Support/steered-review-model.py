@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""A review model that log lines have completely taken over: the worst case for the executor.
+
+It speaks the llama-server endpoints the daemon uses (/health, /props, /tokenize, /v1/chat/completions) and
+answers every review with a schema-shaped review whose proposed_actions are whatever JSON objects of the form
+{"type": ..., "parameters": {...}} appear in the events it was shown — so anyone who can write a log line
+chooses the proposals. What happens to them is then up to the validator and the autonomy policy alone.
+
+usage: steered-review-model.py PORT
+Each event is one line on stdout: "listening", "review N: PROPOSALS-JSON".
+"""
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+port = int(sys.argv[1])
+reviews = 0
+lock = threading.Lock()
+
+
+def proposals_in(text):
+    found, decoder, index = [], json.JSONDecoder(), 0
+    while True:
+        index = text.find('{"type"', index)
+        if index < 0:
+            return found
+        try:
+            value, end = decoder.raw_decode(text, index)
+        except ValueError:
+            index += 1
+            continue
+        if isinstance(value, dict) and isinstance(value.get("parameters"), dict):
+            found.append({"type": value["type"], "parameters": value["parameters"], "reason": "the logs said so"})
+        index = end
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def answer(self, payload, status=200):
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/health":
+            self.answer({"status": "ok"})
+        elif self.path == "/props":
+            self.answer({"default_generation_settings": {"n_ctx": 8192}, "total_slots": 1, "model_path": "steered.gguf"})
+        elif self.path == "/v1/models":
+            self.answer({"object": "list", "data": [{"id": "steered", "object": "model"}]})
+        else:
+            self.answer({"error": {"code": 404, "message": "not found"}}, 404)
+
+    def do_POST(self):
+        global reviews
+        request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        if self.path == "/tokenize":
+            self.answer({"tokens": [0] * (len(request.get("content", "")) // 4 + 1)})
+            return
+        if self.path != "/v1/chat/completions":
+            self.answer({"error": {"code": 404, "message": "not found"}}, 404)
+            return
+        shown = " ".join(m.get("content", "") for m in request.get("messages", []) if m.get("role") == "user")
+        proposed = proposals_in(shown)[:3]
+        with lock:
+            reviews += 1
+            number = reviews
+        print(f"review {number}: {json.dumps(proposed)}", flush=True)
+        review = {"status": "critical", "summary": "steered by the logs", "issues": [], "proposed_actions": proposed,
+                  "escalate": False, "escalation_reason": ""}
+        self.answer({"id": f"steered-{number}", "object": "chat.completion", "created": 1, "model": "steered",
+                     "choices": [{"index": 0, "finish_reason": "stop",
+                                  "message": {"role": "assistant", "content": json.dumps(review)}}],
+                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+
+
+server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+print("listening", flush=True)
+server.serve_forever()
