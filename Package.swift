@@ -244,7 +244,10 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
+                "ActionService",
                 "APIGateway",
+                "Autonomy",
+                "Notifications",
                 "ModelFiles",
                 "Monitoring",
                 "Store",

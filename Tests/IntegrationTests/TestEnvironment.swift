@@ -61,6 +61,38 @@ enum TestEnvironment {
             .appendingPathComponent("Support/\(name)").path
     }
 
+    /// Starts a Python helper from Tests/Support with the test venv and waits for it to print `readyLine`.
+    /// The caller ends it (SIGKILL) when done.
+    static func startHelper(_ script: String, _ arguments: [String], readyLine: String = "listening") async throws -> (Process, LineCollector) {
+        let python = try #require(ProcessInfo.processInfo.environment["AI_SYSADMIN_TEST_PYTHON"],
+                                  "AI_SYSADMIN_TEST_PYTHON is not set; run the tests through scripts/test")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [supportFile(script)] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        let lines = LineCollector()
+        lines.attach(to: output)
+        try process.run()
+        guard await eventually(timeout: .seconds(20), { lines.all.contains(readyLine) }) else {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw HelperError(message: "\(script) did not start: \(lines.all)")
+        }
+        return (process, lines)
+    }
+
+    struct HelperError: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+
+    static func end(_ process: Process) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
     /// Runs a Python helper from Tests/Support with the test venv (the official `openai` package) and decodes
     /// the one JSON object it prints; a non-zero exit fails the test with what it wrote to stderr.
     static func pythonCheck<Result: Decodable>(_ script: String, _ arguments: [String], as: Result.Type) async throws -> Result {
