@@ -9,19 +9,8 @@ import UpstreamClient
 extension IntegrationTests {
     /// The `ai-sysadmin` executable as a real process: signals, sd_notify, no orphans, the status CLI.
     @Suite struct DaemonProcessTests {
-        /// Starts `ai-sysadmin run` with `config` written to a file; stderr goes to a log file in the state directory.
         private func launchDaemon(_ config: DaemonConfiguration, environment extra: [String: String] = [:]) throws -> Process {
-            let file = config.stateDirectory + "/config.json"
-            try config.encodedJSON().write(toFile: file, atomically: true, encoding: .utf8)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: try TestEnvironment.daemonExecutable())
-            process.arguments = ["run", "--config", file, "--log-level", "debug"]
-            process.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
-            _ = FileManager.default.createFile(atPath: config.stateDirectory + "/daemon.log", contents: nil)
-            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: config.stateDirectory + "/daemon.log"))
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            return process
+            try TestEnvironment.launchDaemon(config, environment: extra)
         }
 
         private func runCLI(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {

@@ -61,6 +61,21 @@ enum TestEnvironment {
             .appendingPathComponent("Support/\(name)").path
     }
 
+    /// Starts `ai-sysadmin run` with `config` written to a file; stderr goes to a log file in the state directory.
+    static func launchDaemon(_ config: DaemonConfiguration, environment extra: [String: String] = [:]) throws -> Process {
+        let file = config.stateDirectory + "/config.json"
+        try config.encodedJSON().write(toFile: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try TestEnvironment.daemonExecutable())
+        process.arguments = ["run", "--config", file, "--log-level", "debug"]
+        process.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
+        _ = FileManager.default.createFile(atPath: config.stateDirectory + "/daemon.log", contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: config.stateDirectory + "/daemon.log"))
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     /// Starts a Python helper from Tests/Support with the test venv and waits for it to print `readyLine`.
     /// The caller ends it (SIGKILL) when done.
     static func startHelper(_ script: String, _ arguments: [String], readyLine: String = "listening") async throws -> (Process, LineCollector) {
