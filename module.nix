@@ -54,6 +54,17 @@ let
 
   isLoopback = host: builtins.elem host [ "127.0.0.1" "::1" "localhost" ];
 
+  # ActionValidator.builtInProtectedUnits (a test keeps the two lists equal), the operator's additions and the
+  # daemon's own unit: polkit refuses to let the daemon stop or restart them even if the daemon tried.
+  builtinProtectedUnits = [
+    "sshd.service" "ssh.service" "systemd-networkd.service" "NetworkManager.service" "systemd-resolved.service"
+    "dbus.service" "dbus-broker.service" "systemd-journald.service" "systemd-logind.service" "polkit.service"
+    "ai-sysadmin-keys.service" "ai-sysadmin-api.service" "ai-sysadmin-models.service"
+    "llama-trigger.service" "llama-review.service" "llama-meta.service"
+  ];
+  protectedUnits = builtinProtectedUnits ++ cfg.autonomy.protectedUnits ++ [ "${cfg.aiName}-ai.service" ];
+  gotifyCredential = "/run/credentials/${cfg.aiName}-ai.service/gotify-token";
+
   modelServerOptions = name: defaults: {
     enable = mkEnableOption "the ${name} model server" // { default = true; };
     host = mkOption {
@@ -115,6 +126,19 @@ let
       port = cfg.openaiApi.port;
       requireAuth = cfg.openaiApi.requireAuth;
     };
+    monitoring = {
+      files = cfg.logFiles;
+      review.intervalSeconds = cfg.reviewInterval;
+    };
+    autonomyLevel = cfg.autonomyLevel;
+    autonomy = {
+      inherit (cfg.autonomy) protectedUnits restartsPerUnitPerHour actionsPerHour approvalExpiryHours;
+    };
+    notifications =
+      optionalAttrs (cfg.notifications.gotify.url != null) {
+        gotify = { url = cfg.notifications.gotify.url; tokenFile = gotifyCredential; };
+      }
+      // optionalAttrs (cfg.notifications.webhook.url != null) { webhook = { url = cfg.notifications.webhook.url; }; };
   };
 
   settingsFile = pkgs.writeText "ai-sysadmin.json" (builtins.toJSON settings);
@@ -246,6 +270,57 @@ in
       metaModel = modelServerOptions "meta" layers.meta;
     };
 
+    autonomyLevel = mkOption {
+      type = types.enum [ "observe" "suggest" "auto-safe" "auto-full" ];
+      default = "suggest";
+      description = ''
+        What the daemon may change without asking. observe: nothing runs, proposals are recorded; suggest: every
+        action waits for `ai-sysadmin approvals approve`; auto-safe: low-risk actions run, the rest wait;
+        auto-full: low and medium run, high waits. Risk classes are fixed in code (docs/SECURITY.md).
+      '';
+    };
+
+    autonomy = {
+      protectedUnits = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        example = [ "postgresql.service" ];
+        description = "Units never stopped, killed or restarted by automation, besides the built-in list (sshd, networking, dbus, journald, this project's units).";
+      };
+      restartsPerUnitPerHour = mkOption { type = types.ints.unsigned; default = 3; description = "After this many restarts of one unit in an hour, it is escalated instead of restarted."; };
+      actionsPerHour = mkOption { type = types.ints.unsigned; default = 20; description = "Actions automation may run per hour in all."; };
+      approvalExpiryHours = mkOption { type = types.numbers.positive; default = 24; description = "A queued approval not decided within this many hours expires."; };
+    };
+
+    reviewInterval = mkOption {
+      type = types.ints.positive;
+      default = 600;
+      description = "Seconds between periodic reviews (Layer 3); an escalation brings one sooner.";
+    };
+
+    logFiles = mkOption {
+      type = types.listOf types.path;
+      default = [ ];
+      example = [ "/var/log/nginx/error.log" ];
+      description = "Log files Layer 1 follows (across rotation), besides the host metrics.";
+    };
+
+    notifications = {
+      gotify = {
+        url = mkOption { type = types.nullOr types.str; default = null; example = "https://gotify.example.org"; description = "Gotify server for notifications."; };
+        tokenFile = mkOption {
+          type = types.nullOr types.path;
+          default = null;
+          description = "File with the Gotify application token; read by systemd (LoadCredential), never copied to the store.";
+        };
+      };
+      webhook.url = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "Receives a JSON POST for each critical trigger, queued approval, executed or failed action.";
+      };
+    };
+
     generatedSettings = mkOption {
       type = types.attrs;
       internal = true;
@@ -300,6 +375,12 @@ in
             message = "services.ai-sysadmin: the enabled model servers and the API need distinct ports, got ${concatStringsSep ", " (map toString ports)}.";
           })
         ]
+        ++ [
+          {
+            assertion = (cfg.notifications.gotify.url == null) == (cfg.notifications.gotify.tokenFile == null);
+            message = "services.ai-sysadmin.notifications.gotify needs both url and tokenFile.";
+          }
+        ]
         ++ map (name: {
           assertion = isLoopback (server name).host || (server name).allowNonLoopback;
           message = "services.ai-sysadmin.llamacpp.${layers.${name}.option}.host = \"${(server name).host}\" is not loopback; set allowNonLoopback = true to serve the model there.";
@@ -326,15 +407,28 @@ in
         "d ${cfg.modelDirectory} 0755 ai-sysadmin ai-sysadmin - -"
       ];
 
-      # The daemon restarts its own model units over D-Bus after sustained /health failure; nothing else.
+      # What the daemon may ask systemd over D-Bus: restart its own model units (after sustained /health
+      # failure) and, unless the level is observe, the executor's unit actions on units that are not protected.
+      # Protected units are refused here too, whatever the daemon asks.
       security.polkit.enable = true;
       security.polkit.extraConfig = ''
         polkit.addRule(function (action, subject) {
-          if (action.id == "org.freedesktop.systemd1.manage-units" && subject.user == "ai-sysadmin" &&
-              ${builtins.toJSON (map (name: "llama-${name}.service") layerNames)}.indexOf(action.lookup("unit")) >= 0 &&
-              action.lookup("verb") == "restart") {
+          if (action.id != "org.freedesktop.systemd1.manage-units" || subject.user != "ai-sysadmin") {
+            return polkit.Result.NOT_HANDLED;
+          }
+          var unit = action.lookup("unit");
+          var verb = action.lookup("verb");
+          if (${builtins.toJSON (map (name: "llama-${name}.service") layerNames)}.indexOf(unit) >= 0 && verb == "restart") {
             return polkit.Result.YES;
           }
+          ${optionalString (cfg.autonomyLevel != "observe") ''
+          if (${builtins.toJSON protectedUnits}.indexOf(unit) >= 0 && (verb == "stop" || verb == "restart")) {
+            return polkit.Result.NO;
+          }
+          if (["start", "stop", "restart", "reload", "reset-failed"].indexOf(verb) >= 0) {
+            return polkit.Result.YES;
+          }''}
+          return polkit.Result.NO;
         });
       '';
 
@@ -368,7 +462,8 @@ in
             TimeoutStartSec = "15min";
             WatchdogSec = 60;
             ExecStart = "${cfg.package}/bin/ai-sysadmin run --config ${configFile} --model-key-file %d/model-key";
-            LoadCredential = [ keyCredential ];
+            LoadCredential = [ keyCredential ]
+              ++ optional (cfg.notifications.gotify.tokenFile != null) "gotify-token:${toString cfg.notifications.gotify.tokenFile}";
             Restart = "always";
             RestartSec = 5;
             SupplementaryGroups = [ "systemd-journal" ];

@@ -1,3 +1,4 @@
+import Autonomy
 import Foundation
 import Testing
 
@@ -52,6 +53,7 @@ extension IntegrationTests {
             let warnings: [String]
             let units: [String: Unit]
             let firewall: [Int]
+            let polkit: String
             let settingsJSON: String
         }
 
@@ -130,6 +132,7 @@ extension IntegrationTests {
                 ("samePorts", "need distinct ports"),
                 ("authWithoutKey", "requireAuth needs openaiApi.apiKeyFile"),
                 ("ollama", "llama.cpp now, not Ollama"),
+                ("gotifyWithoutToken", "gotify needs both url and tokenFile"),
               ])
         func unsafeOrStaleConfigurationsFailEvaluation(_ name: String, _ message: String) throws {
             let evaluation = try evaluate(name)
@@ -158,6 +161,44 @@ extension IntegrationTests {
             #expect(Set(evaluation.units.keys) == ["ai-sysadmin-keys", "ai-sysadmin-api", "ai-sysadmin-ai"])
             #expect(evaluation.settingsJSON.contains(#""backend":"remote""#) && !evaluation.settingsJSON.contains(#""backend":"external""#))
             try expectConfigCheckPasses(evaluation, "noLlamaUnits")
+        }
+
+        @Test(.enabled(if: NixModuleTests.nixpkgsLib != nil, "nixpkgs' lib is not on this machine (set AI_SYSADMIN_NIXPKGS_LIB or NIX_PATH)"))
+        func autonomyNotificationsAndIntervalsReachTheDaemonAndPolkit() throws {
+            let evaluation = try evaluate("autonomy")
+            #expect(evaluation.failedAssertions.isEmpty && evaluation.warnings.isEmpty, "\(evaluation.failedAssertions)")
+            for fragment in [#""autonomyLevel":"auto-safe""#, #""protectedUnits":["postgresql.service"]"#, #""intervalSeconds":300"#,
+                             #""files":["/var/log/app.log"]"#, #""url":"https://hooks.example.org/ai""#,
+                             #""tokenFile":"/run/credentials/ai-sysadmin-ai.service/gotify-token""#] {
+                #expect(evaluation.settingsJSON.contains(fragment), "\(fragment) in \(evaluation.settingsJSON)")
+            }
+            #expect(!evaluation.settingsJSON.contains("/run/secrets"), "the token's path stays out of the store")
+            let main = try #require(evaluation.units["ai-sysadmin-ai"])
+            #expect(main.serviceConfig["LoadCredential"] == .list(["model-key:/run/ai-sysadmin-keys/model-key",
+                                                                    "gotify-token:/run/secrets/gotify-token"]))
+            #expect(evaluation.polkit.contains(#""postgresql.service""#) && evaluation.polkit.contains(#""ai-sysadmin-ai.service""#))
+            #expect(evaluation.polkit.contains(#""reset-failed""#))
+            try expectConfigCheckPasses(evaluation, "autonomy")
+
+            // At observe the daemon may restart its model units, and nothing else.
+            let observe = try evaluate("observe")
+            #expect(observe.settingsJSON.contains(#""autonomyLevel":"observe""#))
+            #expect(!observe.polkit.contains(#""reset-failed""#) && observe.polkit.contains(#""llama-meta.service""#))
+        }
+
+        /// The built-in protected units live in code (ActionValidator) and, for polkit, in module.nix and the
+        /// plain rules file; the three lists must not drift apart.
+        @Test func theProtectedUnitListsAgree() throws {
+            func quotedUnits(in file: String, after marker: String, until end: String) throws -> Set<String> {
+                let text = try String(contentsOfFile: TestEnvironment.repositoryRoot + "/" + file, encoding: .utf8)
+                let start = try #require(text.range(of: marker), "\(marker) in \(file)")
+                let stop = try #require(text.range(of: end, range: start.upperBound..<text.endIndex))
+                let list = text[start.upperBound..<stop.lowerBound]
+                return Set(list.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) })
+            }
+            #expect(try quotedUnits(in: "module.nix", after: "builtinProtectedUnits = [", until: "];") == ActionValidator.builtInProtectedUnits)
+            #expect(try quotedUnits(in: "systemd/50-ai-sysadmin.rules", after: "var protectedUnits = [", until: "];")
+                    == ActionValidator.builtInProtectedUnits.union(["ai-sysadmin-ai.service"]))
         }
     }
 }

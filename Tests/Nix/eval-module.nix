@@ -61,6 +61,16 @@ let
     noLlamaUnits = { llamacpp.enable = false; };
     noApi = { openaiApi.enable = false; llamacpp.reviewModel.enable = false; };
     ollama = { ollamaHost = "http://127.0.0.1:11434"; };
+    autonomy = {
+      autonomyLevel = "auto-safe";
+      autonomy.protectedUnits = [ "postgresql.service" ];
+      reviewInterval = 300;
+      logFiles = [ "/var/log/app.log" ];
+      notifications.gotify = { url = "https://gotify.example.org"; tokenFile = "/run/secrets/gotify-token"; };
+      notifications.webhook.url = "https://hooks.example.org/ai";
+    };
+    observe = { autonomyLevel = "observe"; };
+    gotifyWithoutToken = { notifications.gotify.url = "https://gotify.example.org"; };
   };
 
   evaluated = lib'.evalModules {
