@@ -71,7 +71,9 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             reviews += 1
             number = reviews
-        print(f"review {number}: {json.dumps(proposed)}", flush=True)
+            # One write per line, under the lock: handler threads must not interleave their output.
+            sys.stdout.write(f"review {number}: {json.dumps(proposed)}\n")
+            sys.stdout.flush()
         review = {"status": "critical", "summary": "steered by the logs", "issues": [], "proposed_actions": proposed,
                   "escalate": False, "escalation_reason": ""}
         self.answer({"id": f"steered-{number}", "object": "chat.completion", "created": 1, "model": "steered",

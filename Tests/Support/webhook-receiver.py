@@ -25,7 +25,9 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             seen += 1
             status = 500 if seen <= failures else 200
-        print(f"request {status} {self.path} {self.headers.get('X-Gotify-Key', '-')} {body}", flush=True)
+            # One write per line, under the lock: two handler threads must not interleave their output.
+            sys.stdout.write(f"request {status} {self.path} {self.headers.get('X-Gotify-Key', '-')} {body}\n")
+            sys.stdout.flush()
         payload = json.dumps({"ok": status == 200}).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
