@@ -91,10 +91,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Layer 1: log sources, template mining, rules, the trigger model's verdicts.
+        // Layer 1: log sources (sd_journal, files, dumps), template mining, rules, the trigger model's verdicts.
         .target(
             name: "Monitoring",
             dependencies: [
+                "CSystemd",
                 "ModelSupervisor",
                 "UpstreamClient",
                 .product(name: "Logging", package: "swift-log"),
@@ -232,7 +233,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MonitoringTests",
-            dependencies: ["Monitoring", "ModelSupervisor"],
+            dependencies: ["Monitoring", "ModelSupervisor", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

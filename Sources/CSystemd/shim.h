@@ -4,6 +4,7 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-journal.h>
 
 /// Calls a Manager method taking (unit, mode) and returning a job path: StartUnit, StopUnit, RestartUnit,
 /// ReloadUnit.

@@ -6,10 +6,10 @@ import ServiceLifecycle
 import Store
 import UpstreamClient
 
-/// Layer 1 inside the daemon: follows the configured log files, mines templates, asks the trigger model about
+/// Layer 1 inside the daemon: follows the journal and the configured log files, mines templates, asks the trigger model about
 /// new ones (when it is Ready) and stores events, templates, verdicts and each file's position.
 ///
-/// A file's position is stored only when no line read from it still waits for a verdict, so a crash or a
+/// The journal's cursor and each file's position are stored only when no line read from it still waits for a verdict, so a crash or a
 /// restart neither loses a line nor judges one twice. It runs on its own task: monitoring never waits for
 /// another layer, and a model that is loading only delays verdicts, not reading.
 public struct TriggerService: Service {
@@ -36,20 +36,32 @@ public struct TriggerService: Service {
             try await gracefulShutdown()
             return
         }
-        // Said once: the journal source does not exist yet, so only files are watched.
-        if settings.files.isEmpty {
-            logger.warning("no log source: the journal source is not built yet and monitoring.files is empty; only host metrics are watched")
-        } else {
-            logger.info("watching \(settings.files.count) log file(s); the journal source is not built yet",
-                        metadata: ["ai.monitoring.files": "\(settings.files.joined(separator: ","))"])
+        if !settings.files.isEmpty {
+            logger.info("following \(settings.files.count) log file(s)", metadata: ["ai.monitoring.files": "\(settings.files.joined(separator: ","))"])
         }
         try await cancelWhenGracefulShutdown { try await watch(settings) }
+    }
+
+    /// The journal, when this host has one (or a directory of journal files is configured); said once when not.
+    private func openJournal(_ settings: MonitoringConfiguration) throws -> JournalReader? {
+        guard settings.journal else { return nil }
+        guard settings.journalDirectory != nil || JournalReader.systemJournalExists else {
+            let fallback = settings.files.isEmpty ? "no log source: only host metrics are watched (set monitoring.files)" : "following monitoring.files only"
+            logger.warning("no systemd journal on this host (neither \(JournalReader.systemDirectories.joined(separator: " nor ")) exists); \(fallback)")
+            return nil
+        }
+        let source = settings.journalDirectory.map { "journal:\($0)" } ?? "journal"
+        let reader = try JournalReader(directory: settings.journalDirectory, after: try store.cursor(for: source))
+        logger.info("following the journal", metadata: ["ai.monitoring.journal": "\(settings.journalDirectory ?? "system")",
+                                                        "ai.monitoring.resumed": "\(reader.cursor != nil)"])
+        return reader
     }
 
     private func watch(_ settings: MonitoringConfiguration) async throws {
         let tailers = try settings.files.map { path in
             FileTailer(path: path, cursor: try store.cursor(for: "file:" + path).flatMap(FileTailer.Cursor.init))
         }
+        let journal = try openJournal(settings)
         var known = try store.verdicts(validAt: Date())
         let configuration = configuration
         let makeClient: @Sendable () -> OpenAIClient = { configuration.client(for: .trigger) }
@@ -72,6 +84,11 @@ public struct TriggerService: Service {
 
         while !Task.isCancelled {
             var processed = 0
+            // Bounded per poll, so a flood (100k lines a minute) is worked off between metric samples and store writes.
+            for (record, _) in journal?.read(limit: 20_000) ?? [] {
+                events += await pipeline.process(record)
+                processed += 1
+            }
             for tailer in tailers {
                 for line in tailer.poll() {
                     events += await pipeline.process(LogDumpReader.parseSyslog(line))
@@ -118,6 +135,7 @@ public struct TriggerService: Service {
                     for tailer in tailers {
                         if let cursor = tailer.cursor { try store.setCursor(cursor.description, for: "file:" + tailer.path) }
                     }
+                    if let journal, let cursor = journal.cursor { try store.setCursor(cursor, for: journal.source) }
                 }
                 if ContinuousClock.now - lastRetention >= .seconds(3600) {
                     let cutoff = Date().addingTimeInterval(-settings.eventRetentionDays * 86_400)

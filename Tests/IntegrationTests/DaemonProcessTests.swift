@@ -160,6 +160,59 @@ extension IntegrationTests {
             #expect(daemon.terminationStatus == 0)
         }
 
+        /// The journal source in the daemon, over real journal files (systemd-journal-remote writes them; no
+        /// journald runs here): the host's history is not replayed, new entries are judged with their unit and
+        /// priority, and a restarted daemon continues after the stored cursor.
+        @Test(.enabled(if: JournalFiles.writer != nil, "systemd-journal-remote is not installed (scripts/setup installs it)"))
+        func layerOneFollowsTheJournalAndAResumedDaemonNeitherLosesNorRepeatsEntries() async throws {
+            var config = try TestEnvironment.configuration(layers: [.trigger], label: "journal")
+            let directory = config.stateDirectory + "/journal"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            config.monitoring.journalDirectory = directory
+            config.monitoring.flushSeconds = 0.2
+            config.monitoring.metrics.enable = false
+            var second = 1_764_000_000
+            func append(_ count: Int, from start: Int) throws {
+                let entries = (start..<(start + count)).map { i -> [String: String] in
+                    i % 2 == 0
+                        ? ["MESSAGE": "job \(i) finished in \(i * 3)ms", "PRIORITY": "6", "_SYSTEMD_UNIT": "batch.service", "SYSLOG_IDENTIFIER": "batch"]
+                        : ["MESSAGE": "database connection \(i) lost: timeout after \(i)s", "PRIORITY": "2", "_SYSTEMD_UNIT": "app.service",
+                           "SYSLOG_IDENTIFIER": "app", "_PID": "\(4000 + i)"]
+                }
+                try JournalFiles.append(entries, to: directory, firstSecond: second)
+                second += count
+            }
+            let store = config.stateDirectory + "/ai-sysadmin.sqlite"
+            func settled(entries: Int) async -> Bool {
+                await eventually(timeout: .seconds(60)) {
+                    guard let db = try? SQLiteStore(path: store), let templates = try? db.templates(),
+                          (try? db.cursor(for: "journal:" + directory)) != nil else { return false }
+                    return templates.reduce(0) { $0 + $1.count } == entries
+                }
+            }
+
+            try append(3, from: 100)  // history from before the daemon's first start
+            var daemon = try launchDaemon(config)
+            _ = try await waitForAllReady(config, count: 1)
+            try append(10, from: 0)
+            #expect(await settled(entries: 10), "the ten new entries were not all processed (or the history was replayed)")
+            let db = try SQLiteStore(path: store)
+            let critical = try db.events(since: nil, limit: 1000).filter { $0.severity == .critical }
+            #expect(critical.count == 5 && critical.allSatisfy { $0.unit == "app.service" }, "priority 2 is critical: \(critical)")
+            kill(daemon.processIdentifier, SIGTERM)
+            daemon.waitUntilExit()
+
+            try append(6, from: 10)  // written while the daemon is down
+            daemon = try launchDaemon(config)
+            _ = try await waitForAllReady(config, count: 1)
+            #expect(await settled(entries: 16), "after a restart entries were lost or judged twice: \((try? db.templates().map(\.count)) ?? [])")
+            kill(daemon.processIdentifier, SIGTERM)
+            daemon.waitUntilExit()
+            #expect(daemon.terminationStatus == 0)
+            let log = (try? String(contentsOfFile: config.stateDirectory + "/daemon.log", encoding: .utf8)) ?? ""
+            #expect(log.contains("following the journal"))
+        }
+
         /// Layer 3 in the daemon: an escalating event (here from an operator rule, so the tiny model's judgement
         /// does not matter) brings a review soon after, stored with what the review model said.
         @Test func anEscalationBringsAReviewSoonAfter() async throws {

@@ -42,6 +42,9 @@ public struct ConfigurationValidator: Sendable {
         if restart.stopGraceSeconds < 0 { global("restart.stopGraceSeconds", "\(restart.stopGraceSeconds) must not be negative") }
 
         let monitoring = config.monitoring
+        if let directory = monitoring.journalDirectory, !directory.hasPrefix("/") {
+            global("monitoring.journalDirectory", "'\(directory.prefix(200))' must be an absolute path")
+        }
         for file in monitoring.files where !file.hasPrefix("/") {
             global("monitoring.files", "'\(file.prefix(200))' must be an absolute path")
         }

@@ -190,8 +190,12 @@ public struct ModelsConfiguration: Sendable, Equatable, Codable {
 /// Layer 1 in the daemon: what it watches and how it remembers.
 public struct MonitoringConfiguration: Sendable, Equatable, Codable {
     public var enable = true
-    /// Log files to follow like `tail -F` (absolute paths). On a host without a journal these are what is
-    /// watched; the journal source is not built yet.
+    /// Follow the systemd journal (sd_journal). Where the host has none (a container), the daemon says so once.
+    public var journal = true
+    /// Read the journal files in this directory instead of the local system journal.
+    public var journalDirectory: String?
+    /// Log files to follow like `tail -F` (absolute paths), besides the journal (or instead of it, where a
+    /// host has none).
     public var files: [String] = []
     /// New templates per trigger model request.
     public var templateBatch = 8
@@ -293,13 +297,15 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case enable, files, templateBatch, flushSeconds, verdictDays, eventRetentionDays, rules, metrics, review
+        case enable, journal, journalDirectory, files, templateBatch, flushSeconds, verdictDays, eventRetentionDays, rules, metrics, review
     }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         enable = try c.decode(.enable, default: enable)
+        journal = try c.decode(.journal, default: journal)
+        journalDirectory = try c.decodeIfPresent(String.self, forKey: .journalDirectory)
         files = try c.decode(.files, default: files)
         templateBatch = try c.decode(.templateBatch, default: templateBatch)
         flushSeconds = try c.decode(.flushSeconds, default: flushSeconds)
