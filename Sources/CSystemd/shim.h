@@ -1,5 +1,6 @@
 #ifndef AI_SYSADMIN_CSYSTEMD_SHIM_H
 #define AI_SYSADMIN_CSYSTEMD_SHIM_H
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
@@ -42,6 +43,41 @@ static inline int ai_sd_bus_load_unit(sd_bus *bus, const char *unit, sd_bus_erro
     }
     sd_bus_message_unref(reply);
     return r;
+}
+
+/// Manager.ListUnitsFiltered(["failed"]): the failed units' names, each followed by '\n', in a malloc'd string.
+static inline int ai_sd_bus_failed_units(sd_bus *bus, sd_bus_error *error, char **names_out) {
+    sd_bus_message *reply = NULL;
+    int r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+                               "org.freedesktop.systemd1.Manager", "ListUnitsFiltered", error, &reply, "as", 1, "failed");
+    if (r < 0) return r;
+    size_t capacity = 256, length = 0;
+    char *names = malloc(capacity);
+    if (names == NULL) { sd_bus_message_unref(reply); return -ENOMEM; }
+    names[0] = 0;
+    r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
+    while (r >= 0) {
+        const char *name, *description, *load, *active, *sub, *following, *unit_path, *job_type, *job_path;
+        uint32_t job_id;
+        r = sd_bus_message_read(reply, "(ssssssouso)", &name, &description, &load, &active, &sub, &following,
+                                &unit_path, &job_id, &job_type, &job_path);
+        if (r <= 0) break;
+        size_t need = strlen(name) + 2;
+        if (length + need > capacity) {
+            while (length + need > capacity) capacity *= 2;
+            char *grown = realloc(names, capacity);
+            if (grown == NULL) { r = -ENOMEM; break; }
+            names = grown;
+        }
+        memcpy(names + length, name, need - 2);
+        length += need - 2;
+        names[length++] = '\n';
+        names[length] = 0;
+    }
+    sd_bus_message_unref(reply);
+    if (r < 0) { free(names); return r; }
+    *names_out = names;
+    return 0;
 }
 
 static inline sd_bus_error ai_sd_bus_error_null(void) {

@@ -167,6 +167,19 @@ public struct MetricTriggers: Sendable {
         return events
     }
 
+    private var failed: Set<String> = []
+
+    /// An event for each unit that entered the failed state since the last call; a unit that recovers and
+    /// fails again raises another.
+    public mutating func observeFailedUnits(_ units: [String]) -> [TriggerEvent] {
+        let now = Set(units)
+        defer { failed = now }
+        return now.subtracting(failed).sorted().map { unit in
+            TriggerEvent(record: LogRecord(message: "\(unit) entered the failed state", unit: unit, identifier: "ai-sysadmin-metrics"),
+                         templateID: 0, severity: .error, category: .service, escalate: true, summary: "a systemd unit failed", source: .rule)
+        }
+    }
+
     private static func format(_ value: Double) -> String {
         let tenths = Int((value * 10).rounded())
         return "\(tenths / 10).\(abs(tenths % 10))"

@@ -17,13 +17,17 @@ public struct ReviewService: Service {
     /// Where the review's proposed actions go (the executor); `source` names the review, e.g. `review 12`.
     let proposals: @Sendable (_ actions: [Review.ProposedAction], _ source: String) async -> Void
 
+    /// Failed units for the review's input; nil where there is no systemd.
+    let systemd: (any SystemdManaging)?
+
     public init(configuration: DaemonConfiguration, store: any MonitoringStore, logger: Logger, pollInterval: Duration = .seconds(1),
-                proposals: @escaping @Sendable (_ actions: [Review.ProposedAction], _ source: String) async -> Void = { _, _ in }) {
+                systemd: (any SystemdManaging)? = nil, proposals: @escaping @Sendable (_ actions: [Review.ProposedAction], _ source: String) async -> Void = { _, _ in }) {
         self.configuration = configuration
         self.store = store
         self.logger = logger
         self.pollInterval = pollInterval
         self.proposals = proposals
+        self.systemd = systemd
     }
 
     public func run() async throws {
@@ -60,7 +64,11 @@ public struct ReviewService: Service {
                     let budget = await reviewer.contextBudget()
                     let context = await ContextWindow.render(ContextWindow.compact(triggerEvents, at: Int64(started.timeIntervalSince1970 * 1_000_000)),
                                                              budget: budget) { await reviewer.tokens($0) }
-                    let (result, _) = await reviewer.review(context: context.text, metrics: Self.describe(sampler.sample()))
+                    var metrics = Self.describe(sampler.sample())
+                    if let systemd, let failed = try? await systemd.failedUnits() {
+                        metrics += "\nfailed systemd units: " + (failed.isEmpty ? "none" : failed.joined(separator: ", "))
+                    }
+                    let (result, _) = await reviewer.review(context: context.text, metrics: metrics)
                     switch result {
                     case .success(let review):
                         do {

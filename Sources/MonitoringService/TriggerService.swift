@@ -19,13 +19,16 @@ public struct TriggerService: Service {
     let pollInterval: Duration
     /// Told of each critical event once it is stored (notifications); must not block.
     let onCritical: @Sendable (TriggerEvent) -> Void
+    /// Where failed units are read from (sd-bus); nil where there is no systemd.
+    let systemd: (any SystemdManaging)?
 
     public init(configuration: DaemonConfiguration, store: any MonitoringStore, logger: Logger, pollInterval: Duration = .milliseconds(500),
-                onCritical: @escaping @Sendable (TriggerEvent) -> Void = { _ in }) {
+                systemd: (any SystemdManaging)? = nil, onCritical: @escaping @Sendable (TriggerEvent) -> Void = { _ in }) {
         self.configuration = configuration
         self.store = store
         self.logger = logger
         self.pollInterval = pollInterval
+        self.systemd = systemd
         self.onCritical = onCritical
     }
 
@@ -100,6 +103,13 @@ public struct TriggerService: Service {
                 if let sample = sampler.sample() {
                     events += metricTriggers.observe(sample)
                     do { try store.appendMetrics(sample.named, at: Date()) } catch { logger.error("the store failed to keep metrics: \(error)") }
+                }
+                if let systemd {
+                    do {
+                        events += metricTriggers.observeFailedUnits(try await systemd.failedUnits())
+                    } catch {
+                        logger.debug("cannot list failed units: \(error)")
+                    }
                 }
             }
             if pipeline.hasWaiting {

@@ -52,13 +52,15 @@ struct RunCommand: AsyncParsableCommand {
         let actions = ActionCoordinator(
             configuration: configuration, ledger: store, systemd: SdBusSystemdManager(busAddress: configuration.autonomy.systemdBusAddress),
             notifier: notifier.isEnabled ? notifier : nil, logger: Logger(label: "ai-sysadmin.actions"))
+        // Failed units are read over D-Bus where systemd runs (or the configured bus); elsewhere they are not watched.
+        let systemd = SdBusSystemdManager.available(address: configuration.autonomy.systemdBusAddress)
         let monitoring = TriggerService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.monitoring"),
-                                        onCritical: { event in
+                                        systemd: systemd, onCritical: { event in
             notifier.notify(Notification(kind: .criticalTrigger, title: "Critical: \(event.summary)",
                                          message: "\(event.record.unit ?? event.record.identifier ?? "host"): \(event.record.message.prefix(500))"))
         })
         let review = ReviewService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.review"),
-                                   proposals: { proposed, source in
+                                   systemd: systemd, proposals: { proposed, source in
             for action in proposed {
                 await actions.submit(ProposedAction(type: action.type, parameters: action.parameters), rationale: action.reason, source: source)
             }

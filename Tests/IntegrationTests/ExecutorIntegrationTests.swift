@@ -25,6 +25,8 @@ extension IntegrationTests {
                 broken: ["broken.service"])
             defer { systemd.terminate() }
             let executor = executor(systemd)
+            let manager = SdBusSystemdManager(busAddress: systemd.address)
+            #expect(try await manager.failedUnits() == ["old.service"])
 
             let restart = await executor.execute(.restartUnit("app.service"))
             #expect(restart.succeeded && restart.summary == "done; app.service is active", "\(restart)")
@@ -36,6 +38,7 @@ extension IntegrationTests {
 
             #expect(await executor.execute(.stopUnit("app.service")).succeeded)
             #expect(await executor.execute(.resetFailed("old.service")).succeeded)
+            #expect(try await manager.failedUnits() == ["broken.service"], "the broken unit failed to restart; old.service was reset")
             let reload = await executor.execute(.reloadUnit("idle.service"))
             #expect(!reload.succeeded && reload.summary.contains("Unit idle.service is not active"), "\(reload.summary)")
             #expect(systemd.calls == ["RestartUnit app.service replace", "RestartUnit broken.service replace", "StopUnit app.service replace",

@@ -122,8 +122,16 @@ extension IntegrationTests {
 
         /// Queued approvals outlive the daemon; an operator decides with the CLI; two deciding at once, one wins.
         @Test func approvalsSurviveADaemonRestartAndExactlyOneOfTwoRacingDecisionsWins() async throws {
-            let pipeline = try await pipeline(.suggest, label: "approvals")
+            var pipeline = try await pipeline(.suggest, label: "approvals")
             defer { pipeline.end() }
+            // Host metrics on, with thresholds no host reaches: the one metric event must be the failed unit,
+            // read over D-Bus from the stand-in manager (app.service starts out failed).
+            pipeline.config.monitoring.metrics.enable = true
+            pipeline.config.monitoring.metrics.intervalSeconds = 0.2
+            for keyPath in [\MonitoringConfiguration.Metrics.cpuPercent, \.memoryPercent, \.swapPercent, \.diskPercent] {
+                pipeline.config.monitoring.metrics[keyPath: keyPath] = 100
+            }
+            pipeline.config.monitoring.metrics.loadPerCPU = 1000
             let configFile = pipeline.config.stateDirectory + "/config.json"
             var daemon = try TestEnvironment.launchDaemon(pipeline.config)
             defer { TestEnvironment.end(daemon) }
@@ -131,6 +139,8 @@ extension IntegrationTests {
             try pipeline.write([#"please reset the app {"type":"reset_failed","parameters":{"unit":"app.service"}} thanks"#,
                                 #"the app must restart {"type":"restart_unit","parameters":{"unit":"app.service"}}"#])
             try await waitForProposals(2, in: pipeline)
+            let metricEvents = try pipeline.store.events(since: nil, limit: 100).filter { $0.message.hasSuffix("entered the failed state") }
+            #expect(metricEvents.map(\.unit) == ["app.service"], "\(metricEvents)")
             let queued = try pipeline.store.proposals(in: [.queued], limit: 10)
             #expect(queued.count == 2)
             let resetID = try #require(queued.first { $0.type == "reset_failed" }?.id)

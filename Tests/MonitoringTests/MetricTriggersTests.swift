@@ -57,4 +57,14 @@ import Testing
         #expect(events.map(\.record.message).map { $0.prefix(9) } == ["disk / at", "disk /var"])
         #expect(events.allSatisfy { $0.category == .disk })
     }
+
+    @Test func aUnitEnteringTheFailedStateRaisesOneEventUntilItRecovers() {
+        var triggers = MetricTriggers(thresholds: .init())
+        #expect(triggers.observeFailedUnits([]).isEmpty)
+        let first = triggers.observeFailedUnits(["nginx.service"])
+        #expect(first.map(\.record.unit) == ["nginx.service"] && first.allSatisfy { $0.escalate && $0.severity == .error })
+        #expect(triggers.observeFailedUnits(["nginx.service"]).isEmpty, "still failed: no second event")
+        #expect(triggers.observeFailedUnits([]).isEmpty)
+        #expect(triggers.observeFailedUnits(["nginx.service", "app.service"]).map(\.record.unit) == ["app.service", "nginx.service"])
+    }
 }

@@ -3,7 +3,7 @@
 
 It speaks the real protocol: it owns org.freedesktop.systemd1 and exports, at /org/freedesktop/systemd1,
 org.freedesktop.systemd1.Manager's StartUnit, StopUnit, RestartUnit, ReloadUnit (s name, s mode) -> o job,
-ResetFailedUnit(s) and LoadUnit(s) -> o, and for each unit an object with org.freedesktop.systemd1.Unit's
+ResetFailedUnit(s), LoadUnit(s) -> o and ListUnitsFiltered(as states) -> a(ssssssouso), and for each unit an object with org.freedesktop.systemd1.Unit's
 ActiveState property (read through org.freedesktop.DBus.Properties, as sd-bus does).
 
 Units:
@@ -133,6 +133,11 @@ class Manager(ServiceInterface):
         unit = self._unit(name)
         if unit.state == "failed":
             unit._state = "inactive"
+
+    @method()
+    def ListUnitsFiltered(self, states: "as") -> "a(ssssssouso)":
+        return [[name, "", "loaded", unit.state, unit.state, "", object_path(name), 0, "", "/"]
+                for name, unit in sorted(self.units.items()) if unit.state in states]
 
     @method()
     def LoadUnit(self, name: "s") -> "o":

@@ -9,6 +9,8 @@ public protocol SystemdManaging: Sendable {
     func resetFailed(_ unit: String) async throws
     /// The unit's `ActiveState` (active, reloading, inactive, failed, activating, deactivating).
     func activeState(of unit: String) async throws -> String
+    /// The units in the failed state (`ListUnitsFiltered(["failed"])`).
+    func failedUnits() async throws -> [String]
 }
 
 public enum SystemdJob: String, Sendable, CaseIterable {
@@ -71,6 +73,25 @@ public struct SdBusSystemdManager: SystemdManaging {
             guard r >= 0, let state else { throw Self.failure("Get(\(unit), ActiveState)", r, error) }
             return String(cString: state)
         }
+    }
+
+    public func failedUnits() async throws -> [String] {
+        try await onBus { bus in
+            var error = ai_sd_bus_error_null()
+            defer { sd_bus_error_free(&error) }
+            var names: UnsafeMutablePointer<CChar>?
+            let r = ai_sd_bus_failed_units(bus, &error, &names)
+            defer { free(names) }
+            guard r >= 0, let names else { throw Self.failure("ListUnitsFiltered([failed])", r, error) }
+            // Names come from systemd, but are checked like any other: only valid unit names are reported.
+            return String(cString: names).split(separator: "\n").map(String.init).filter(UnitName.isValid)
+        }
+    }
+
+    /// The system bus when PID 1 is systemd, or `address` when one is configured; nil where neither exists.
+    public static func available(address: String?) -> SdBusSystemdManager? {
+        if let address { return SdBusSystemdManager(busAddress: address) }
+        return FileManager.default.fileExists(atPath: "/run/systemd/system") ? SdBusSystemdManager() : nil
     }
 
     private static func checkName(_ unit: String) throws {
