@@ -251,6 +251,7 @@ let package = Package(
                 "Notifications",
                 "ModelFiles",
                 "Monitoring",
+                "MonitoringService",
                 "Store",
                 .product(name: "Crypto", package: "swift-crypto"),
                 "ModelSupervisor",

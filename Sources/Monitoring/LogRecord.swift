@@ -255,3 +255,11 @@ struct LineReader {
         return value
     }
 }
+
+extension LogText {
+    /// Like ``clean(_:limit:)`` but keeps line breaks: tool output is read as lines.
+    static func cleanLines(_ text: String, limit: Int) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { clean(String($0), limit: limit) }
+            .joined(separator: "\n").prefix(limit).description
+    }
+}

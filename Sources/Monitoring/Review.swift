@@ -49,6 +49,15 @@ public struct Review: Codable, Sendable, Equatable {
         case escalationReason = "escalation_reason"
     }
 
+    /// Every parameter an action takes, each optional and bounded. Named, not open-ended: a schema with open
+    /// `additionalProperties` lets a model generate keys until its token limit cuts the JSON off.
+    static let parametersSchema: JSONValue = .object([
+        "type": "object",
+        "properties": .object(Dictionary(uniqueKeysWithValues: ["unit", "pid", "signal", "mode", "days", "max_megabytes", "max_days",
+                                                               "command", "lines"].map { ($0, JSONValue.object(["type": "string", "maxLength": 64])) })),
+        "additionalProperties": false,
+    ])
+
     /// The action types the executor knows (the schema's enum; the executor's validator checks again).
     public static let actionTypes = ["restart_unit", "reload_unit", "start_unit", "stop_unit", "reset_failed", "vacuum_journal",
                                      "collect_garbage", "kill_process", "nixos_rebuild", "investigate"]
@@ -215,7 +224,7 @@ public struct Reviewer: Sendable {
                     "type": "object",
                     "properties": .object([
                         "type": .object(["enum": .array(Review.actionTypes.map { .string($0) })]),
-                        "parameters": .object(["type": "object", "additionalProperties": text(64)]),
+                        "parameters": Review.parametersSchema,
                         "reason": text(200),
                     ]),
                     "required": ["type", "parameters", "reason"],

@@ -19,15 +19,20 @@ public struct ReviewService: Service {
 
     /// Failed units for the review's input; nil where there is no systemd.
     let systemd: (any SystemdManaging)?
+    /// Told when a review asks for a deeper analysis (Layer 4).
+    let escalate: @Sendable (_ reason: String) async -> Void
 
     public init(configuration: DaemonConfiguration, store: any MonitoringStore, logger: Logger, pollInterval: Duration = .seconds(1),
-                systemd: (any SystemdManaging)? = nil, proposals: @escaping @Sendable (_ actions: [Review.ProposedAction], _ source: String) async -> Void = { _, _ in }) {
+                systemd: (any SystemdManaging)? = nil,
+                proposals: @escaping @Sendable (_ actions: [Review.ProposedAction], _ source: String) async -> Void = { _, _ in },
+                escalate: @escaping @Sendable (_ reason: String) async -> Void = { _ in }) {
         self.configuration = configuration
         self.store = store
         self.logger = logger
         self.pollInterval = pollInterval
         self.proposals = proposals
         self.systemd = systemd
+        self.escalate = escalate
     }
 
     public func run() async throws {
@@ -54,21 +59,13 @@ public struct ReviewService: Service {
             if escalationDue || ContinuousClock.now >= nextScheduled {
                 if case .ready = await makeClient().health() {
                     let started = Date()
-                    let events = (try? store.events(since: lastReview, limit: 20_000)) ?? []
-                    let triggerEvents = events.map { stored in
-                        TriggerEvent(record: LogRecord(message: stored.message, unit: stored.unit, identifier: stored.identifier,
-                                                       timestampMicroseconds: stored.timeMicroseconds),
-                                     templateID: stored.templateID, severity: stored.severity, category: stored.category,
-                                     escalate: stored.escalate, summary: stored.summary, source: stored.source == "rule" ? .rule : .model)
-                    }
                     let budget = await reviewer.contextBudget()
-                    let context = await ContextWindow.render(ContextWindow.compact(triggerEvents, at: Int64(started.timeIntervalSince1970 * 1_000_000)),
-                                                             budget: budget) { await reviewer.tokens($0) }
+                    let context = await RecentContext.render(store, since: lastReview, budget: budget) { await reviewer.tokens($0) }
                     var metrics = Self.describe(sampler.sample())
                     if let systemd, let failed = try? await systemd.failedUnits() {
                         metrics += "\nfailed systemd units: " + (failed.isEmpty ? "none" : failed.joined(separator: ", "))
                     }
-                    let (result, _) = await reviewer.review(context: context.text, metrics: metrics)
+                    let (result, _) = await reviewer.review(context: context, metrics: metrics)
                     switch result {
                     case .success(let review):
                         do {
@@ -78,6 +75,7 @@ public struct ReviewService: Service {
                                 "ai.review.proposals": "\(review.proposedActions.count)",
                             ])
                             if !review.proposedActions.isEmpty { await proposals(review.proposedActions, "review \(id)") }
+                            if review.escalate { await escalate("review \(id): \(review.escalationReason.isEmpty ? review.summary : review.escalationReason)") }
                         } catch {
                             logger.error("the store failed to keep a review: \(error)")
                         }

@@ -18,6 +18,37 @@ public struct StoredEvent: Sendable, Equatable, Codable {
     public var identifier: String?
 }
 
+/// A Layer 4 analysis as stored: what escalated, the tool steps, and the analysis or why there is none.
+public struct StoredAnalysis: Sendable, Equatable, Codable {
+    public struct Step: Sendable, Equatable, Codable {
+        public var tool: String
+        public var arguments: [String: String]
+        public var result: String
+
+        public init(tool: String, arguments: [String: String], result: String) {
+            self.tool = tool
+            self.arguments = arguments
+            self.result = result
+        }
+    }
+
+    public var id: Int64
+    public var time: Date
+    public var escalation: String
+    public var analysis: Analysis?
+    public var failure: String?
+    public var steps: [Step]
+
+    public init(id: Int64 = 0, time: Date, escalation: String, analysis: Analysis?, failure: String?, steps: [Step]) {
+        self.id = id
+        self.time = time
+        self.escalation = escalation
+        self.analysis = analysis
+        self.failure = failure
+        self.steps = steps
+    }
+}
+
 /// A knowledge-base entry.
 public struct KnowledgeNote: Sendable, Equatable, Codable {
     public var id: Int64
@@ -58,6 +89,12 @@ public protocol MonitoringStore: Sendable {
     @discardableResult
     func append(_ review: Review, at date: Date) throws -> Int64
     func reviews(limit: Int) throws -> [(time: Date, review: Review)]
+    /// Keeps one analysis, finished or failed, with the tool steps it took; returns its id.
+    @discardableResult
+    func append(_ analysis: StoredAnalysis) throws -> Int64
+    func analyses(limit: Int) throws -> [StoredAnalysis]
+    /// Stored events of one unit (by `_SYSTEMD_UNIT` or identifier) since `date`, newest first.
+    func events(ofUnit unit: String, since date: Date, limit: Int) throws -> [StoredEvent]
     /// Retention: deletes events older than `date`; returns how many.
     @discardableResult
     func deleteEvents(olderThan date: Date) throws -> Int
@@ -145,6 +182,18 @@ public final class SQLiteStore: MonitoringStore {
             }
             try db.create(index: "metric_by_name_and_time", on: "metric", columns: ["name", "time"])
             try db.create(index: "metric_by_time", on: "metric", columns: ["time"])
+        }
+        migrator.registerMigration("v6: analyses") { db in
+            try db.create(table: "analysis") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("time", .datetime).notNull().indexed()
+                t.column("escalation", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("diagnosis", .text)
+                t.column("failure", .text)
+                t.column("steps", .text).notNull()
+                t.column("json", .text)
+            }
         }
         migrator.registerMigration("v5: proposals and the audit log") { db in
             try db.create(table: "proposal") { t in
@@ -243,6 +292,39 @@ public final class SQLiteStore: MonitoringStore {
         }
     }
 
+    @discardableResult
+    public func append(_ analysis: StoredAnalysis) throws -> Int64 {
+        let steps = String(decoding: try JSONEncoder().encode(analysis.steps), as: UTF8.self)
+        let json = try analysis.analysis.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        return try database.write { db in
+            try db.execute(sql: "INSERT INTO analysis (time, escalation, status, diagnosis, failure, steps, json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [analysis.time, analysis.escalation, analysis.analysis == nil ? "failed" : "done",
+                                       analysis.analysis?.diagnosis, analysis.failure, steps, json])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func analyses(limit: Int) throws -> [StoredAnalysis] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM analysis ORDER BY time DESC, id DESC LIMIT ?", arguments: [limit]).map { row in
+                let steps: String = row["steps"]
+                let json: String? = row["json"]
+                return StoredAnalysis(
+                    id: row["id"], time: row["time"], escalation: row["escalation"],
+                    analysis: json.flatMap { try? JSONDecoder().decode(Analysis.self, from: Data($0.utf8)) }, failure: row["failure"],
+                    steps: (try? JSONDecoder().decode([StoredAnalysis.Step].self, from: Data(steps.utf8))) ?? [])
+            }
+        }
+    }
+
+    public func events(ofUnit unit: String, since date: Date, limit: Int) throws -> [StoredEvent] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM event WHERE timeMicroseconds >= ? AND (unit = ? OR identifier = ?) ORDER BY timeMicroseconds DESC, id DESC LIMIT ?
+                """, arguments: [Int64(date.timeIntervalSince1970 * 1_000_000), unit, unit, limit]).compactMap(Self.event(from:))
+        }
+    }
+
     public func reviews(limit: Int) throws -> [(time: Date, review: Review)] {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT time, json FROM review ORDER BY time DESC, id DESC LIMIT ?", arguments: [limit]).compactMap { row in
@@ -318,13 +400,15 @@ public final class SQLiteStore: MonitoringStore {
         try database.read { db in
             let after = since.map { Int64($0.timeIntervalSince1970 * 1_000_000) } ?? Int64.min
             return try Row.fetchAll(db, sql: "SELECT * FROM event WHERE timeMicroseconds >= ? ORDER BY timeMicroseconds, id LIMIT ?",
-                                    arguments: [after, limit]).compactMap { row in
-                guard let severity = Severity(rawValue: row["severity"]), let category = Category(rawValue: row["category"]) else { return nil }
-                return StoredEvent(id: row["id"], timeMicroseconds: row["timeMicroseconds"], templateID: row["templateID"],
-                                   severity: severity, category: category, escalate: row["escalate"], summary: row["summary"],
-                                   source: row["source"], message: row["message"], unit: row["unit"], identifier: row["identifier"])
-            }
+                                    arguments: [after, limit]).compactMap(Self.event(from:))
         }
+    }
+
+    private static func event(from row: Row) -> StoredEvent? {
+        guard let severity = Severity(rawValue: row["severity"]), let category = Category(rawValue: row["category"]) else { return nil }
+        return StoredEvent(id: row["id"], timeMicroseconds: row["timeMicroseconds"], templateID: row["templateID"],
+                           severity: severity, category: category, escalate: row["escalate"], summary: row["summary"],
+                           source: row["source"], message: row["message"], unit: row["unit"], identifier: row["identifier"])
     }
 
     public func hasEscalation(since date: Date) throws -> Bool {

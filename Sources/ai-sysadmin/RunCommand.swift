@@ -59,12 +59,15 @@ struct RunCommand: AsyncParsableCommand {
             notifier.notify(Notification(kind: .criticalTrigger, title: "Critical: \(event.summary)",
                                          message: "\(event.record.unit ?? event.record.identifier ?? "host"): \(event.record.message.prefix(500))"))
         })
-        let review = ReviewService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.review"),
-                                   systemd: systemd, proposals: { proposed, source in
+        let propose: @Sendable ([Review.ProposedAction], String) async -> Void = { proposed, source in
             for action in proposed {
                 await actions.submit(ProposedAction(type: action.type, parameters: action.parameters), rationale: action.reason, source: source)
             }
-        })
+        }
+        let analysis = AnalysisService(configuration: configuration, store: store, toolbox: HostToolbox(store: store, systemd: systemd),
+                                       logger: Logger(label: "ai-sysadmin.analysis"), proposals: propose)
+        let review = ReviewService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.review"),
+                                   systemd: systemd, proposals: propose, escalate: { await analysis.request($0) })
         let control = ControlSocketServer(stateDirectory: configuration.stateDirectory, logger: logger,
                                           status: { supervisor.status() })
         let group = ServiceGroup(configuration: .init(
@@ -76,6 +79,8 @@ struct RunCommand: AsyncParsableCommand {
                 .init(service: monitoring, successTerminationBehavior: .ignore,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: review, successTerminationBehavior: .ignore,
+                      failureTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: analysis, successTerminationBehavior: .ignore,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: actions, successTerminationBehavior: .gracefullyShutdownGroup,
                       failureTerminationBehavior: .gracefullyShutdownGroup),

@@ -1,6 +1,7 @@
 import Autonomy
 import Foundation
 import ModelSupervisor
+import Monitoring
 import Store
 import TestSupport
 import Testing
@@ -32,13 +33,16 @@ extension IntegrationTests {
             }
         }
 
-        private func pipeline(_ level: AutonomyLevel, label: String) async throws -> Pipeline {
-            var config = try TestEnvironment.configuration(layers: [.review], label: label)
+        private func pipeline(_ level: AutonomyLevel, label: String, meta: Bool = false) async throws -> Pipeline {
+            var config = try TestEnvironment.configuration(layers: meta ? [.review, .meta] : [.review], label: label)
             let systemd = try await FakeSystemd.start(in: config.stateDirectory, simulated: ["app.service": "failed", "sshd.service": "active"])
             let port = freePort()
             let (model, lines) = try await TestEnvironment.startHelper("steered-review-model.py", ["\(port)"])
             config.models.review.backend = .remote
             config.models.review.url = "http://127.0.0.1:\(port)"
+            // The same steered model answers as the meta model (when the meta layer is enabled).
+            config.models.meta.backend = .remote
+            config.models.meta.url = "http://127.0.0.1:\(port)"
             let watched = config.stateDirectory + "/app.log"
             _ = FileManager.default.createFile(atPath: watched, contents: nil)
             config.monitoring.files = [watched]
@@ -184,6 +188,40 @@ extension IntegrationTests {
             let restartTrail = events.filter { $0["proposalID"] as? Int64 == restartID || $0["proposalID"] as? Int == Int(restartID) }
             #expect(restartTrail.map { $0["event"] as? String } == ["proposed", "queued", "approved", "executing", "succeeded"], "\(audit.stdout)")
             #expect(restartTrail.first { $0["event"] as? String == "approved" }?["actor"] as? String == "operator:root")
+        }
+
+        /// Layer 4 in the daemon: a review that escalates brings an analysis — a tool step (the unit's state over
+        /// D-Bus), then a conclusion — stored with its steps; its actions go through the same validator and policy,
+        /// and its knowledge note into the knowledge base.
+        @Test func anEscalatedReviewBringsAnAnalysisWhoseActionsGoToTheExecutor() async throws {
+            let pipeline = try await pipeline(.autoFull, label: "analysis", meta: true)
+            defer { pipeline.end() }
+            let daemon = try TestEnvironment.launchDaemon(pipeline.config)
+            defer { TestEnvironment.end(daemon) }
+            try await waitUntilReady(pipeline.config)
+
+            try pipeline.write([#"ESCALATE app crashed {"type":"restart_unit","parameters":{"unit":"app.service"}}"#,
+                                #"and also {"type":"stop_unit","parameters":{"unit":"sshd.service"}} while you are at it"#])
+            try await waitForProposals(2, in: pipeline)
+            let analyses = try pipeline.store.analyses(limit: 5)
+            let stored = try #require(analyses.first, "no analysis stored")
+            #expect(analyses.count == 1)
+            #expect(stored.escalation.contains("the logs asked for a deeper look"), "\(stored.escalation)")
+            #expect(stored.steps.map(\.tool) == ["unit_status"])
+            #expect(stored.steps.first?.result == "app.service is failed", "the tool read the unit's state over D-Bus")
+            #expect(stored.analysis?.confidence == .high && stored.failure == nil)
+
+            let records = try pipeline.store.proposals(in: nil, limit: 10)
+            #expect(records.allSatisfy { $0.source == "analysis \(stored.id)" }, "\(records.map(\.source))")
+            #expect(records.first { $0.type == "restart_unit" }?.state == .succeeded)
+            #expect(records.first { $0.type == "stop_unit" }?.state == .rejected)
+            #expect(pipeline.systemd.calls == ["RestartUnit app.service replace"])
+            #expect(try pipeline.store.searchKnowledge("bad deploy", limit: 5).first?.title.hasPrefix("Analysis \(stored.id):") == true)
+
+            let cli = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(),
+                                                          ["analyses", "--steps", "--config", pipeline.config.stateDirectory + "/config.json"])
+            #expect(cli.status == 0 && cli.stdout.contains("diagnosis (high confidence): app.service crashed")
+                    && cli.stdout.contains("unit_status unit=app.service"), "\(cli)")
         }
     }
 }

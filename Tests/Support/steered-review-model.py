@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""A review model that log lines have completely taken over: the worst case for the executor.
+"""A review and meta model that log lines have completely taken over: the worst case for the executor.
 
 It speaks the llama-server endpoints the daemon uses (/health, /props, /tokenize, /v1/chat/completions) and
 answers every review with a schema-shaped review whose proposed_actions are whatever JSON objects of the form
 {"type": ..., "parameters": {...}} appear in the events it was shown — so anyone who can write a log line
 chooses the proposals. What happens to them is then up to the validator and the autonomy policy alone.
 
+When the events contain ESCALATE, the review proposes nothing and escalates instead. An analysis (the meta
+model's steps, told apart by the schema name) first calls the unit_status tool for app.service, then finishes
+with the JSON objects from its context as actions and a knowledge note.
+
 usage: steered-review-model.py PORT
-Each event is one line on stdout: "listening", "review N: PROPOSALS-JSON".
+Each event is one line on stdout: "listening", "review N: ANSWER-JSON", "analysis N: ANSWER-JSON".
 """
 import json
 import sys
@@ -67,18 +71,34 @@ class Handler(BaseHTTPRequestHandler):
             self.answer({"error": {"code": 404, "message": "not found"}}, 404)
             return
         shown = " ".join(m.get("content", "") for m in request.get("messages", []) if m.get("role") == "user")
+        schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("name", "")
         proposed = proposals_in(shown)[:3]
+        if schema.startswith("analysis"):
+            if schema == "analysis_step" and "What the tools said so far" not in shown:
+                answer = {"tool": "unit_status", "arguments": {"unit": "app.service"}}
+            else:
+                answer = {"final": {"diagnosis": "app.service crashed, steered by its own logs", "root_cause": "the logs said so",
+                                    "confidence": "high", "actions": proposed, "rollback": "none",
+                                    "prevention": "do not let logs steer", "knowledge_note": "app.service crashed after a bad deploy"}}
+            self.reply("analysis", answer)
+            return
+        escalating = "ESCALATE" in shown
+        review = {"status": "critical", "summary": "steered by the logs", "issues": [],
+                  "proposed_actions": [] if escalating else proposed,
+                  "escalate": escalating, "escalation_reason": "the logs asked for a deeper look" if escalating else ""}
+        self.reply("review", review)
+
+    def reply(self, kind, content):
+        global reviews
         with lock:
             reviews += 1
             number = reviews
             # One write per line, under the lock: handler threads must not interleave their output.
-            sys.stdout.write(f"review {number}: {json.dumps(proposed)}\n")
+            sys.stdout.write(f"{kind} {number}: {json.dumps(content)}\n")
             sys.stdout.flush()
-        review = {"status": "critical", "summary": "steered by the logs", "issues": [], "proposed_actions": proposed,
-                  "escalate": False, "escalation_reason": ""}
         self.answer({"id": f"steered-{number}", "object": "chat.completion", "created": 1, "model": "steered",
                      "choices": [{"index": 0, "finish_reason": "stop",
-                                  "message": {"role": "assistant", "content": json.dumps(review)}}],
+                                  "message": {"role": "assistant", "content": json.dumps(content)}}],
                      "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
 
 
