@@ -16,6 +16,17 @@ public struct Analysis: Codable, Sendable, Equatable {
     /// Worth keeping in the knowledge base; empty when nothing was learnt.
     public var knowledgeNote: String
 
+    public init(diagnosis: String, rootCause: String, confidence: Confidence, actions: [Review.ProposedAction], rollback: String,
+                prevention: String, knowledgeNote: String) {
+        self.diagnosis = diagnosis
+        self.rootCause = rootCause
+        self.confidence = confidence
+        self.actions = actions
+        self.rollback = rollback
+        self.prevention = prevention
+        self.knowledgeNote = knowledgeNote
+    }
+
     enum CodingKeys: String, CodingKey {
         case diagnosis, confidence, actions, rollback, prevention
         case rootCause = "root_cause"

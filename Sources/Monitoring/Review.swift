@@ -43,6 +43,15 @@ public struct Review: Codable, Sendable, Equatable {
     public var escalate: Bool
     public var escalationReason: String
 
+    public init(status: Status, summary: String, issues: [Issue], proposedActions: [ProposedAction], escalate: Bool, escalationReason: String) {
+        self.status = status
+        self.summary = summary
+        self.issues = issues
+        self.proposedActions = proposedActions
+        self.escalate = escalate
+        self.escalationReason = escalationReason
+    }
+
     enum CodingKeys: String, CodingKey {
         case status, summary, issues, escalate
         case proposedActions = "proposed_actions"

@@ -2,10 +2,18 @@ import Foundation
 import Monitoring
 import Store
 
-/// Layer 2 as the reading layers get it: the events stored since a time, compacted by rule and cut to a token
-/// budget (newest kept). Shared by the review and the analysis.
-enum RecentContext {
-    static func render(_ store: any MonitoringStore, since: Date, budget: Int, count: @Sendable (String) async -> Int) async -> String {
+/// Layer 2 as the reading layers get it: what the system concluded and did lately (the last review, the last
+/// analysis, recent proposals and their fates) and the events stored since a time, compacted by rule and cut to
+/// a token budget (newest kept). Everything comes from the store, so a restart keeps the window.
+public enum RecentContext {
+    public static func render(_ store: any MonitoringStore, since: Date, budget: Int, count: @Sendable (String) async -> Int) async -> String {
+        let conclusions = conclusionLines(store)
+        var remaining = budget
+        var header = ""
+        if !conclusions.isEmpty {
+            header = "Earlier conclusions and actions:\n" + conclusions.joined(separator: "\n") + "\n\nEvents:\n"
+            remaining = max(budget / 4, budget - (await count(header)))
+        }
         let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
         let events = ((try? store.events(since: since, limit: 20_000)) ?? []).map { stored in
             TriggerEvent(record: LogRecord(message: stored.message, unit: stored.unit, identifier: stored.identifier,
@@ -13,6 +21,27 @@ enum RecentContext {
                          templateID: stored.templateID, severity: stored.severity, category: stored.category,
                          escalate: stored.escalate, summary: stored.summary, source: stored.source == "rule" ? .rule : .model)
         }
-        return await ContextWindow.render(ContextWindow.compact(events, at: now), budget: budget, count: count).text
+        return header + (await ContextWindow.render(ContextWindow.compact(events, at: now), budget: remaining, count: count).text)
+    }
+
+    /// One line each, by rule: the latest review, the latest analysis, the five latest proposals.
+    static func conclusionLines(_ store: any MonitoringStore) -> [String] {
+        let formatter = ISO8601DateFormatter()
+        var lines: [String] = []
+        if let (time, review) = (try? store.reviews(limit: 1))?.first {
+            lines.append("\(formatter.string(from: time)) review: \(review.status.rawValue): \(review.summary)")
+        }
+        if let analysis = (try? store.analyses(limit: 1))?.first {
+            let outcome = analysis.analysis.map { "\($0.diagnosis) (\($0.confidence.rawValue) confidence)" } ?? "failed: \(analysis.failure ?? "")"
+            lines.append("\(formatter.string(from: analysis.time)) analysis: \(outcome)")
+        }
+        if let ledger = store as? any ActionLedger {
+            for proposal in (try? ledger.proposals(in: nil, limit: 5)) ?? [] {
+                let target = proposal.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                lines.append("\(formatter.string(from: proposal.createdAt)) action \(proposal.type) \(target): \(proposal.state.rawValue)"
+                             + (proposal.reason.map { " (\($0.prefix(120)))" } ?? ""))
+            }
+        }
+        return lines
     }
 }

@@ -48,7 +48,7 @@ public struct ReviewService: Service {
         let configuration = configuration
         let makeClient: @Sendable () -> OpenAIClient = { configuration.client(for: .review) }
         let reviewer = Reviewer(makeClient: makeClient)
-        var lastReview = Date()
+        var lastReview = Self.reviewStart(store)
         var nextScheduled = ContinuousClock.now + .seconds(settings.intervalSeconds)
         var escalatedAt: ContinuousClock.Instant?
         var sampler = MetricSampler()
@@ -89,6 +89,13 @@ public struct ReviewService: Service {
             }
             try? await Task.sleep(for: pollInterval)
         }
+    }
+
+    /// Where the first review's events begin: after the last stored review (a restart loses no events to the
+    /// window), at most a day back; now when there was none.
+    public static func reviewStart(_ store: any MonitoringStore, now: Date = Date()) -> Date {
+        guard let last = (try? store.reviews(limit: 1))?.first?.time else { return now }
+        return max(last, now.addingTimeInterval(-86_400))
     }
 
     static func describe(_ sample: MetricSample?) -> String {
