@@ -76,13 +76,18 @@ public struct Analyst: Sendable {
     let toolbox: any AnalysisToolbox
     public let maximumSteps: Int
     public let deadline: Duration
+    /// The meta server's slots, taken per step (not for the whole analysis), so chat can get in between.
+    let slots: ModelSlots?
+    let priority: RequestPriority
 
     public init(makeClient: @escaping @Sendable () -> OpenAIClient, toolbox: any AnalysisToolbox, maximumSteps: Int = 6,
-                deadline: Duration = .seconds(600)) {
+                deadline: Duration = .seconds(600), slots: ModelSlots? = nil, priority: RequestPriority = .escalation) {
         self.makeClient = makeClient
         self.toolbox = toolbox
         self.maximumSteps = maximumSteps
         self.deadline = deadline
+        self.slots = slots
+        self.priority = priority
     }
 
     /// Room for the longest step answer (every string in the schemas is bounded).
@@ -129,7 +134,8 @@ public struct Analyst: Sendable {
                 """
             let request = ChatCompletionRequest(messages: [.system(system), .user(user)], temperature: 0, maxTokens: Self.answerTokens)
             let answer: StepAnswer
-            switch await ask(request, final: last) {
+            let asked = if let slots { await slots.withSlot(priority) { await ask(request, final: last) } } else { await ask(request, final: last) }
+            switch asked {
             case .failure(let failure): return (.failure(failure), steps)
             case .success(let decoded): answer = decoded
             }
@@ -148,7 +154,7 @@ public struct Analyst: Sendable {
         }
     }
 
-    struct StepAnswer: Decodable {
+    struct StepAnswer: Decodable, Sendable {
         var tool: String?
         var arguments: [String: String]?
         var final: Analysis?

@@ -16,12 +16,14 @@ public actor AnalysisService: Service {
     let toolbox: any AnalysisToolbox
     let logger: Logger
     let proposals: @Sendable (_ actions: [Review.ProposedAction], _ source: String) async -> Void
+    let slots: ModelSlots
     private var pending: [String] = []
     private let wake: AsyncStream<Void>.Continuation
     private let wakeups: AsyncStream<Void>
 
     public init(configuration: DaemonConfiguration, store: any MonitoringStore, toolbox: any AnalysisToolbox, logger: Logger,
-                proposals: @escaping @Sendable (_ actions: [Review.ProposedAction], _ source: String) async -> Void) {
+                slots: ModelSlots? = nil, proposals: @escaping @Sendable (_ actions: [Review.ProposedAction], _ source: String) async -> Void) {
+        self.slots = slots ?? ModelSlots(capacity: configuration.models.meta.parallel)
         self.configuration = configuration
         self.store = store
         self.toolbox = toolbox
@@ -47,7 +49,7 @@ public actor AnalysisService: Service {
 
     private func loop() async {
         let configuration = configuration
-        let analyst = Analyst(makeClient: { configuration.client(for: .meta) }, toolbox: toolbox)
+        let analyst = Analyst(makeClient: { configuration.client(for: .meta) }, toolbox: toolbox, slots: slots)
         for await _ in wakeups {
             while !pending.isEmpty, !Task.isCancelled {
                 guard case .ready = await configuration.client(for: .meta).health() else {

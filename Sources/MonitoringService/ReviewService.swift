@@ -21,9 +21,11 @@ public struct ReviewService: Service {
     let systemd: (any SystemdManaging)?
     /// Told when a review asks for a deeper analysis (Layer 4).
     let escalate: @Sendable (_ reason: String) async -> Void
+    /// The review server's slots: a review after an escalation goes before a periodic one.
+    let slots: ModelSlots
 
     public init(configuration: DaemonConfiguration, store: any MonitoringStore, logger: Logger, pollInterval: Duration = .seconds(1),
-                systemd: (any SystemdManaging)? = nil,
+                systemd: (any SystemdManaging)? = nil, slots: ModelSlots? = nil,
                 proposals: @escaping @Sendable (_ actions: [Review.ProposedAction], _ source: String) async -> Void = { _, _ in },
                 escalate: @escaping @Sendable (_ reason: String) async -> Void = { _ in }) {
         self.configuration = configuration
@@ -33,6 +35,7 @@ public struct ReviewService: Service {
         self.proposals = proposals
         self.systemd = systemd
         self.escalate = escalate
+        self.slots = slots ?? ModelSlots(capacity: configuration.models.review.parallel)
     }
 
     public func run() async throws {
@@ -65,7 +68,9 @@ public struct ReviewService: Service {
                     if let systemd, let failed = try? await systemd.failedUnits() {
                         metrics += "\nfailed systemd units: " + (failed.isEmpty ? "none" : failed.joined(separator: ", "))
                     }
-                    let (result, _) = await reviewer.review(context: context, metrics: metrics)
+                    let (result, _) = await slots.withSlot(escalationDue ? .escalation : .periodic) { [metrics] in
+                        await reviewer.review(context: context, metrics: metrics)
+                    }
                     switch result {
                     case .success(let review):
                         do {

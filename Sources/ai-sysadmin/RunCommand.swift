@@ -64,10 +64,12 @@ struct RunCommand: AsyncParsableCommand {
                 await actions.submit(ProposedAction(type: action.type, parameters: action.parameters), rationale: action.reason, source: source)
             }
         }
+        // Each server's slots, shared by everything in the daemon that asks it: escalations before periodic work.
+        let slots = ModelSlotTable(configuration: configuration)
         let analysis = AnalysisService(configuration: configuration, store: store, toolbox: HostToolbox(store: store, systemd: systemd),
-                                       logger: Logger(label: "ai-sysadmin.analysis"), proposals: propose)
+                                       logger: Logger(label: "ai-sysadmin.analysis"), slots: slots[.meta], proposals: propose)
         let review = ReviewService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.review"),
-                                   systemd: systemd, proposals: propose, escalate: { await analysis.request($0) })
+                                   systemd: systemd, slots: slots[.review], proposals: propose, escalate: { await analysis.request($0) })
         let control = ControlSocketServer(stateDirectory: configuration.stateDirectory, logger: logger,
                                           status: { supervisor.status() })
         let group = ServiceGroup(configuration: .init(

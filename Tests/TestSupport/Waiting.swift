@@ -11,6 +11,16 @@ public func eventually(timeout: Duration, _ condition: () -> Bool) async -> Bool
     return true
 }
 
+/// Polls an asynchronous `condition` (an actor's state) until it holds; false if `timeout` passed first.
+public func eventually(timeout: Duration, _ condition: @Sendable () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while !(await condition()) {
+        guard ContinuousClock.now < deadline else { return false }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return true
+}
+
 /// Whether `pid` names a live (not zombie) process.
 public func isAlive(_ pid: Int32) -> Bool {
     guard kill(pid, 0) == 0 else { return false }
