@@ -3,6 +3,7 @@ import CommandSupport
 import Foundation
 import ModelSupervisor
 import Monitoring
+import MonitoringService
 import Store
 import UpstreamClient
 
@@ -14,7 +15,9 @@ struct ReplayCommand: AsyncParsableCommand {
         abstract: "Run the trigger layer over a log file (journalctl -o json / -o export, or syslog) and print its counts.",
         discussion: """
             The trigger model is the configuration's (a running daemon's, for the managed backend), or \
-            --trigger-url with --trigger-key-file.
+            --trigger-url with --trigger-key-file; likewise the review and meta models. --review has the review \
+            model review the replay's events; --analyze then has the meta model analyse what escalated (Layer 4, \
+            with the read-only tools over the store), as the daemon would, and keeps the analysis in --store.
             """)
 
     @Argument(help: ArgumentHelp("The log dump.", valueName: "file"))
@@ -47,6 +50,15 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(name: .customLong("review-key-file"), help: ArgumentHelp("The key that server requires.", valueName: "file"))
     var reviewKeyFile: String?
 
+    @Flag(name: .long, help: "After the review, if anything escalated, have the meta model (Layer 4) analyse it (implies --review).")
+    var analyze = false
+
+    @Option(name: .customLong("meta-url"), help: ArgumentHelp("The meta model server, instead of the configuration's.", valueName: "url"))
+    var metaURL: String?
+
+    @Option(name: .customLong("meta-key-file"), help: ArgumentHelp("The key that server requires.", valueName: "file"))
+    var metaKeyFile: String?
+
     @Flag(name: .customLong("rules-only"), help: "Ask no model: template mining and the journal-priority rule only.")
     var rulesOnly = false
 
@@ -58,6 +70,7 @@ struct ReplayCommand: AsyncParsableCommand {
 
     func run() async throws {
         let program = "ai-sysadmin replay"
+        let review = review || analyze
         guard (1...64).contains(batch) else { throw CommandSupport.fail(program, ["--batch must be between 1 and 64, got \(batch)"]) }
         let configuration: DaemonConfiguration
         let rules: [OperatorRule]
@@ -70,10 +83,7 @@ struct ReplayCommand: AsyncParsableCommand {
         var classifier: TriggerClassifier?
         if !rulesOnly {
             do {
-                // A URL given by hand comes with its key file, or none; the configuration's URL with its own key.
-                let keyFile = triggerURL == nil ? triggerKeyFile ?? configuration.apiKeyFile(for: .trigger) : triggerKeyFile
-                let key = try keyFile.map { try ModelAPIKey.read(from: $0) }
-                let endpoint = ModelEndpoint(baseURL: triggerURL ?? configuration.baseURL(for: .trigger), apiKey: key)
+                let endpoint = try Self.endpoint(.trigger, url: triggerURL, keyFile: triggerKeyFile, configuration, program: program)
                 let client = OpenAIClient(endpoint: endpoint, timeouts: .init(connect: .seconds(5), total: .seconds(300), idle: .seconds(120)))
                 classifier = TriggerClassifier(client: client)
                 // Every template would fail against a server that is not there; say so once instead.
@@ -143,14 +153,7 @@ struct ReplayCommand: AsyncParsableCommand {
 
         var outcome: ReviewOutcome?
         if review {
-            let keyFile = reviewURL == nil ? reviewKeyFile ?? configuration.apiKeyFile(for: .review) : reviewKeyFile
-            let key: String?
-            do {
-                key = try keyFile.map { try ModelAPIKey.read(from: $0) }
-            } catch {
-                throw CommandSupport.fail(program, ["\(error) (--review-key-file)"])
-            }
-            let endpoint = ModelEndpoint(baseURL: reviewURL ?? configuration.baseURL(for: .review), apiKey: key)
+            let endpoint = try Self.endpoint(.review, url: reviewURL, keyFile: reviewKeyFile, configuration, program: program)
             let reviewer = Reviewer(makeClient: {
                 OpenAIClient(endpoint: endpoint, timeouts: .init(connect: .seconds(5), total: .seconds(600), idle: .seconds(120)))
             })
@@ -172,16 +175,58 @@ struct ReplayCommand: AsyncParsableCommand {
             }
         }
 
+        // Layer 4, when something escalated: the review's reason, or Layer 1's escalating events.
+        var analysisOutcome: StoredAnalysis?
+        let escalation = outcome?.review.flatMap { $0.escalate ? "review: \($0.escalationReason)" : nil }
+            ?? (counts.escalations > 0 ? "\(counts.escalations) escalating events in the replay of \(file)" : nil)
+        if analyze, let escalation {
+            let endpoint = try Self.endpoint(.meta, url: metaURL, keyFile: metaKeyFile, configuration, program: program)
+            let makeClient: @Sendable () -> OpenAIClient = {
+                OpenAIClient(endpoint: endpoint, timeouts: .init(connect: .seconds(5), total: .seconds(600), idle: .seconds(120)))
+            }
+            // The tools read the store; without --store, a scratch one holding this replay's events.
+            let toolStore: SQLiteStore
+            do {
+                if let database {
+                    toolStore = database
+                } else {
+                    toolStore = try SQLiteStore(path: FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString).sqlite").path)
+                    try toolStore.append(recent, processedAt: Date())
+                }
+            } catch {
+                throw CommandSupport.fail(program, ["a scratch store for the analysis tools: \(error)"])
+            }
+            let analyst = Analyst(makeClient: makeClient, toolbox: HostToolbox(store: toolStore, systemd: nil))
+            let budget = await analyst.contextBudget()
+            let entries = ContextWindow.compact(recent, at: Int64(Date().timeIntervalSince1970 * 1_000_000))
+            let context = await ContextWindow.render(entries, budget: budget / 2) { text in
+                (try? await makeClient().tokenize(text).count) ?? (text.utf8.count / 3 + 1)
+            }
+            let started = Date()
+            let (result, steps) = await analyst.analyze(escalation: escalation, context: context.text)
+            var stored = StoredAnalysis(time: started, escalation: escalation, analysis: try? result.get(),
+                                        failure: { if case .failure(let failure) = result { failure.reason } else { nil } }(),
+                                        steps: steps.map { StoredAnalysis.Step(tool: $0.tool, arguments: $0.arguments, result: $0.result) })
+            if let failure = stored.failure { FileHandle.standardError.write(Data("analysis failed: \(failure)\n".utf8)) }
+            if let database {
+                do { stored.id = try database.append(stored) } catch { throw CommandSupport.fail(program, ["the store \(store ?? ""): \(error)"]) }
+            }
+            analysisOutcome = stored
+        }
+
         if json {
             struct Output: Encodable {
                 let format: String
                 let statistics: TriggerStatistics
                 let seconds: Double
                 let review: ReviewOutcome?
+                let analysis: StoredAnalysis?
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            let data = try encoder.encode(Output(format: reader.format.rawValue, statistics: counts, seconds: seconds, review: outcome))
+            encoder.dateEncodingStrategy = .iso8601
+            let data = try encoder.encode(Output(format: reader.format.rawValue, statistics: counts, seconds: seconds, review: outcome,
+                                                 analysis: analysisOutcome))
             print(String(decoding: data, as: UTF8.self))
         } else {
             print("""
@@ -195,6 +240,25 @@ struct ReplayCommand: AsyncParsableCommand {
                 for issue in done.issues { print("  issue [\(issue.severity.rawValue)] \(issue.description) \(issue.units.joined(separator: " "))") }
                 for action in done.proposedActions { print("  proposed \(action.displayText)") }
             }
+            if let stored = analysisOutcome {
+                if let analysis = stored.analysis {
+                    print("analysis (\(analysis.confidence.rawValue) confidence, \(stored.steps.count) tool steps): \(analysis.diagnosis)")
+                    for action in analysis.actions { print("  proposed \(action.displayText)") }
+                } else {
+                    print("analysis failed after \(stored.steps.count) tool steps: \(stored.failure ?? "")")
+                }
+            }
+        }
+    }
+
+    /// A layer's server: `url` with `keyFile` (or no key) when given by hand, else the configuration's URL and key.
+    static func endpoint(_ layer: ModelLayer, url: String?, keyFile: String?, _ configuration: DaemonConfiguration,
+                         program: String) throws -> ModelEndpoint {
+        let file = url == nil ? keyFile ?? configuration.apiKeyFile(for: layer) : keyFile
+        do {
+            return ModelEndpoint(baseURL: url ?? configuration.baseURL(for: layer), apiKey: try file.map { try ModelAPIKey.read(from: $0) })
+        } catch {
+            throw CommandSupport.fail(program, ["\(error) (--\(layer.rawValue)-key-file)"])
         }
     }
 

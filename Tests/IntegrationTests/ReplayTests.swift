@@ -1,5 +1,6 @@
 import Foundation
 import ModelSupervisor
+import Monitoring
 import Store
 import TestSupport
 import Testing
@@ -60,8 +61,8 @@ extension IntegrationTests {
             return try JSONDecoder().decode(Counts.self, from: Data(result.stdout.utf8))
         }
 
-        @Test func aTemplateIsClassifiedOnceAndItsLaterLinesCostNoModelCall() async throws {
-            let directory = try TestEnvironment.temporaryDirectory("replay")
+        /// A llama-server with the tiny model and a key, on a free port; the caller ends it.
+        private func startServer(in directory: String) async throws -> (Process, String, String) {
             let keyFile = directory + "/key"
             let key = try ModelAPIKey.createKeyFile(at: keyFile)
             let port = freePort()
@@ -72,16 +73,81 @@ extension IntegrationTests {
             server.standardOutput = FileHandle.nullDevice
             server.standardError = FileHandle.nullDevice
             try server.run()
-            defer {
-                kill(server.processIdentifier, SIGKILL)
-                server.waitUntilExit()
-            }
             let base = "http://127.0.0.1:\(port)"
             let up = await GatewayTests.Running.poll(timeout: .seconds(60)) {
                 let health = UpstreamClient.HTTPRequest(url: base + "/health", headers: [("Authorization", "Bearer \(key)")])
                 return (try? await UpstreamHTTPClient.shared.execute(health))?.status == 200
             }
+            if !up {
+                kill(server.processIdentifier, SIGKILL)
+                server.waitUntilExit()
+            }
             try #require(up, "llama-server did not come up")
+            return (server, base, keyFile)
+        }
+
+        /// An incident among ordinary noise — an OOM kill and a unit that keeps failing — replayed through every
+        /// layer with the real (tiny) models: trigger events, an escalation, a review and an analysis row.
+        @Test func anIncidentReplayedThroughEveryLayerLeavesEventsAReviewAndAnAnalysis() async throws {
+            let directory = try TestEnvironment.temporaryDirectory("incident")
+            let (server, base, keyFile) = try await startServer(in: directory)
+            defer {
+                kill(server.processIdentifier, SIGKILL)
+                server.waitUntilExit()
+            }
+            var records: [String] = []
+            for i in 0..<120 {
+                records.append(#"{"MESSAGE":"GET /api/items/\#(i) 200 \#(i % 40)ms","PRIORITY":"6","_SYSTEMD_UNIT":"nginx.service","SYSLOG_IDENTIFIER":"nginx"}"#)
+                if i % 20 == 7 {
+                    records.append(#"{"MESSAGE":"app.service: Main process exited, code=exited, status=1/FAILURE","PRIORITY":"4","_SYSTEMD_UNIT":"init.scope","SYSLOG_IDENTIFIER":"systemd"}"#)
+                    records.append(#"{"MESSAGE":"app.service: Scheduled restart job, restart counter is at \#(i / 20 + 1).","PRIORITY":"6","SYSLOG_IDENTIFIER":"systemd"}"#)
+                }
+            }
+            records.insert(#"{"MESSAGE":"Out of memory: Killed process 4242 (java) total-vm:8123456kB, anon-rss:7345678kB","PRIORITY":"3","SYSLOG_IDENTIFIER":"kernel"}"#, at: 60)
+            let dump = directory + "/incident.json"
+            try (records.joined(separator: "\n") + "\n").write(toFile: dump, atomically: true, encoding: .utf8)
+            // The operator's rules, as a host would have them: an OOM kill is critical, a failing unit an error.
+            var config = DaemonConfiguration()
+            config.monitoring.rules = [
+                .init(pattern: "Out of memory: Killed process", severity: "critical", category: "resource", escalate: true,
+                      summary: "the kernel killed a process for memory"),
+                .init(pattern: "Main process exited, code=exited", severity: "error", category: "service", summary: "a unit's process failed"),
+            ]
+            let configFile = directory + "/config.json"
+            try config.encodedJSON().write(toFile: configFile, atomically: true, encoding: .utf8)
+            let store = directory + "/store.sqlite"
+            let result = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), [
+                "replay", dump, "--json", "--config", configFile, "--store", store, "--analyze",
+                "--trigger-url", base, "--trigger-key-file", keyFile, "--review-url", base, "--review-key-file", keyFile,
+                "--meta-url", base, "--meta-key-file", keyFile,
+            ])
+            try #require(result.status == 0, "replay failed: \(result.stderr)")
+            let counts = try JSONDecoder().decode(Counts.self, from: Data(result.stdout.utf8))
+            #expect(counts.statistics.lines == records.count)
+            #expect(counts.statistics.escalations >= 1, "the OOM kill escalates")
+
+            let database = try SQLiteStore(path: store)
+            let events = try database.events(since: nil, limit: 10_000)
+            #expect(events.contains { $0.severity == .critical && $0.message.hasPrefix("Out of memory") })
+            #expect(events.filter { $0.message.contains("Main process exited") }.count == 6, "each failure of the unit is an event")
+            #expect(try database.reviews(limit: 5).count == 1, "no review: \(counts.review?.failure ?? "")")
+            let analyses = try database.analyses(limit: 5)
+            #expect(analyses.count == 1, "no analysis row")
+            let analysis = try #require(analyses.first)
+            #expect(analysis.escalation.contains("escalat"), "\(analysis.escalation)")
+            // The tiny model's conclusion is not the point; that it was schema-bound and recorded either way is.
+            #expect(analysis.analysis != nil || analysis.failure == "the analysis has no diagnosis", "\(analysis.failure ?? "")")
+            let listed = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), ["analyses", "--store", store])
+            #expect(listed.status == 0 && listed.stdout.hasPrefix("#\(analysis.id) "), "\(listed)")
+        }
+
+        @Test func aTemplateIsClassifiedOnceAndItsLaterLinesCostNoModelCall() async throws {
+            let directory = try TestEnvironment.temporaryDirectory("replay")
+            let (server, base, keyFile) = try await startServer(in: directory)
+            defer {
+                kill(server.processIdentifier, SIGKILL)
+                server.waitUntilExit()
+            }
 
             let store = directory + "/store.sqlite"
             let counts = try replay(try syslogFixture(in: directory), url: base, keyFile: keyFile, store: store)
