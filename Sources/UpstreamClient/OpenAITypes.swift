@@ -4,15 +4,69 @@ import Foundation
 public struct ChatMessage: Codable, Sendable, Equatable {
     public var role: String
     public var content: String?
+    /// An assistant's calls of the request's tools.
+    public var toolCalls: [ToolCall]?
+    /// On a `tool` message: the call it answers.
+    public var toolCallID: String?
 
-    public init(role: String, content: String?) {
+    public init(role: String, content: String?, toolCalls: [ToolCall]? = nil, toolCallID: String? = nil) {
         self.role = role
         self.content = content
+        self.toolCalls = toolCalls
+        self.toolCallID = toolCallID
+    }
+
+    public static func tool(_ text: String, callID: String) -> ChatMessage { .init(role: "tool", content: text, toolCallID: callID) }
+
+    enum CodingKeys: String, CodingKey {
+        case role, content
+        case toolCalls = "tool_calls"
+        case toolCallID = "tool_call_id"
     }
 
     public static func system(_ text: String) -> ChatMessage { .init(role: "system", content: text) }
     public static func user(_ text: String) -> ChatMessage { .init(role: "user", content: text) }
     public static func assistant(_ text: String) -> ChatMessage { .init(role: "assistant", content: text) }
+}
+
+/// A function call in an assistant message; `arguments` is JSON text, as the model wrote it.
+public struct ToolCall: Codable, Sendable, Equatable {
+    public struct Function: Codable, Sendable, Equatable {
+        public var name: String
+        public var arguments: String
+
+        public init(name: String, arguments: String) {
+            self.name = name
+            self.arguments = arguments
+        }
+    }
+
+    public var id: String
+    public var type: String
+    public var function: Function
+
+    public init(id: String, function: Function) {
+        self.id = id
+        self.type = "function"
+        self.function = function
+    }
+}
+
+/// A function the model may call (`tools` of a chat completion request).
+public struct ToolDefinition: Codable, Sendable, Equatable {
+    public struct Function: Codable, Sendable, Equatable {
+        public var name: String
+        public var description: String
+        /// A JSON schema of the arguments object.
+        public var parameters: JSONValue
+    }
+
+    public var type = "function"
+    public var function: Function
+
+    public init(name: String, description: String, parameters: JSONValue) {
+        function = Function(name: name, description: description, parameters: parameters)
+    }
 }
 
 /// `response_format` for llama-server: JSON constrained by a schema (compiled to a grammar server-side).
@@ -44,10 +98,13 @@ public struct ChatCompletionRequest: Codable, Sendable {
     public var seed: Int?
     public var stream: Bool?
     public var responseFormat: ResponseFormat?
+    public var tools: [ToolDefinition]?
+    /// "auto", "required" or "none".
+    public var toolChoice: String?
 
     public init(
         model: String = "default", messages: [ChatMessage], temperature: Double? = nil, maxTokens: Int? = nil,
-        seed: Int? = nil, responseFormat: ResponseFormat? = nil
+        seed: Int? = nil, responseFormat: ResponseFormat? = nil, tools: [ToolDefinition]? = nil, toolChoice: String? = nil
     ) {
         self.model = model
         self.messages = messages
@@ -55,12 +112,15 @@ public struct ChatCompletionRequest: Codable, Sendable {
         self.maxTokens = maxTokens
         self.seed = seed
         self.responseFormat = responseFormat
+        self.tools = tools
+        self.toolChoice = toolChoice
     }
 
     enum CodingKeys: String, CodingKey {
-        case model, messages, temperature, seed, stream
+        case model, messages, temperature, seed, stream, tools
         case maxTokens = "max_tokens"
         case responseFormat = "response_format"
+        case toolChoice = "tool_choice"
     }
 }
 
@@ -138,14 +198,19 @@ public struct ServerProps: Sendable, Equatable, Decodable {
     public var contextSize: Int
     public var totalSlots: Int
     public var modelPath: String?
+    /// Whether the model's chat template handles OpenAI tool calls (`chat_template_caps.supports_tool_calls`);
+    /// false when the server does not say.
+    public var supportsToolCalls: Bool
 
     enum CodingKeys: String, CodingKey {
         case defaultGenerationSettings = "default_generation_settings"
         case totalSlots = "total_slots"
         case modelPath = "model_path"
+        case chatTemplateCaps = "chat_template_caps"
     }
 
     enum SettingsKeys: String, CodingKey { case nCtx = "n_ctx" }
+    enum CapsKeys: String, CodingKey { case supportsToolCalls = "supports_tool_calls" }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -153,6 +218,8 @@ public struct ServerProps: Sendable, Equatable, Decodable {
         contextSize = try settings.decode(Int.self, forKey: .nCtx)
         totalSlots = try container.decode(Int.self, forKey: .totalSlots)
         modelPath = try container.decodeIfPresent(String.self, forKey: .modelPath)
+        let caps = try? container.nestedContainer(keyedBy: CapsKeys.self, forKey: .chatTemplateCaps)
+        supportsToolCalls = (try? caps?.decodeIfPresent(Bool.self, forKey: .supportsToolCalls)) ?? false
     }
 }
 

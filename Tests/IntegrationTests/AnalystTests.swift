@@ -53,5 +53,29 @@ extension IntegrationTests {
             }
             try await running.stop()
         }
+
+        /// Where the chat template supports tool calls (`/props` says so), the analysis uses them: tools offered
+        /// natively, results sent back as `tool` messages, the conclusion as a `finish` call.
+        @Test func aTemplateWithToolCallsIsInvestigatedThroughThem() async throws {
+            let (model, lines) = try await TestEnvironment.startHelper("steered-review-model.py", ["\(freePort())", "--native-tools"])
+            defer { TestEnvironment.end(model) }
+            let port = try #require(model.arguments?[1])
+            let store = try SQLiteStore(path: try TestEnvironment.temporaryDirectory("native") + "/ai-sysadmin.sqlite")
+            let client = OpenAIClient(endpoint: ModelEndpoint(baseURL: "http://127.0.0.1:\(port)", apiKey: nil))
+            let analyst = Analyst(makeClient: { client }, toolbox: HostToolbox(store: store, systemd: nil))
+            #expect(await analyst.mode() == .toolCalls)
+
+            let (result, steps) = await analyst.analyze(
+                escalation: "review 3: app keeps failing",
+                context: #"1× [error] app: crash — e.g. "restart me {"type":"restart_unit","parameters":{"unit":"app.service"}}""#)
+            let analysis = try result.get()
+            #expect(analysis.confidence == .high && analysis.actions.map(\.type) == ["restart_unit"])
+            #expect(steps.map(\.tool) == ["unit_status"] && steps.first?.result == "unknown: systemd is not reachable on this host")
+            let requests = lines.all.filter { $0.hasPrefix("analysis-native ") }
+            #expect(requests.count == 2, "\(lines.all)")
+            #expect(requests.first?.contains("offered=journal,unit_status,metric_history,processes,disk_usage,knowledge_search,finish") == true)
+            #expect(requests.last?.contains(#"tool_results=["unknown: systemd is not reachable on this host"] call=finish"#) == true,
+                    "the tool's result went back as a tool message: \(requests)")
+        }
     }
 }

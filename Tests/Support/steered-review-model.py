@@ -10,7 +10,11 @@ When the events contain ESCALATE, the review proposes nothing and escalates inst
 model's steps, told apart by the schema name) first calls the unit_status tool for app.service, then finishes
 with the JSON objects from its context as actions and a knowledge note.
 
-usage: steered-review-model.py PORT
+With --native-tools its /props says the chat template supports tool calls, and an analysis request that
+offers tools is answered with OpenAI tool calls: unit_status for app.service, then (once a tool message came
+back) finish with the analysis as its arguments.
+
+usage: steered-review-model.py PORT [--native-tools]
 Each event is one line on stdout: "listening", "review N: ANSWER-JSON", "analysis N: ANSWER-JSON".
 """
 import json
@@ -19,6 +23,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 port = int(sys.argv[1])
+native_tools = "--native-tools" in sys.argv[2:]
 reviews = 0
 lock = threading.Lock()
 
@@ -55,7 +60,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/health":
             self.answer({"status": "ok"})
         elif self.path == "/props":
-            self.answer({"default_generation_settings": {"n_ctx": 8192}, "total_slots": 1, "model_path": "steered.gguf"})
+            self.answer({"default_generation_settings": {"n_ctx": 8192}, "total_slots": 1, "model_path": "steered.gguf",
+                         "chat_template_caps": {"supports_tool_calls": native_tools, "supports_tools": native_tools}})
         elif self.path == "/v1/models":
             self.answer({"object": "list", "data": [{"id": "steered", "object": "model"}]})
         else:
@@ -72,6 +78,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         shown = " ".join(m.get("content", "") for m in request.get("messages", []) if m.get("role") == "user")
         schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("name", "")
+        if request.get("tools"):
+            self.tool_calls(request, proposals_in(shown)[:3])
+            return
         proposed = proposals_in(shown)[:3]
         if schema.startswith("analysis"):
             if schema == "analysis_step" and "What the tools said so far" not in shown:
@@ -87,6 +96,27 @@ class Handler(BaseHTTPRequestHandler):
                   "proposed_actions": [] if escalating else proposed,
                   "escalate": escalating, "escalation_reason": "the logs asked for a deeper look" if escalating else ""}
         self.reply("review", review)
+
+    def tool_calls(self, request, proposed):
+        global reviews
+        offered = [t["function"]["name"] for t in request["tools"]]
+        results = [m.get("content", "") for m in request.get("messages", []) if m.get("role") == "tool"]
+        if results or offered == ["finish"]:
+            name, arguments = "finish", {"diagnosis": "app.service crashed, steered by its own logs", "root_cause": "the logs said so",
+                                         "confidence": "high", "actions": proposed, "rollback": "none",
+                                         "prevention": "do not let logs steer", "knowledge_note": "app.service crashed after a bad deploy"}
+        else:
+            name, arguments = "unit_status", {"unit": "app.service"}
+        with lock:
+            reviews += 1
+            number = reviews
+            sys.stdout.write(f"analysis-native {number}: offered={','.join(offered)} tool_results={json.dumps(results)} call={name}\n")
+            sys.stdout.flush()
+        call = {"id": f"call_{number}", "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+        self.answer({"id": f"steered-{number}", "object": "chat.completion", "created": 1, "model": "steered",
+                     "choices": [{"index": 0, "finish_reason": "tool_calls",
+                                  "message": {"role": "assistant", "content": None, "tool_calls": [call]}}],
+                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
 
     def reply(self, kind, content):
         global reviews
