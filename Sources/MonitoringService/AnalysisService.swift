@@ -17,12 +17,15 @@ public actor AnalysisService: Service {
     let logger: Logger
     let proposals: @Sendable (_ actions: [Review.ProposedAction], _ source: String) async -> Void
     let slots: ModelSlots
+    let knowledge: KnowledgeBase
     private var pending: [String] = []
     private let wake: AsyncStream<Void>.Continuation
     private let wakeups: AsyncStream<Void>
 
     public init(configuration: DaemonConfiguration, store: any MonitoringStore, toolbox: any AnalysisToolbox, logger: Logger,
-                slots: ModelSlots? = nil, proposals: @escaping @Sendable (_ actions: [Review.ProposedAction], _ source: String) async -> Void) {
+                slots: ModelSlots? = nil, knowledge: KnowledgeBase? = nil,
+                proposals: @escaping @Sendable (_ actions: [Review.ProposedAction], _ source: String) async -> Void) {
+        self.knowledge = knowledge ?? KnowledgeBase(store: store)
         self.slots = slots ?? ModelSlots(capacity: configuration.models.meta.parallel)
         self.configuration = configuration
         self.store = store
@@ -88,8 +91,8 @@ public actor AnalysisService: Service {
                 "ai.analysis.confidence": "\(analysis.confidence.rawValue)", "ai.analysis.steps": "\(steps.count)",
                 "ai.analysis.actions": "\(analysis.actions.count)"])
             if !analysis.knowledgeNote.trimmingCharacters(in: .whitespaces).isEmpty {
-                _ = try? store.addKnowledge(title: "Analysis \(id): \(analysis.diagnosis.prefix(80))", body: analysis.knowledgeNote,
-                                            tags: ["analysis"], at: started)
+                _ = try? await knowledge.add(title: "Analysis \(id): \(analysis.diagnosis.prefix(80))", body: analysis.knowledgeNote,
+                                             tags: ["analysis"], at: started)
             }
             if !analysis.actions.isEmpty { await proposals(analysis.actions, "analysis \(id)") }
         case .failure(let failure):

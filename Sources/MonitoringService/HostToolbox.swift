@@ -9,11 +9,13 @@ import Store
 public struct HostToolbox: AnalysisToolbox {
     let store: any MonitoringStore
     let systemd: (any SystemdManaging)?
+    let knowledge: KnowledgeBase
     let procRoot: String
 
-    public init(store: any MonitoringStore, systemd: (any SystemdManaging)?, procRoot: String = "/proc") {
+    public init(store: any MonitoringStore, systemd: (any SystemdManaging)?, knowledge: KnowledgeBase? = nil, procRoot: String = "/proc") {
         self.store = store
         self.systemd = systemd
+        self.knowledge = knowledge ?? KnowledgeBase(store: store)
         self.procRoot = procRoot
     }
 
@@ -60,7 +62,7 @@ public struct HostToolbox: AnalysisToolbox {
             return sample.diskPercent.sorted { $0.key < $1.key }.map { "\($0.key) \(Int($0.value))% used" }.joined(separator: "\n")
         case "knowledge_search":
             let query = String((arguments["query"] ?? "").prefix(200))
-            let notes = (try? store.searchKnowledge(query, limit: 5)) ?? []
+            let notes = (try? await knowledge.search(query, limit: 5)) ?? []
             if notes.isEmpty { return "no notes match '\(query)'" }
             return notes.map { "\($0.title): \($0.body.prefix(500))" }.joined(separator: "\n---\n")
         default:

@@ -79,6 +79,10 @@ public protocol MonitoringStore: Sendable {
     func addKnowledge(title: String, body: String, tags: [String], at date: Date) throws -> Int64
     /// Full-text search (BM25), best first.
     func searchKnowledge(_ query: String, limit: Int) throws -> [KnowledgeNote]
+    /// Keeps a note's embedding (from `model`) for re-ranking.
+    func setEmbedding(_ vector: [Float], model: String, forKnowledge id: Int64) throws
+    /// The stored embeddings of these notes made by `model`.
+    func embeddings(forKnowledge ids: [Int64], model: String) throws -> [Int64: [Float]]
     /// Keeps a metric reading (`cpu`, `memory`, `swap`, `load_per_cpu`, `disk:/mount`).
     func appendMetrics(_ values: [String: Double], at date: Date) throws
     /// One metric's readings since `date`, oldest first.
@@ -183,6 +187,13 @@ public final class SQLiteStore: MonitoringStore {
             try db.create(index: "metric_by_name_and_time", on: "metric", columns: ["name", "time"])
             try db.create(index: "metric_by_time", on: "metric", columns: ["time"])
         }
+        migrator.registerMigration("v7: knowledge embeddings") { db in
+            try db.create(table: "knowledge_embedding") { t in
+                t.primaryKey("knowledgeID", .integer).references("knowledge", onDelete: .cascade)
+                t.column("model", .text).notNull()
+                t.column("vector", .blob).notNull()
+            }
+        }
         migrator.registerMigration("v6: analyses") { db in
             try db.create(table: "analysis") { t in
                 t.autoIncrementedPrimaryKey("id")
@@ -279,6 +290,32 @@ public final class SQLiteStore: MonitoringStore {
                 return KnowledgeNote(id: row["id"], time: row["time"], title: row["title"], body: row["body"],
                                      tags: tags.split(separator: " ").map(String.init))
             }
+        }
+    }
+
+    public func setEmbedding(_ vector: [Float], model: String, forKnowledge id: Int64) throws {
+        let data = vector.withUnsafeBufferPointer { Data(buffer: $0) }
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT INTO knowledge_embedding (knowledgeID, model, vector) VALUES (?, ?, ?)
+                ON CONFLICT(knowledgeID) DO UPDATE SET model = excluded.model, vector = excluded.vector
+                """, arguments: [id, model, data])
+        }
+    }
+
+    public func embeddings(forKnowledge ids: [Int64], model: String) throws -> [Int64: [Float]] {
+        guard !ids.isEmpty else { return [:] }
+        return try database.read { db in
+            var arguments = StatementArguments(ids)
+            arguments += [model]
+            let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+            var vectors: [Int64: [Float]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT knowledgeID, vector FROM knowledge_embedding WHERE knowledgeID IN (\(placeholders)) AND model = ?",
+                                        arguments: arguments) {
+                let data: Data = row["vector"]
+                vectors[row["knowledgeID"]] = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            }
+            return vectors
         }
     }
 

@@ -63,6 +63,20 @@ public struct OpenAIClient: Sendable {
         try await getJSON("/props", as: ServerProps.self)
     }
 
+    /// `POST /v1/embeddings`: one vector per input, in input order.
+    public func embeddings(_ inputs: [String], model: String? = nil) async throws -> [[Float]] {
+        struct Body: Encodable { let input: [String]; let model: String }
+        struct Answer: Decodable {
+            struct Item: Decodable { let index: Int; let embedding: [Float] }
+            let data: [Item]
+        }
+        let answer = try await postJSON("/v1/embeddings", body: Body(input: inputs, model: model ?? "default"), as: Answer.self)
+        guard answer.data.count == inputs.count else {
+            throw UpstreamError(.invalidResponse, "\(answer.data.count) embeddings for \(inputs.count) inputs")
+        }
+        return answer.data.sorted { $0.index < $1.index }.map(\.embedding)
+    }
+
     /// `POST /tokenize`: the token ids of `text`, without special tokens.
     public func tokenize(_ text: String) async throws -> [Int] {
         struct Body: Encodable { let content: String }

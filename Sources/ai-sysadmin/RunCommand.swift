@@ -66,8 +66,15 @@ struct RunCommand: AsyncParsableCommand {
         }
         // Each server's slots, shared by everything in the daemon that asks it: escalations before periodic work.
         let slots = ModelSlotTable(configuration: configuration)
-        let analysis = AnalysisService(configuration: configuration, store: store, toolbox: HostToolbox(store: store, systemd: systemd),
-                                       logger: Logger(label: "ai-sysadmin.analysis"), slots: slots[.meta], proposals: propose)
+        let knowledge: KnowledgeBase
+        do {
+            knowledge = try KnowledgeBase(store: store, configuration: configuration.knowledge)
+        } catch {
+            throw CommandSupport.fail("ai-sysadmin", ["knowledge.embeddings: \(error)"])
+        }
+        let analysis = AnalysisService(configuration: configuration, store: store,
+                                       toolbox: HostToolbox(store: store, systemd: systemd, knowledge: knowledge),
+                                       logger: Logger(label: "ai-sysadmin.analysis"), slots: slots[.meta], knowledge: knowledge, proposals: propose)
         let review = ReviewService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.review"),
                                    systemd: systemd, slots: slots[.review], proposals: propose, escalate: { await analysis.request($0) })
         let control = ControlSocketServer(stateDirectory: configuration.stateDirectory, logger: logger,

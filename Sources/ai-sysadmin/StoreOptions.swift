@@ -2,6 +2,7 @@ import ArgumentParser
 import CommandSupport
 import Foundation
 import ModelSupervisor
+import MonitoringService
 import Store
 
 /// Which store a command reads: `--store FILE`, or the daemon's, `<stateDirectory>/ai-sysadmin.sqlite` of
@@ -32,6 +33,18 @@ struct StoreOptions: ParsableArguments {
             return try SQLiteStore(path: path)
         } catch {
             throw CommandSupport.fail(program, ["the store \(path): \(error)"])
+        }
+    }
+
+    /// The knowledge base over the store, with the configuration's embeddings endpoint if it has one.
+    func knowledgeBase(_ program: String, mustExist: Bool) throws -> KnowledgeBase {
+        let store = try open(program, mustExist: mustExist)
+        do {
+            return try KnowledgeBase(store: store, configuration: configuration(program).knowledge)
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            throw CommandSupport.fail(program, ["knowledge.embeddings: \(error)"])
         }
     }
 }

@@ -117,3 +117,41 @@ public struct NotificationConfiguration: Sendable, Equatable, Codable {
         maximumAttempts = try c.decode(.maximumAttempts, default: maximumAttempts)
     }
 }
+
+/// The knowledge base's optional semantic re-ranking: full-text (BM25) candidates re-ordered by cosine similarity
+/// of embeddings from an OpenAI-compatible `/v1/embeddings` endpoint (e.g. `llama-server --embeddings`).
+public struct KnowledgeConfiguration: Sendable, Equatable, Codable {
+    public var embeddings: Embeddings?
+
+    public init() {}
+
+    public struct Embeddings: Sendable, Equatable, Codable {
+        /// The server's base URL, e.g. `http://127.0.0.1:40084`.
+        public var url: String
+        public var model: String?
+        public var apiKeyFile: String?
+
+        public init(url: String, model: String? = nil, apiKeyFile: String? = nil) {
+            self.url = url
+            self.model = model
+            self.apiKeyFile = apiKeyFile
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case url, model, apiKeyFile }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            url = try c.decode(String.self, forKey: .url)
+            model = try c.decodeIfPresent(String.self, forKey: .model)
+            apiKeyFile = try c.decodeIfPresent(String.self, forKey: .apiKeyFile)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case embeddings }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        embeddings = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Embeddings.self, forKey: .embeddings)
+    }
+}

@@ -90,6 +90,12 @@ public struct ConfigurationValidator: Sendable {
         if let log = autonomy.auditLog, !log.hasPrefix("/") {
             global("autonomy.auditLog", "'\(log.prefix(200))' must be an absolute path")
         }
+        if let embeddings = config.knowledge.embeddings {
+            if !Self.isHTTPURL(embeddings.url) { global("knowledge.embeddings.url", "'\(embeddings.url.prefix(200))' is not an http(s) URL") }
+            if let file = embeddings.apiKeyFile, !FileManager.default.isReadableFile(atPath: file) {
+                global("knowledge.embeddings.apiKeyFile", "\(file.prefix(200)) is not a readable file")
+            }
+        }
         let notifications = config.notifications
         if let gotify = notifications.gotify {
             if !Self.isHTTPURL(gotify.url) { global("notifications.gotify.url", "'\(gotify.url.prefix(200))' is not an http(s) URL") }

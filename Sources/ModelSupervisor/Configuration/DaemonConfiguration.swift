@@ -17,6 +17,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var autonomyLevel = AutonomyLevel.suggest
     public var autonomy = AutonomyConfiguration()
     public var notifications = NotificationConfiguration()
+    public var knowledge = KnowledgeConfiguration()
 
     public init() {}
 
@@ -35,7 +36,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case stateDirectory, modelDirectory, llamaServer, health, restart, models, api, monitoring, autonomyLevel, autonomy, notifications
+        case stateDirectory, modelDirectory, llamaServer, health, restart, models, api, monitoring, autonomyLevel, autonomy, notifications, knowledge
     }
 
     /// Reads and decodes `path`; errors name the key and the problem.
@@ -82,6 +83,7 @@ extension DaemonConfiguration: Codable {
         autonomyLevel = try c.decode(.autonomyLevel, default: autonomyLevel)
         autonomy = try c.decode(.autonomy, default: autonomy)
         notifications = try c.decode(.notifications, default: notifications)
+        knowledge = try c.decode(.knowledge, default: knowledge)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -97,6 +99,7 @@ extension DaemonConfiguration: Codable {
         try c.encode(autonomyLevel, forKey: .autonomyLevel)
         try c.encode(autonomy, forKey: .autonomy)
         try c.encode(notifications, forKey: .notifications)
+        try c.encode(knowledge, forKey: .knowledge)
     }
 }
 
