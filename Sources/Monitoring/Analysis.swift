@@ -43,7 +43,7 @@ public struct AnalysisTool: Sendable, Equatable {
 
     /// The tools every analysis may use, in the order the model is shown them.
     public static let catalog: [AnalysisTool] = [
-        AnalysisTool(name: "journal", description: "stored log events of one systemd unit in the last hours",
+        AnalysisTool(name: "journal", description: "a systemd unit's journal entries in the last hours",
                      arguments: ["unit": "unit name, e.g. nginx.service", "hours": "1-168"]),
         AnalysisTool(name: "unit_status", description: "a systemd unit's active state", arguments: ["unit": "unit name"]),
         AnalysisTool(name: "metric_history", description: "one metric's readings in the last hours",

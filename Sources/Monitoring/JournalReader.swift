@@ -70,16 +70,42 @@ public final class JournalReader: @unchecked Sendable {
             let entryCursor = String(cString: rawCursor)
             free(rawCursor)
             cursor = entryCursor
-            var fields: [String: String] = [:]
-            for name in ["MESSAGE", "PRIORITY", "_SYSTEMD_UNIT", "SYSLOG_IDENTIFIER", "_PID", "_HOSTNAME"] {
-                if let value = field(name) { fields[name] = value }
-            }
-            var realtime: UInt64 = 0
-            if sd_journal_get_realtime_usec(journal, &realtime) >= 0 { fields["__REALTIME_TIMESTAMP"] = String(realtime) }
             // An entry without MESSAGE (some kernel and audit records) has nothing to classify; its cursor still counts.
-            if let record = LogDumpReader.record(from: fields) { records.append((record, entryCursor)) }
+            if let record = currentRecord() { records.append((record, entryCursor)) }
         }
         return records
+    }
+
+    /// The journal entries of one unit (`_SYSTEMD_UNIT`, or `SYSLOG_IDENTIFIER` for a name without a unit
+    /// suffix) since `date`, newest last, at most `limit` — what the analysis's `journal` tool reads.
+    /// `unit` must already be valid (it becomes a journal match, `FIELD=value`).
+    public static func entries(unit: String, since date: Date, limit: Int, directory: String? = nil) throws -> [LogRecord] {
+        let reader = try JournalReader(directory: directory, after: nil)
+        guard let journal = reader.journal else { return [] }
+        sd_journal_flush_matches(journal)
+        _ = sd_journal_add_match(journal, "_SYSTEMD_UNIT=\(unit)", 0)
+        _ = sd_journal_add_disjunction(journal)
+        _ = sd_journal_add_match(journal, "UNIT=\(unit)", 0)
+        // Newest first from the end, then put in time order.
+        sd_journal_seek_tail(journal)
+        var records: [LogRecord] = []
+        let floor = UInt64(max(0, date.timeIntervalSince1970) * 1_000_000)
+        while records.count < limit, sd_journal_previous(journal) > 0 {
+            var realtime: UInt64 = 0
+            if sd_journal_get_realtime_usec(journal, &realtime) >= 0, realtime < floor { break }
+            if let record = reader.currentRecord() { records.append(record) }
+        }
+        return records.reversed()
+    }
+
+    private func currentRecord() -> LogRecord? {
+        var fields: [String: String] = [:]
+        for name in ["MESSAGE", "PRIORITY", "_SYSTEMD_UNIT", "SYSLOG_IDENTIFIER", "_PID", "_HOSTNAME"] {
+            if let value = field(name) { fields[name] = value }
+        }
+        var realtime: UInt64 = 0
+        if sd_journal_get_realtime_usec(journal, &realtime) >= 0 { fields["__REALTIME_TIMESTAMP"] = String(realtime) }
+        return LogDumpReader.record(from: fields)
     }
 
     /// `NAME=value` → value, as text (invalid UTF-8 replaced); nil when the entry has no such field.

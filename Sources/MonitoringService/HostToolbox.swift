@@ -10,12 +10,19 @@ public struct HostToolbox: AnalysisToolbox {
     let store: any MonitoringStore
     let systemd: (any SystemdManaging)?
     let knowledge: KnowledgeBase
+    /// Where the `journal` tool reads: the journal (nil: the system's, a path: that directory's), or, when
+    /// `useJournal` is false (a host without one), the events the store kept.
+    let useJournal: Bool
+    let journalDirectory: String?
     let procRoot: String
 
-    public init(store: any MonitoringStore, systemd: (any SystemdManaging)?, knowledge: KnowledgeBase? = nil, procRoot: String = "/proc") {
+    public init(store: any MonitoringStore, systemd: (any SystemdManaging)?, knowledge: KnowledgeBase? = nil,
+                journal: (use: Bool, directory: String?) = (false, nil), procRoot: String = "/proc") {
         self.store = store
         self.systemd = systemd
         self.knowledge = knowledge ?? KnowledgeBase(store: store)
+        self.useJournal = journal.use
+        self.journalDirectory = journal.directory
         self.procRoot = procRoot
     }
 
@@ -27,6 +34,18 @@ public struct HostToolbox: AnalysisToolbox {
         case "journal":
             guard let unit = unit() else { return "error: 'unit' must be a systemd unit name such as nginx.service" }
             let since = Date().addingTimeInterval(-hours() * 3600)
+            if useJournal {
+                do {
+                    let entries = try JournalReader.entries(unit: unit, since: since, limit: 40, directory: journalDirectory)
+                    if entries.isEmpty { return "no journal entries of \(unit) in the last \(Int(hours())) hours" }
+                    return entries.map { entry in
+                        let time = entry.timestampMicroseconds.map { formatter.string(from: Date(timeIntervalSince1970: Double($0) / 1_000_000)) } ?? "-"
+                        return "\(time) \(entry.priority.map { "<\($0)> " } ?? "")\(entry.message.prefix(300))"
+                    }.joined(separator: "\n")
+                } catch {
+                    return "error: \(error)"
+                }
+            }
             let events = (try? store.events(ofUnit: unit, since: since, limit: 40)) ?? []
             if events.isEmpty { return "no stored events of \(unit) in the last \(Int(hours())) hours" }
             return events.map { event in

@@ -73,7 +73,10 @@ struct RunCommand: AsyncParsableCommand {
             throw CommandSupport.fail("ai-sysadmin", ["knowledge.embeddings: \(error)"])
         }
         let analysis = AnalysisService(configuration: configuration, store: store,
-                                       toolbox: HostToolbox(store: store, systemd: systemd, knowledge: knowledge),
+                                       toolbox: HostToolbox(store: store, systemd: systemd, knowledge: knowledge, journal: (
+                                           configuration.monitoring.journal
+                                               && (configuration.monitoring.journalDirectory != nil || JournalReader.systemJournalExists),
+                                           configuration.monitoring.journalDirectory)),
                                        logger: Logger(label: "ai-sysadmin.analysis"), slots: slots[.meta], knowledge: knowledge, proposals: propose)
         let review = ReviewService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.review"),
                                    systemd: systemd, slots: slots[.review], proposals: propose, escalate: { await analysis.request($0) })

@@ -51,6 +51,22 @@ import TestSupport
         #expect(resumed.read(limit: 100).isEmpty)
     }
 
+    /// What the analysis's `journal` tool reads: one unit's entries since a time, in time order, bounded.
+    @Test(.enabled(if: JournalFiles.writer != nil, "systemd-journal-remote is not installed (scripts/setup installs it)"))
+    mutating func aUnitsEntriesSinceATimeAreFoundByMatch() throws {
+        let directory = try temporaryDirectory()
+        try append((0..<6).map { i in
+            ["MESSAGE": "line \(i)", "_SYSTEMD_UNIT": i % 2 == 0 ? "nginx.service" : "app.service", "PRIORITY": "6"]
+        }, to: directory)
+        let all = try JournalReader.entries(unit: "nginx.service", since: Date(timeIntervalSince1970: 0), limit: 100, directory: directory)
+        #expect(all.map(\.message) == ["line 0", "line 2", "line 4"])
+        let recent = try JournalReader.entries(unit: "nginx.service", since: Date(timeIntervalSince1970: Double(seconds - 2)), limit: 100,
+                                               directory: directory)
+        #expect(recent.map(\.message) == ["line 4"], "entries before the time are left out")
+        #expect(try JournalReader.entries(unit: "nginx.service", since: Date(timeIntervalSince1970: 0), limit: 2, directory: directory)
+            .map(\.message) == ["line 2", "line 4"], "the newest within the limit")
+    }
+
     @Test func aMissingDirectoryIsAnErrorThatNamesIt() throws {
         #expect(throws: JournalReader.OpenError.self) { try JournalReader(directory: "/nonexistent/journal") }
     }
