@@ -101,6 +101,9 @@ public struct ModelDownloader: Sendable {
                 break transfer
             } catch let error as UpstreamError where error.code == .httpStatus {
                 throw ModelDownloadError(message: "\(entry.url) answered \(error.status.map(String.init) ?? "an error"); \(partial) is kept")
+            } catch let error as UpstreamError where error.code == .invalidRequest {
+                // Trying again cannot help (a redirect to http://, a malformed URL).
+                throw ModelDownloadError(message: "the download of \(entry.name) from \(entry.url) was refused: \(error.message)")
             } catch let error as UpstreamError {
                 guard attempt < attempts else {
                     throw ModelDownloadError(message: "the download of \(entry.name) stopped at \(ByteCount(offset)): \(error.message); \(partial) is kept, run the same command again to resume")

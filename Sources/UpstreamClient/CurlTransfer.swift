@@ -230,6 +230,9 @@ final class CurlTransfer: @unchecked Sendable {
         case CURLE_OPERATION_TIMEDOUT:
             // Total and idle timeouts are enforced by the loop itself, so curl's own timeout is the connect one.
             return UpstreamError(.connectTimeout, "no connection within \(timeouts.connect.secondsText): \(detail)")
+        case CURLE_UNSUPPORTED_PROTOCOL where followsRedirects:
+            // The request's own URL was checked before; only a redirect can lead to another scheme.
+            return UpstreamError(.invalidRequest, "a redirect led away from https:// (\(detail)); redirects are followed to https:// only")
         default:
             return UpstreamError(.transport, "curl error \(code.rawValue): \(detail)")
         }

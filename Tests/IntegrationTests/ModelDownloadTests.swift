@@ -73,6 +73,27 @@ extension IntegrationTests {
             #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/models") == ["test-model.gguf"])
         }
 
+        /// Downloads follow redirects (Hugging Face sends them to its CDN), but to https:// only: a redirect to
+        /// plain http is refused, the target is never asked, and nothing is saved.
+        @Test func aRedirectToPlainHTTPIsRefused() async throws {
+            let directory = try TestEnvironment.temporaryDirectory("dl-redirect")
+            let sample = try Self.sampleFile(in: directory)
+            let target = try await serve(sample.path)
+            defer { target.stop() }
+            let redirecting = try await serve(sample.path, ["--redirect-to", target.url])
+            defer { redirecting.stop() }
+            let entry = ModelCatalogEntry(name: "test:model", url: redirecting.url, sha256: sample.sha256, size: Int64(sample.bytes.count), summary: "")
+            let destination = directory + "/models/test-model.gguf"
+            await #expect {
+                try await downloader.pull(entry, to: destination, onEvent: ignore)
+            } throws: { error in
+                "\(error)".contains("redirects are followed to https:// only")
+            }
+            #expect(redirecting.requests.count == 1, "a refused redirect is not tried again")
+            #expect(target.requests.isEmpty, "the http:// redirect target was fetched")
+            #expect(!FileManager.default.fileExists(atPath: destination))
+        }
+
         @Test func aPartialFileFromAnEarlierRunIsContinued() async throws {
             let directory = try TestEnvironment.temporaryDirectory("dl")
             let sample = try Self.sampleFile(in: directory)

@@ -6,6 +6,7 @@ usage: model-file-server.py PORT FILE [--cut-first N] [--no-range] [--no-length]
   --cut-first N     the first GET sends its headers (full Content-Length) and N bytes, then hangs up
   --no-range        ignore Range and always send the whole file with 200
   --no-length       send the whole file without Content-Length, ending it by closing the connection
+  --redirect-to URL answer every GET with 302 Found to URL
 One line per request on stdout: "GET RANGE" (RANGE is the Range header, or "-"); "listening" once ready.
 """
 import http.server
@@ -15,6 +16,7 @@ port, path = int(sys.argv[1]), sys.argv[2]
 cut_first = int(sys.argv[sys.argv.index("--cut-first") + 1]) if "--cut-first" in sys.argv else None
 honour_range = "--no-range" not in sys.argv
 no_length = "--no-length" in sys.argv
+redirect_to = sys.argv[sys.argv.index("--redirect-to") + 1] if "--redirect-to" in sys.argv else None
 content = open(path, "rb").read()
 requests = 0
 
@@ -32,6 +34,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         print(f"GET {header or '-'}", flush=True)
         if self.path != "/model.gguf":
             self.send_error(404)
+            return
+        if redirect_to:
+            self.send_response(302)
+            self.send_header("Location", redirect_to)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         start = 0
         if header and honour_range:
