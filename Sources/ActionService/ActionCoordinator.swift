@@ -247,6 +247,7 @@ struct AuditMirror {
 
     mutating func copyNewEntries(from ledger: any ActionLedger) {
         do {
+            if lastID == nil { try Self.cutTornLine(path) }
             let after = try lastID ?? Self.lastIDInFile(path)
             let entries = try ledger.audit(after: after, since: nil, unit: nil, limit: 1000)
             guard !entries.isEmpty else {
@@ -260,17 +261,39 @@ struct AuditMirror {
         }
     }
 
+    /// A crash mid-write can leave a last line without its newline; it is cut off (its row is written again),
+    /// so the next line does not run into it.
+    static func cutTornLine(_ path: String) throws {
+        guard let handle = FileHandle(forUpdatingAtPath: path) else { return }
+        defer { try? handle.close() }
+        var end = try handle.seekToEnd()
+        while end > 0 {
+            let start = end > 4096 ? end - 4096 : 0
+            try handle.seek(toOffset: start)
+            let chunk = try handle.read(upToCount: Int(end - start)) ?? Data()
+            if let newline = chunk.lastIndex(of: UInt8(ascii: "\n")) {
+                let keep = start + UInt64(chunk.distance(from: chunk.startIndex, to: newline)) + 1
+                if keep != (try handle.seekToEnd()) { try handle.truncate(atOffset: keep) }
+                return
+            }
+            end = start
+        }
+        try handle.truncate(atOffset: 0)
+    }
+
     static func lastIDInFile(_ path: String) throws -> Int64 {
         guard let handle = FileHandle(forReadingAtPath: path) else { return 0 }
         defer { try? handle.close() }
         let size = try handle.seekToEnd()
-        let tail = min(size, 64 * 1024)
-        try handle.seek(toOffset: size - tail)
-        let data = try handle.readToEnd() ?? Data()
-        // The last complete line; a torn last line (a crash mid-write) is ignored and its row written again.
-        let lines = data.split(separator: UInt8(ascii: "\n"))
-        for line in lines.reversed() {
-            if let entry = try? AuditLine.decoder.decode(AuditEntry.self, from: Data(line)) { return entry.id }
+        // The tail is enough unless the last lines are very long; then the whole file is read.
+        for window in [min(size, 64 * 1024), size] {
+            try handle.seek(toOffset: size - window)
+            let data = try handle.readToEnd() ?? Data()
+            // The last complete line; a torn last line (a crash mid-write) is ignored and its row written again.
+            for line in data.split(separator: UInt8(ascii: "\n")).reversed() {
+                if let entry = try? AuditLine.decoder.decode(AuditEntry.self, from: Data(line)) { return entry.id }
+            }
+            if window == size { break }
         }
         return 0
     }

@@ -186,11 +186,13 @@ struct ReplayCommand: AsyncParsableCommand {
             }
             // The tools read the store; without --store, a scratch one holding this replay's events.
             let toolStore: SQLiteStore
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ai-sysadmin-replay-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: scratch) }
             do {
                 if let database {
                     toolStore = database
                 } else {
-                    toolStore = try SQLiteStore(path: FileManager.default.temporaryDirectory.appendingPathComponent("replay-\(UUID().uuidString).sqlite").path)
+                    toolStore = try SQLiteStore(path: scratch + "/scratch.sqlite")
                     try toolStore.append(recent, processedAt: Date())
                 }
             } catch {
