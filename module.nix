@@ -401,6 +401,8 @@ in
       users.groups.ai-sysadmin = { };
 
       environment.systemPackages = [ cfg.package ];
+      # Where the CLI looks by default (`ai-sysadmin approvals`, `audit`, `events`, ...), as on other distributions.
+      environment.etc."ai-sysadmin/config.json".source = configFile;
 
       systemd.tmpfiles.rules = [
         "d ${cfg.stateDir} 0750 ai-sysadmin ai-sysadmin - -"

@@ -11,13 +11,18 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The store; default <stateDirectory>/ai-sysadmin.sqlite of --config.", valueName: "file"))
     var store: String?
 
-    @Option(name: .long, help: ArgumentHelp("Configuration file (for its state directory).", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Configuration file (for its state directory); default /etc/ai-sysadmin/config.json when it exists.", valueName: "file"))
     var config: String?
 
-    /// The `--config` file's configuration, or the defaults.
+    /// Where the NixOS module and scripts/install put the daemon's configuration.
+    static let systemConfiguration = "/etc/ai-sysadmin/config.json"
+
+
+    /// The `--config` file's configuration, else the system's (/etc/ai-sysadmin/config.json), else the defaults.
     func configuration(_ program: String) throws -> DaemonConfiguration {
+        let file = config ?? (FileManager.default.fileExists(atPath: Self.systemConfiguration) ? Self.systemConfiguration : nil)
         do {
-            return try config.map { file throws(ConfigurationError) in try DaemonConfiguration.load(from: file) } ?? DaemonConfiguration()
+            return try file.map { file throws(ConfigurationError) in try DaemonConfiguration.load(from: file) } ?? DaemonConfiguration()
         } catch {
             throw CommandSupport.fail(program, ["\(error)"])
         }

@@ -54,6 +54,7 @@ extension IntegrationTests {
             let units: [String: Unit]
             let firewall: [Int]
             let polkit: String
+            let etc: [String: String]
             let settingsJSON: String
         }
 
@@ -99,6 +100,8 @@ extension IntegrationTests {
             let api = try #require(evaluation.units["ai-sysadmin-api"])
             #expect(api.requires.contains("llama-meta.service") && api.after.contains("llama-meta.service"))
             #expect(evaluation.firewall.isEmpty)
+            #expect(evaluation.etc["ai-sysadmin/config.json"]?.hasSuffix("-ai-sysadmin-config.json") == true,
+                    "the CLI finds the generated configuration at /etc/ai-sysadmin/config.json: \(evaluation.etc)")
             #expect(evaluation.settingsJSON.contains(#""model":"/var/lib/ai-sysadmin/models/qwen3-14b.gguf""#),
                     "a model name must resolve the way the daemon and `models pull` resolve it")
             try expectConfigCheckPasses(evaluation, "default")

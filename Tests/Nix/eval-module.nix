@@ -33,6 +33,7 @@ let
       users.users = mkOption { type = types.attrsOf types.anything; default = { }; };
       users.groups = mkOption { type = types.attrsOf types.anything; default = { }; };
       environment.systemPackages = mkOption { type = types.listOf types.unspecified; default = [ ]; };
+      environment.etc = mkOption { type = types.attrsOf types.anything; default = { }; };
       systemd.tmpfiles.rules = mkOption { type = types.listOf types.str; default = [ ]; };
       systemd.services = mkOption { type = types.attrsOf types.anything; default = { }; };
       security.polkit.enable = mkOption { type = types.bool; default = false; };
@@ -101,4 +102,5 @@ in
   firewall = config.networking.firewall.allowedTCPPorts;
   polkit = config.security.polkit.extraConfig;
   users = builtins.attrNames config.users.users;
+  etc = lib'.mapAttrs (name: entry: toString entry.source) config.environment.etc;
 }
