@@ -56,8 +56,8 @@ public actor ActionCoordinator: Service {
 
     // MARK: Proposals
 
-    /// Records `proposal` with its fate. Never throws away a proposal: a store failure is logged loudly and
-    /// returned as nil (the model's next review proposes again).
+    /// Records `proposal` with its fate and returns the record. Only a failing store can keep a proposal from
+    /// the ledger: that is logged as an error and nil returned (the next review proposes again).
     @discardableResult
     public func submit(_ proposal: ProposedAction, rationale: String, source: String) -> ProposalRecord? {
         let now = Date()
