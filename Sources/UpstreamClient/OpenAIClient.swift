@@ -123,6 +123,10 @@ public struct OpenAIClient: Sendable {
         guard let text = completion.content else {
             throw UpstreamError(.invalidResponse, "the model returned no content for schema \(schemaName)")
         }
+        if completion.choices.first?.finishReason == "length" {
+            throw UpstreamError(.invalidResponse, "the answer for schema \(schemaName) was cut off at max_tokens (\(request.maxTokens.map(String.init) ?? "the server's limit")) before it was complete",
+                                body: String(text.prefix(2000)))
+        }
         do {
             return try JSONDecoder().decode(T.self, from: Data(text.utf8))
         } catch {

@@ -1,12 +1,12 @@
 import Foundation
 import ModelSupervisor
-import Monitoring
 import MonitoringService
 import Store
 import Synchronization
 import TestSupport
 import Testing
 import UpstreamClient
+@testable import Monitoring
 
 extension IntegrationTests {
     /// Layer 4's loop against a real llama-server with the tiny test model: llama.cpp must accept the step schema
@@ -48,9 +48,18 @@ extension IntegrationTests {
                 #expect(!analysis.diagnosis.isEmpty && analysis.actions.count <= 3)
                 #expect(analysis.actions.allSatisfy { Review.actionTypes.contains($0.type) }, "the schema's enum holds")
             case .failure(let failure):
-                // Only the checks after decoding may fail; an HTTP error would mean llama.cpp refused the schema.
-                #expect(failure.reason == "the analysis has no diagnosis", "\(failure.reason)")
+                // Only the model's answer may fail (empty, or cut off at the token limit); an HTTP error would mean
+                // llama.cpp refused the schema.
+                #expect(failure.reason == "the analysis has no diagnosis"
+                        || failure.reason.hasPrefix("the meta model's answer was not usable: the answer for schema analysis_"), "\(failure.reason)")
             }
+
+            // An answer cut off at the token limit is named as such (and so retried, then recorded as a failure).
+            await #expect {
+                _ = try await client.structuredCompletion(.init(messages: [.user("Conclude.")], temperature: 0, maxTokens: 12),
+                                                          schemaName: "analysis_final", schema: Analyst.stepSchema(finalOnly: true),
+                                                          as: [String: JSONValue].self)
+            } throws: { "\($0)".contains("was cut off at max_tokens (12)") }
             try await running.stop()
         }
 
