@@ -15,11 +15,17 @@ public final class JournalReader: @unchecked Sendable {
     /// The cursor of the last entry returned.
     public private(set) var cursor: String?
 
-    /// The journal directories systemd writes; where neither exists (a container) there is no journal.
+    /// The journal directories systemd writes.
     public static let systemDirectories = ["/var/log/journal", "/run/log/journal"]
 
+    /// Whether this host has a journal to follow: journald's socket is there (it runs), or a directory holds
+    /// journal files. An empty /var/log/journal in a container without journald does not count.
     public static var systemJournalExists: Bool {
-        systemDirectories.contains { FileManager.default.fileExists(atPath: $0) }
+        if FileManager.default.fileExists(atPath: "/run/systemd/journal/socket") { return true }
+        return systemDirectories.contains { directory in
+            guard let walker = FileManager.default.enumerator(atPath: directory) else { return false }
+            return walker.contains { ($0 as? String)?.hasSuffix(".journal") == true }
+        }
     }
 
     public struct OpenError: Error, Sendable, CustomStringConvertible {

@@ -50,7 +50,7 @@ public struct TriggerService: Service {
         guard settings.journal else { return nil }
         guard settings.journalDirectory != nil || JournalReader.systemJournalExists else {
             let fallback = settings.files.isEmpty ? "no log source: only host metrics are watched (set monitoring.files)" : "following monitoring.files only"
-            logger.warning("no systemd journal on this host (neither \(JournalReader.systemDirectories.joined(separator: " nor ")) exists); \(fallback)")
+            logger.warning("no systemd journal on this host (journald does not run and \(JournalReader.systemDirectories.joined(separator: " and ")) hold no journal files); \(fallback)")
             return nil
         }
         let source = settings.journalDirectory.map { "journal:\($0)" } ?? "journal"
