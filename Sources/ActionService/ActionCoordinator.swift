@@ -227,9 +227,9 @@ public actor ActionCoordinator: Service {
                                       message: outcome.summary, proposalID: record.id))
     }
 
-    /// A model's or operator's string as stored: control characters replaced, bounded. Validation sees the original.
+    /// A model's or operator's string as stored (validation sees the original).
     static func bounded(_ text: String, limit: Int = 256) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.prefix(limit).map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
+        ActionValidator.printable(text, limit: limit)
     }
 }
 

@@ -213,8 +213,8 @@ public struct ActionValidator: Sendable {
         }
     }
 
-    /// A model's string shown in a reason: control characters replaced, bounded.
-    static func printable(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.prefix(80).map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
+    /// A model's string as shown in a reason or stored: control characters replaced, at most `limit` characters.
+    public static func printable(_ text: String, limit: Int = 80) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.prefix(limit).map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
     }
 }

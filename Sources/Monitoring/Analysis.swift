@@ -266,7 +266,7 @@ public struct Analyst: Sendable {
     }
 
     static func describe(_ arguments: [String: String]) -> String {
-        arguments.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        arguments.keyValueText
     }
 
     /// Cleans every text and bounds the lists; proposals pass on as written, for the executor to judge.

@@ -263,3 +263,10 @@ extension LogText {
             .joined(separator: "\n").prefix(limit).description
     }
 }
+
+extension Dictionary where Key == String, Value == String {
+    /// `key=value key=value`, sorted by key: how parameters and tool arguments are shown and logged.
+    public var keyValueText: String {
+        sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    }
+}

@@ -37,7 +37,7 @@ public enum RecentContext {
         }
         if let ledger = store as? any ActionLedger {
             for proposal in (try? ledger.proposals(in: nil, limit: 5)) ?? [] {
-                let target = proposal.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+                let target = proposal.parameters.keyValueText
                 lines.append("\(formatter.string(from: proposal.createdAt)) action \(proposal.type) \(target): \(proposal.state.rawValue)"
                              + (proposal.reason.map { " (\($0.prefix(120)))" } ?? ""))
             }

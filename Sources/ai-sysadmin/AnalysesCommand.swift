@@ -52,7 +52,7 @@ struct AnalysesCommand: ParsableCommand {
             print("    \(stored.steps.count) tool step(s)")
             if steps {
                 for step in stored.steps {
-                    print("      \(step.tool) \(step.arguments.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+                    print("      \(step.tool) \(step.arguments.keyValueText)")
                     for line in step.result.split(separator: "\n").prefix(20) { print("        \(line)") }
                 }
             }

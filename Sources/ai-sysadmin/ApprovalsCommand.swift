@@ -4,6 +4,7 @@ import Autonomy
 import CommandSupport
 import Foundation
 import ModelSupervisor
+import Monitoring
 import Store
 
 /// `ai-sysadmin approvals`: what waits for a person, and the person's decision.
@@ -177,7 +178,7 @@ enum ProposalText {
     }
 
     static func target(_ record: ProposalRecord) -> String {
-        record.parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        record.parameters.keyValueText
     }
 
     static func line(_ record: ProposalRecord) -> String {
