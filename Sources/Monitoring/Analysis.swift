@@ -297,15 +297,7 @@ public struct Analyst: Sendable {
             "diagnosis": text(400),
             "root_cause": text(300),
             "confidence": .object(["enum": .array(Analysis.Confidence.allCases.map { .string($0.rawValue) })]),
-            "actions": .object(["type": "array", "maxItems": 3, "items": .object([
-                "type": "object",
-                "properties": .object([
-                    "type": .object(["enum": .array(Review.actionTypes.map { .string($0) })]),
-                    "parameters": Review.parametersSchema,
-                    "reason": text(200),
-                ]),
-                "required": ["type", "parameters", "reason"],
-            ])]),
+            "actions": .object(["type": "array", "maxItems": 3, "items": Review.actionItemSchema]),
             "rollback": text(300),
             "prevention": text(300),
             "knowledge_note": text(400),

@@ -58,14 +58,40 @@ public struct Review: Codable, Sendable, Equatable {
         case escalationReason = "escalation_reason"
     }
 
-    /// Every parameter an action takes, each optional and bounded. Named, not open-ended: a schema with open
-    /// `additionalProperties` lets a model generate keys until its token limit cuts the JSON off.
-    static let parametersSchema: JSONValue = .object([
-        "type": "object",
-        "properties": .object(Dictionary(uniqueKeysWithValues: ["unit", "pid", "signal", "mode", "days", "max_megabytes", "max_days",
-                                                               "command", "lines"].map { ($0, JSONValue.object(["type": "string", "maxLength": 64])) })),
-        "additionalProperties": false,
-    ])
+    /// One proposed action: one alternative per action type, each with exactly the parameters that type takes
+    /// (bounded strings; the validator checks their values). Named, not open-ended: with open
+    /// `additionalProperties` a model could generate keys until its token limit cut the JSON off, and a
+    /// shared set of every parameter made the longest answer too long for the same reason.
+    static let actionItemSchema: JSONValue = {
+        func text(_ limit: Int) -> JSONValue { .object(["type": "string", "maxLength": .number(Double(limit))]) }
+        func choice(_ values: [String]) -> JSONValue { .object(["enum": .array(values.map { .string($0) })]) }
+        func item(_ types: [String], _ parameters: [String: JSONValue], required: [String]) -> JSONValue {
+            .object([
+                "type": "object",
+                "properties": .object([
+                    "type": choice(types),
+                    "parameters": .object([
+                        "type": "object",
+                        "properties": .object(parameters),
+                        "required": .array(required.map { .string($0) }),
+                        "additionalProperties": false,
+                    ]),
+                    "reason": text(200),
+                ]),
+                "required": ["type", "parameters", "reason"],
+            ])
+        }
+        let number = text(7)
+        return .object(["anyOf": .array([
+            item(["restart_unit", "reload_unit", "start_unit", "stop_unit", "reset_failed"], ["unit": text(96)], required: ["unit"]),
+            item(["vacuum_journal"], ["max_megabytes": number, "max_days": number], required: []),
+            item(["collect_garbage"], ["days": number], required: ["days"]),
+            item(["kill_process"], ["pid": number, "signal": choice(["TERM", "KILL", "HUP"])], required: ["pid"]),
+            item(["nixos_rebuild"], ["mode": choice(["switch", "test", "boot"])], required: ["mode"]),
+            item(["investigate"], ["command": choice(["unit_status", "unit_journal", "disk_usage", "process_list"]), "unit": text(96),
+                                   "lines": number], required: ["command"]),
+        ])])
+    }()
 
     /// The action types the executor knows (the schema's enum; the executor's validator checks again).
     public static let actionTypes = ["restart_unit", "reload_unit", "start_unit", "stop_unit", "reset_failed", "vacuum_journal",
@@ -229,15 +255,7 @@ public struct Reviewer: Sendable {
                     ]),
                     "required": ["severity", "category", "description", "units"],
                 ])]),
-                "proposed_actions": .object(["type": "array", "maxItems": 3, "items": .object([
-                    "type": "object",
-                    "properties": .object([
-                        "type": .object(["enum": .array(Review.actionTypes.map { .string($0) })]),
-                        "parameters": Review.parametersSchema,
-                        "reason": text(200),
-                    ]),
-                    "required": ["type", "parameters", "reason"],
-                ])]),
+                "proposed_actions": .object(["type": "array", "maxItems": 3, "items": Review.actionItemSchema]),
                 "escalate": .object(["type": "boolean"]),
                 "escalation_reason": text(200),
             ]),

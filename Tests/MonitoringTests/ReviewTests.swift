@@ -1,5 +1,6 @@
 import ModelSupervisor
 import Testing
+import UpstreamClient
 @testable import Monitoring
 
 @Suite struct ReviewTests {
@@ -50,6 +51,23 @@ import Testing
         // Not filtered here: the executor validates, and records each rejection with its reason.
         #expect(review.proposedActions.map(\.parameters) == [["unit": "nginx.service"], ["unit": "nginx; rm -rf /"], ["pid": "4242"]])
         #expect(!review.proposedActions[0].reason.unicodeScalars.contains { $0.value < 0x20 })
+    }
+
+    /// Each alternative of the action schema names its types; together they are exactly the executor's types.
+    @Test func theActionSchemaCoversEveryActionTypeOnce() throws {
+        guard case .object(let root) = Review.actionItemSchema, case .array(let alternatives)? = root["anyOf"] else {
+            Issue.record("no anyOf")
+            return
+        }
+        var types: [String] = []
+        for alternative in alternatives {
+            guard case .object(let item) = alternative, case .object(let properties)? = item["properties"],
+                  case .object(let type)? = properties["type"], case .array(let names)? = type["enum"] else { continue }
+            for name in names {
+                if case .string(let text) = name { types.append(text) }
+            }
+        }
+        #expect(types.sorted() == Review.actionTypes.sorted())
     }
 
     @Test(arguments: [
