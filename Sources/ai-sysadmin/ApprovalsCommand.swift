@@ -103,11 +103,7 @@ struct ApprovalsCommand: ParsableCommand {
                                           detail: nil, result: nil, at: Date())
                 throw CommandSupport.fail(program, ["proposal \(id) is no longer valid and was not approved: \(rejection.reason)"])
             }
-            guard (try? store.transition(id, from: [.queued], to: .approved, actor: actor, reason: "approved by \(actor)", detail: nil,
-                                         result: nil, at: Date())) == true else {
-                let now = (try? store.proposal(id))?.map { "\($0.state.rawValue)\($0.decidedBy.map { " by \($0)" } ?? "")" } ?? "gone"
-                throw CommandSupport.fail(program, ["proposal \(id) was decided meanwhile: it is \(now)"])
-            }
+            try ProposalText.decide(id, to: .approved, actor: actor, reason: "approved by \(actor)", in: store, program: program)
             print("proposal \(id) approved by \(actor)")
             guard wait > 0 else { return }
             let deadline = Date().addingTimeInterval(wait)
@@ -141,11 +137,7 @@ struct ApprovalsCommand: ParsableCommand {
             let store = try location.open(program, mustExist: true)
             _ = try ProposalText.queued(id, in: store, program: program)
             let actor = Operator.name
-            guard (try? store.transition(id, from: [.queued], to: .rejected, actor: actor, reason: String(text.prefix(500)), detail: nil,
-                                         result: nil, at: Date())) == true else {
-                let now = (try? store.proposal(id))?.map { "\($0.state.rawValue)\($0.decidedBy.map { " by \($0)" } ?? "")" } ?? "gone"
-                throw CommandSupport.fail(program, ["proposal \(id) was decided meanwhile: it is \(now)"])
-            }
+            try ProposalText.decide(id, to: .rejected, actor: actor, reason: String(text.prefix(500)), in: store, program: program)
             print("proposal \(id) rejected by \(actor)")
         }
     }
@@ -172,9 +164,24 @@ enum ProposalText {
         }
         guard let record else { throw CommandSupport.fail(program, ["no proposal \(id) (ai-sysadmin approvals list shows what waits)"]) }
         guard record.state == .queued else {
-            throw CommandSupport.fail(program, ["proposal \(id) is \(record.state.rawValue)\(record.decidedBy.map { " (by \($0))" } ?? ""), not waiting for approval"])
+            throw CommandSupport.fail(program, ["proposal \(id) is \(state(record)), not waiting for approval"])
         }
         return record
+    }
+
+    /// A person's decision on a queued proposal; when someone else decided first, says who and what.
+    static func decide(_ id: Int64, to decision: ProposalState, actor: String, reason: String, in store: SQLiteStore,
+                       program: String) throws {
+        guard (try? store.transition(id, from: [.queued], to: decision, actor: actor, reason: reason, detail: nil, result: nil,
+                                     at: Date())) == true else {
+            let now = (try? store.proposal(id))?.map(state) ?? "gone"
+            throw CommandSupport.fail(program, ["proposal \(id) was decided meanwhile: it is \(now)"])
+        }
+    }
+
+    /// `approved (by operator:alice)`.
+    static func state(_ record: ProposalRecord) -> String {
+        record.state.rawValue + (record.decidedBy.map { " (by \($0))" } ?? "")
     }
 
     static func target(_ record: ProposalRecord) -> String {
@@ -192,7 +199,7 @@ enum ProposalText {
         let formatter = ISO8601DateFormatter()
         var lines = [
             "proposal \(record.id): \(record.type) \(target(record))",
-            "state:           \(record.state.rawValue)\(record.decidedBy.map { " (by \($0))" } ?? "")",
+            "state:           \(state(record))",
             "risk:            \(record.risk ?? "none: not a valid action")",
             "proposed by:     \(record.source) at \(formatter.string(from: record.createdAt))",
             "rationale:       \(record.rationale)",

@@ -26,13 +26,7 @@ struct AuditCommand: ParsableCommand {
 
     func run() throws {
         let program = "ai-sysadmin audit"
-        var start: Date?
-        if let since {
-            guard let parsed = EventsCommand.time(since) else {
-                throw CommandSupport.fail(program, ["--since '\(since.prefix(40))' is neither ISO 8601 nor an age such as 30m, 6h or 2d"])
-            }
-            start = parsed
-        }
+        let start = try EventsCommand.since(since, program: program)
         guard limit > 0 else { throw CommandSupport.fail(program, ["--limit must be positive"]) }
         let store = try location.open(program, mustExist: true)
         let entries: [AuditEntry]

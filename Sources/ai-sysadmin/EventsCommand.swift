@@ -24,13 +24,7 @@ struct EventsCommand: ParsableCommand {
 
     func run() throws {
         let program = "ai-sysadmin events"
-        var start: Date?
-        if let since {
-            guard let parsed = Self.time(since) else {
-                throw CommandSupport.fail(program, ["--since '\(since.prefix(40))' is neither ISO 8601 nor an age such as 30m, 6h or 2d"])
-            }
-            start = parsed
-        }
+        let start = try Self.since(since, program: program)
         guard limit > 0 else { throw CommandSupport.fail(program, ["--limit must be positive"]) }
         let store = try location.open(program, mustExist: true)
         let events: [StoredEvent]
@@ -50,6 +44,15 @@ struct EventsCommand: ParsableCommand {
                 print("\(time)  \(event.severity.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(event.category.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(event.unit ?? event.identifier ?? "-")  \(event.summary) — \(event.message.prefix(160))")
             }
         }
+    }
+
+    /// `--since`: nil when not given, else the time it names; an error that shows the value otherwise.
+    static func since(_ text: String?, program: String) throws -> Date? {
+        guard let text else { return nil }
+        guard let date = time(text) else {
+            throw CommandSupport.fail(program, ["--since '\(text.prefix(40))' is neither ISO 8601 nor an age such as 30m, 6h or 2d"])
+        }
+        return date
     }
 
     /// ISO 8601, or an age back from now: `90s`, `30m`, `6h`, `2d`.

@@ -45,6 +45,16 @@ extension IntegrationTests {
                                       "ResetFailedUnit old.service", "ReloadUnit idle.service replace"])
         }
 
+        /// The daemon's executor service over a fresh store, running, with its run loop polling every 50 ms.
+        private func startCoordinator(_ config: DaemonConfiguration, _ systemd: FakeSystemd) throws
+            -> (SQLiteStore, ActionCoordinator, Task<Void, any Error>)
+        {
+            let store = try SQLiteStore(path: config.storePath)
+            let coordinator = ActionCoordinator(configuration: config, ledger: store, systemd: SdBusSystemdManager(busAddress: systemd.address),
+                                                notifier: nil, logger: TestEnvironment.logger, pollInterval: .milliseconds(50))
+            return (store, coordinator, Task { try await coordinator.run() })
+        }
+
         /// What a model completely steered by hostile log lines could propose.
         static let hostileProposals: [ProposedAction] = [
             ProposedAction(type: "stop_unit", parameters: ["unit": "sshd.service"]),
@@ -81,10 +91,7 @@ extension IntegrationTests {
             config.autonomyLevel = level
             let systemd = try await FakeSystemd.start(in: config.stateDirectory, simulated: ["app.service": "failed", "sshd.service": "active"])
             defer { systemd.terminate() }
-            let store = try SQLiteStore(path: config.storePath)
-            let coordinator = ActionCoordinator(configuration: config, ledger: store, systemd: SdBusSystemdManager(busAddress: systemd.address),
-                                                notifier: nil, logger: TestEnvironment.logger, pollInterval: .milliseconds(50))
-            let running = Task { try await coordinator.run() }
+            let (store, coordinator, running) = try startCoordinator(config, systemd)
             defer { running.cancel() }
 
             var ids: [Int64] = []
@@ -130,10 +137,7 @@ extension IntegrationTests {
             config.autonomy.approvalExpiryHours = 0.0005 // under two seconds
             let systemd = try await FakeSystemd.start(in: config.stateDirectory, simulated: ["flaky.service": "active"], broken: ["flaky.service"])
             defer { systemd.terminate() }
-            let store = try SQLiteStore(path: config.storePath)
-            let coordinator = ActionCoordinator(configuration: config, ledger: store, systemd: SdBusSystemdManager(busAddress: systemd.address),
-                                                notifier: nil, logger: TestEnvironment.logger, pollInterval: .milliseconds(50))
-            let running = Task { try await coordinator.run() }
+            let (store, coordinator, running) = try startCoordinator(config, systemd)
             defer { running.cancel() }
 
             let restart = ProposedAction(type: "restart_unit", parameters: ["unit": "flaky.service"])
