@@ -155,6 +155,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Chat with the sysadmin: the agent (persona, context, bounded tool loop, proposals to the executor) and its
+        // OpenAI-compatible endpoint on the daemon's Unix socket (Hummingbird, like the gateway it sits behind).
+        .target(
+            name: "Chat",
+            dependencies: [
+                "APIGateway",
+                "Autonomy",
+                "ModelSupervisor",
+                "Monitoring",
+                "MonitoringService",
+                "Store",
+                "UpstreamClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Logging bootstrap and failure exits shared by the executables (and only by them).
         .target(
             name: "CommandSupport",
@@ -183,6 +201,7 @@ let package = Package(
             dependencies: [
                 "ActionService",
                 "Autonomy",
+                "Chat",
                 "CommandSupport",
                 "Notifications",
                 "ModelFiles",
@@ -227,6 +246,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ChatTests",
+            dependencies: ["Chat", "ModelSupervisor", "Store", "UpstreamClient"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "StoreTests",
             dependencies: ["Store", "Monitoring", "TestSupport"],
             swiftSettings: swiftSettings
@@ -248,6 +272,7 @@ let package = Package(
                 "ActionService",
                 "APIGateway",
                 "Autonomy",
+                "Chat",
                 "Notifications",
                 "ModelFiles",
                 "Monitoring",

@@ -91,7 +91,7 @@ public struct Gateway: Sendable {
             let object = "list"
             let data: [Model]
         }
-        let body = (try? JSONEncoder().encode(List(data: configuration.api.modelIds.map { Model(id: $0) }))) ?? Data()
+        let body = (try? JSONEncoder().encode(List(data: configuration.api.advertisedModelIds.map { Model(id: $0) }))) ?? Data()
         return Self.json(body)
     }
 
@@ -139,12 +139,17 @@ public struct Gateway: Sendable {
             throw OpenAIError.invalidRequest("the key '\(key.prefix(64))' occurs more than once", code: "invalid_json")
         }
         guard let modelMember = members["model"], let model = members.string("model", in: received) else {
-            throw OpenAIError.invalidRequest("'model' is required and must be a string; available: \(configuration.api.modelIds.joined(separator: ", "))",
+            throw OpenAIError.invalidRequest("'model' is required and must be a string; available: \(configuration.api.advertisedModelIds.joined(separator: ", "))",
                                              code: "missing_model")
         }
-        guard configuration.api.modelIds.contains(model) else {
-            throw OpenAIError(.notFound, "the model '\(model.prefix(128))' does not exist; available: \(configuration.api.modelIds.joined(separator: ", "))",
+        guard configuration.api.advertisedModelIds.contains(model) else {
+            throw OpenAIError(.notFound, "the model '\(model.prefix(128))' does not exist; available: \(configuration.api.advertisedModelIds.joined(separator: ", "))",
                               type: "invalid_request_error", code: "model_not_found")
+        }
+        let toAgent = model == configuration.api.agentModelId
+        if toAgent, path != "/v1/chat/completions" {
+            throw OpenAIError.invalidRequest("the agent model '\(model)' answers chat completions only; use '\(configuration.api.modelId)' for \(path)",
+                                             code: "unsupported_for_agent")
         }
         if let requiredArray {
             guard members[requiredArray]?.kind == .array else {
@@ -152,31 +157,40 @@ public struct Gateway: Sendable {
             }
         }
         context.record.update { $0.model = model }
-        // Everything but `model` goes as the client wrote it: spliced, not re-encoded.
-        var body = Data(capacity: received.count + upstreamModelJSON.count)
-        body += received[received.startIndex..<(received.startIndex + modelMember.value.lowerBound)]
-        body += upstreamModelJSON
-        body += received[(received.startIndex + modelMember.value.upperBound)...]
-        let lease = try await acquireSlot(upstream.endpoint)
-        // Read after the wait: the supervisor writes a new key whenever it restarts the meta server.
-        let endpoint = upstream.endpoint
         var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
-        if let key = endpoint.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
+        let body: Data, url: String, lease: SlotLease?
+        if toAgent {
+            // The daemon's agent takes the request as sent; it queues on the daemon's own slots of the meta model.
+            (body, url, lease) = (received, "http://localhost" + path, nil)
+        } else {
+            // Everything but `model` goes as the client wrote it: spliced, not re-encoded.
+            var spliced = Data(capacity: received.count + upstreamModelJSON.count)
+            spliced += received[received.startIndex..<(received.startIndex + modelMember.value.lowerBound)]
+            spliced += upstreamModelJSON
+            spliced += received[(received.startIndex + modelMember.value.upperBound)...]
+            lease = try await acquireSlot(upstream.endpoint)
+            // Read after the wait: the supervisor writes a new key whenever it restarts the meta server.
+            let endpoint = upstream.endpoint
+            if let key = endpoint.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
+            (body, url) = (spliced, endpoint.url(path))
+        }
         let streaming = members["stream"]?.kind == .true
         context.record.update { $0.streamed = streaming }
         let upstreamRequest = UpstreamClient.HTTPRequest(
-            method: .post, url: endpoint.url(path), headers: headers, body: body,
+            method: .post, url: url, headers: headers, body: body,
             timeouts: .init(connect: .seconds(2), total: streaming ? nil : .seconds(configuration.api.upstreamTimeoutSeconds),
-                            idle: .seconds(configuration.api.upstreamIdleTimeoutSeconds)))
+                            idle: .seconds(configuration.api.upstreamIdleTimeoutSeconds)),
+            unixSocketPath: toAgent ? configuration.agentSocketPath : nil)
+        let map: @Sendable (UpstreamError) -> OpenAIError = toAgent ? Self.mapAgent : Self.map
 
         if streaming {
             let response: HTTPStreamingResponse
             do {
                 response = try await http.stream(upstreamRequest)
             } catch let error as UpstreamError {
-                lease.release()
+                lease?.release()
                 metrics.upstreamError(error.code)
-                return try Self.map(error).response(from: request, context: context)
+                return try map(error).response(from: request, context: context)
             }
             let metrics = self.metrics
             let requestBody = request.body
@@ -186,7 +200,7 @@ public struct Gateway: Sendable {
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", Self.accelBuffering: "no"],
                 body: ResponseBody { writer in
                     defer {
-                        lease.release()
+                        lease?.release()
                         metrics.duration(route: path, ContinuousClock.now - started)
                         record.streamEnded()
                     }
@@ -225,15 +239,15 @@ public struct Gateway: Sendable {
         }
 
         let response: UpstreamClient.HTTPResponse
-        defer { lease.release() }
+        defer { lease?.release() }
         do {
             response = try await http.execute(upstreamRequest)
         } catch let error as UpstreamError {
             metrics.upstreamError(error.code)
-            return try Self.map(error).response(from: request, context: context)
+            return try map(error).response(from: request, context: context)
         }
         metrics.duration(route: path, ContinuousClock.now - started)
-        if response.status == 503 {
+        if response.status == 503, !toAgent {
             // llama-server's "Loading model": say it the way clients retry on, with Retry-After.
             return try OpenAIError.upstreamUnavailable("the model is loading").response(from: request, context: context)
         }
@@ -294,6 +308,31 @@ public struct Gateway: Sendable {
     private static func tooLarge(_ limit: Int) -> OpenAIError {
         OpenAIError(.contentTooLarge, "the request body is larger than \(limit) bytes (api.maxBodyBytes)",
                     type: "invalid_request_error", code: "request_too_large")
+    }
+
+    /// Maps a failure to reach the daemon's agent: its own errors (OpenAI-shaped) pass through as it sent them.
+    static func mapAgent(_ error: UpstreamError) -> OpenAIError {
+        switch error.code {
+        case .connectionRefused, .connectionFailed, .connectTimeout:
+            var unavailable = OpenAIError(.serviceUnavailable, "the ai-sysadmin daemon's chat agent is not reachable (\(error.code.description)); is `ai-sysadmin run` running with chat.enable?",
+                                          type: "server_error", code: "agent_unavailable")
+            unavailable.headers[.retryAfter] = "5"
+            return unavailable
+        case .httpStatus:
+            let status = HTTPResponse.Status(code: error.status ?? 502)
+            let message = (error.body.flatMap { try? JSONDecoder().decode(AgentErrorBody.self, from: Data($0.utf8)) }?.error.message)
+                ?? "the chat agent answered \(error.status ?? 0)"
+            return OpenAIError(status, message, type: status.code < 500 ? "invalid_request_error" : "server_error", code: "agent_error")
+        case .idleTimeout, .totalTimeout:
+            return OpenAIError(.gatewayTimeout, "the chat agent did not answer in time (\(error.code))", type: "server_error", code: "agent_timeout")
+        default:
+            return OpenAIError(.badGateway, "the chat agent's answer could not be relayed (\(error.code))", type: "server_error", code: "agent_error")
+        }
+    }
+
+    private struct AgentErrorBody: Decodable {
+        struct Detail: Decodable { let message: String }
+        let error: Detail
     }
 
     /// Maps a failure to reach the upstream to what the client should see.

@@ -45,7 +45,7 @@ public struct OpenAIError: HTTPResponseError, Sendable {
     }
 
     /// The JSON body, also sent as a `data:` event when a stream fails after it started.
-    var json: Data {
+    public var json: Data {
         (try? JSONEncoder().encode(Body(error: .init(message: message, type: type, code: code)))) ?? Data()
     }
 

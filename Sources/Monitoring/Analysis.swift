@@ -41,6 +41,12 @@ public struct AnalysisTool: Sendable, Equatable {
     /// Argument names and what they mean; every argument is a string, checked by the tool.
     public var arguments: [String: String]
 
+    public init(name: String, description: String, arguments: [String: String]) {
+        self.name = name
+        self.description = description
+        self.arguments = arguments
+    }
+
     /// The tools every analysis may use, in the order the model is shown them.
     public static let catalog: [AnalysisTool] = [
         AnalysisTool(name: "journal", description: "a systemd unit's journal entries in the last hours",
@@ -306,7 +312,7 @@ public struct Analyst: Sendable {
     ])
 
     /// A tool's arguments: the names it takes, each a bounded string, nothing else.
-    static func argumentsSchema(_ names: [String]) -> JSONValue {
+    public static func argumentsSchema(_ names: [String]) -> JSONValue {
         .object([
             "type": "object",
             "properties": .object(Dictionary(uniqueKeysWithValues: names.map { ($0, text(200)) })),

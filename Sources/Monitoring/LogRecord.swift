@@ -25,12 +25,13 @@ public struct LogRecord: Sendable, Equatable {
     }
 }
 
-enum LogText {
+/// Text from logs, tools and models made safe to show and to prompt with: no control characters, bounded.
+public enum LogText {
     /// Longer messages are cut: a template of a 1 MB line helps nobody, and the model sees templates.
     static let messageLimit = 4096
 
     /// `text` with control characters (ANSI escapes included) replaced by spaces, cut to `limit` characters.
-    static func clean(_ text: String, limit: Int) -> String {
+    public static func clean(_ text: String, limit: Int) -> String {
         // Most lines are printable ASCII and short: nothing to do.
         let printable = text.utf8.withContiguousStorageIfAvailable { bytes in
             bytes.count <= limit && !bytes.contains { $0 < 0x20 || $0 >= 0x7F }
@@ -258,7 +259,7 @@ struct LineReader {
 
 extension LogText {
     /// Like ``clean(_:limit:)`` but keeps line breaks: tool output is read as lines.
-    static func cleanLines(_ text: String, limit: Int) -> String {
+    public static func cleanLines(_ text: String, limit: Int) -> String {
         text.split(separator: "\n", omittingEmptySubsequences: false).map { clean(String($0), limit: limit) }
             .joined(separator: "\n").prefix(limit).description
     }

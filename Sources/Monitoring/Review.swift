@@ -62,7 +62,7 @@ public struct Review: Codable, Sendable, Equatable {
     /// (bounded strings; the validator checks their values). Named, not open-ended: with open
     /// `additionalProperties` a model could generate keys until its token limit cut the JSON off, and a
     /// shared set of every parameter made the longest answer too long for the same reason.
-    static let actionItemSchema: JSONValue = {
+    public static let actionItemSchema: JSONValue = {
         func text(_ limit: Int) -> JSONValue { .object(["type": "string", "maxLength": .number(Double(limit))]) }
         func choice(_ values: [String]) -> JSONValue { .object(["enum": .array(values.map { .string($0) })]) }
         func item(_ types: [String], _ parameters: [String: JSONValue], required: [String]) -> JSONValue {

@@ -74,6 +74,9 @@ final class CurlTransfer: @unchecked Sendable {
                   "connect timeout")
         try check(ai_curl_setopt_long(easy, CURLOPT_TCP_NODELAY, 1), "TCP_NODELAY")
         try check(ai_curl_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https"), "PROTOCOLS_STR")
+        if let socket = request.unixSocketPath {
+            try check(ai_curl_setopt_string(easy, CURLOPT_UNIX_SOCKET_PATH, socket), "UNIX_SOCKET_PATH '\(socket)'")
+        }
         if request.maximumRedirects > 0 {
             followsRedirects = true
             try check(ai_curl_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 1), "FOLLOWLOCATION")

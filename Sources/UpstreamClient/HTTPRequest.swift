@@ -12,10 +12,13 @@ public struct HTTPRequest: Sendable {
     /// How many redirects to follow, to https:// only; model servers never redirect, so 0 by default
     /// (downloads from Hugging Face are redirected to its CDN).
     public var maximumRedirects: Int
+    /// Connect to this Unix socket instead of the URL's host and port (the URL still gives the path and the
+    /// `Host` header): how the gateway and the CLI reach the daemon's agent.
+    public var unixSocketPath: String?
 
     public init(
         method: Method = .get, url: String, headers: [(name: String, value: String)] = [], body: Data? = nil,
-        timeouts: HTTPTimeouts = .init(), maximumRedirects: Int = 0
+        timeouts: HTTPTimeouts = .init(), maximumRedirects: Int = 0, unixSocketPath: String? = nil
     ) {
         self.method = method
         self.url = url
@@ -23,6 +26,7 @@ public struct HTTPRequest: Sendable {
         self.body = body
         self.timeouts = timeouts
         self.maximumRedirects = maximumRedirects
+        self.unixSocketPath = unixSocketPath
     }
 }
 

@@ -4,12 +4,15 @@ public struct ModelEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var baseURL: String
     /// Sent as `Authorization: Bearer …`; llama-server's `/health` does not need it.
     public var apiKey: String?
+    /// Reached over this Unix socket rather than TCP (the daemon's agent); `baseURL` then only names it.
+    public var unixSocketPath: String?
 
-    public init(baseURL: String, apiKey: String? = nil) {
+    public init(baseURL: String, apiKey: String? = nil, unixSocketPath: String? = nil) {
         var url = baseURL
         while url.hasSuffix("/") { url.removeLast() }
         self.baseURL = url
         self.apiKey = apiKey
+        self.unixSocketPath = unixSocketPath
     }
 
     public func url(_ path: String) -> String { baseURL + path }
@@ -19,5 +22,5 @@ public struct ModelEndpoint: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The base URL only; the key never appears in logs.
-    public var description: String { baseURL }
+    public var description: String { unixSocketPath.map { "unix:\($0)" } ?? baseURL }
 }

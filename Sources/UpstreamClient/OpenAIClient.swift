@@ -26,7 +26,7 @@ public struct OpenAIClient: Sendable {
     /// `GET /health`: ready (200), loading (503) or unavailable with the reason. Never throws.
     public func health() async -> ServerHealth {
         do {
-            let response = try await http.execute(HTTPRequest(url: endpoint.url("/health"), timeouts: probeTimeouts))
+            let response = try await http.execute(HTTPRequest(url: endpoint.url("/health"), timeouts: probeTimeouts, unixSocketPath: endpoint.unixSocketPath))
             switch response.status {
             case 200: return .ready
             case 503: return .loading
@@ -43,13 +43,14 @@ public struct OpenAIClient: Sendable {
     /// route does not exist (404), whether `/v1/models` answers 200.
     public func genericHealth() async -> ServerHealth {
         do {
-            let response = try await http.execute(HTTPRequest(url: endpoint.url("/health"), timeouts: probeTimeouts))
+            let response = try await http.execute(HTTPRequest(url: endpoint.url("/health"), timeouts: probeTimeouts, unixSocketPath: endpoint.unixSocketPath))
             switch response.status {
             case 200: return .ready
             case 503: return .loading
             case 404:
                 let models = try await http.execute(HTTPRequest(
-                    url: endpoint.url("/v1/models"), headers: endpoint.authorizationHeaders, timeouts: probeTimeouts))
+                    url: endpoint.url("/v1/models"), headers: endpoint.authorizationHeaders, timeouts: probeTimeouts,
+                    unixSocketPath: endpoint.unixSocketPath))
                 return models.status == 200 ? .ready : .unavailable("/v1/models answered \(models.status)")
             default: return .unavailable("/health answered \(response.status)")
             }
@@ -106,7 +107,7 @@ public struct OpenAIClient: Sendable {
         request.stream = true
         let response = try await http.stream(HTTPRequest(
             method: .post, url: endpoint.url("/v1/chat/completions"), headers: jsonHeaders,
-            body: try encode(request), timeouts: timeouts))
+            body: try encode(request), timeouts: timeouts, unixSocketPath: endpoint.unixSocketPath))
         return ChatCompletionChunkStream(events: response.serverSentEvents)
     }
 
@@ -150,13 +151,14 @@ public struct OpenAIClient: Sendable {
 
     private func getJSON<T: Decodable>(_ path: String, as type: T.Type) async throws -> T {
         let response = try await http.execute(HTTPRequest(
-            url: endpoint.url(path), headers: jsonHeaders, timeouts: probeTimeouts))
+            url: endpoint.url(path), headers: jsonHeaders, timeouts: probeTimeouts, unixSocketPath: endpoint.unixSocketPath))
         return try decode(response, path: path, as: type)
     }
 
     private func postJSON<T: Decodable>(_ path: String, body: some Encodable, as type: T.Type) async throws -> T {
         let response = try await http.execute(HTTPRequest(
-            method: .post, url: endpoint.url(path), headers: jsonHeaders, body: try encode(body), timeouts: timeouts))
+            method: .post, url: endpoint.url(path), headers: jsonHeaders, body: try encode(body), timeouts: timeouts,
+            unixSocketPath: endpoint.unixSocketPath))
         return try decode(response, path: path, as: type)
     }
 

@@ -8,12 +8,15 @@ public struct ChatMessage: Codable, Sendable, Equatable {
     public var toolCalls: [ToolCall]?
     /// On a `tool` message: the call it answers.
     public var toolCallID: String?
+    /// Thinking shown apart from the answer (llama-server's and DeepSeek's field; Open WebUI folds it away).
+    public var reasoningContent: String?
 
-    public init(role: String, content: String?, toolCalls: [ToolCall]? = nil, toolCallID: String? = nil) {
+    public init(role: String, content: String?, toolCalls: [ToolCall]? = nil, toolCallID: String? = nil, reasoningContent: String? = nil) {
         self.role = role
         self.content = content
         self.toolCalls = toolCalls
         self.toolCallID = toolCallID
+        self.reasoningContent = reasoningContent
     }
 
     public static func tool(_ text: String, callID: String) -> ChatMessage { .init(role: "tool", content: text, toolCallID: callID) }
@@ -22,6 +25,7 @@ public struct ChatMessage: Codable, Sendable, Equatable {
         case role, content
         case toolCalls = "tool_calls"
         case toolCallID = "tool_call_id"
+        case reasoningContent = "reasoning_content"
     }
 
     public static func system(_ text: String) -> ChatMessage { .init(role: "system", content: text) }
@@ -164,6 +168,34 @@ public struct ChatCompletionChunk: Codable, Sendable {
     public struct Delta: Codable, Sendable {
         public var role: String?
         public var content: String?
+        public var reasoningContent: String?
+        public var toolCalls: [ToolCallDelta]?
+
+        public init(role: String? = nil, content: String? = nil, reasoningContent: String? = nil, toolCalls: [ToolCallDelta]? = nil) {
+            self.role = role
+            self.content = content
+            self.reasoningContent = reasoningContent
+            self.toolCalls = toolCalls
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case role, content
+            case reasoningContent = "reasoning_content"
+            case toolCalls = "tool_calls"
+        }
+    }
+
+    /// A piece of a streamed tool call: the first piece of call `index` has its id and name, the rest append
+    /// to its arguments.
+    public struct ToolCallDelta: Codable, Sendable {
+        public struct Function: Codable, Sendable {
+            public var name: String?
+            public var arguments: String?
+        }
+
+        public var index: Int
+        public var id: String?
+        public var function: Function?
     }
 
     public struct Choice: Codable, Sendable {

@@ -1,6 +1,7 @@
 import ActionService
 import ArgumentParser
 import Autonomy
+import Chat
 import CommandSupport
 import Foundation
 import Logging
@@ -72,12 +73,17 @@ struct RunCommand: AsyncParsableCommand {
         } catch {
             throw CommandSupport.fail("ai-sysadmin", ["knowledge.embeddings: \(error)"])
         }
-        let analysis = AnalysisService(configuration: configuration, store: store,
-                                       toolbox: HostToolbox(store: store, systemd: systemd, knowledge: knowledge, journal: (
-                                           configuration.monitoring.journal
-                                               && (configuration.monitoring.journalDirectory != nil || JournalReader.systemJournalExists),
-                                           configuration.monitoring.journalDirectory)),
+        let toolbox = HostToolbox(store: store, systemd: systemd, knowledge: knowledge, journal: (
+            configuration.monitoring.journal && (configuration.monitoring.journalDirectory != nil || JournalReader.systemJournalExists),
+            configuration.monitoring.journalDirectory))
+        let analysis = AnalysisService(configuration: configuration, store: store, toolbox: toolbox,
                                        logger: Logger(label: "ai-sysadmin.analysis"), slots: slots[.meta], knowledge: knowledge, proposals: propose)
+        // Chat takes the meta model's slots at interactive priority: ahead of analyses and periodic work.
+        let chat = AgentServer(
+            agent: ChatAgent(configuration: configuration, store: store, toolbox: toolbox, slots: slots[.meta],
+                             logger: Logger(label: "ai-sysadmin.chat"),
+                             propose: { action, rationale in await actions.submit(action, rationale: rationale, source: "chat") }),
+            configuration: configuration, logger: Logger(label: "ai-sysadmin.chat"))
         let review = ReviewService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.review"),
                                    systemd: systemd, slots: slots[.review], proposals: propose, escalate: { await analysis.request($0) })
         let control = ControlSocketServer(stateDirectory: configuration.stateDirectory, logger: logger,
@@ -98,7 +104,10 @@ struct RunCommand: AsyncParsableCommand {
                       failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: notifier, successTerminationBehavior: .ignore,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
-            ],
+            ] + (configuration.chat.enable ? [
+                .init(service: chat, successTerminationBehavior: .gracefullyShutdownGroup,
+                      failureTerminationBehavior: .gracefullyShutdownGroup),
+            ] : []),
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

@@ -20,7 +20,12 @@ struct StoreOptions: ParsableArguments {
 
     /// The `--config` file's configuration, else the system's (/etc/ai-sysadmin/config.json), else the defaults.
     func configuration(_ program: String) throws -> DaemonConfiguration {
-        let file = config ?? (FileManager.default.fileExists(atPath: Self.systemConfiguration) ? Self.systemConfiguration : nil)
+        try Self.configuration(file: config, program)
+    }
+
+    /// `file`'s configuration, else the system's (/etc/ai-sysadmin/config.json), else the defaults.
+    static func configuration(file: String?, _ program: String) throws -> DaemonConfiguration {
+        let file = file ?? (FileManager.default.fileExists(atPath: Self.systemConfiguration) ? Self.systemConfiguration : nil)
         do {
             return try file.map { file throws(ConfigurationError) in try DaemonConfiguration.load(from: file) } ?? DaemonConfiguration()
         } catch {

@@ -155,3 +155,25 @@ public struct KnowledgeConfiguration: Sendable, Equatable, Codable {
         embeddings = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(Embeddings.self, forKey: .embeddings)
     }
 }
+
+/// Chat with the sysadmin: the daemon's agent, reached through the gateway's agent model id
+/// (`api.agentModelId`) or `ai-sysadmin ask` / `chat`, over a Unix socket in the state directory.
+public struct ChatConfiguration: Sendable, Equatable, Codable {
+    public var enable = true
+    /// Tool calls the agent may make for one reply before it must answer.
+    public var maxToolSteps = 4
+    /// The longest reply, in tokens.
+    public var maxAnswerTokens = 768
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case enable, maxToolSteps, maxAnswerTokens }
+
+    public init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        enable = try c.decode(.enable, default: enable)
+        maxToolSteps = try c.decode(.maxToolSteps, default: maxToolSteps)
+        maxAnswerTokens = try c.decode(.maxAnswerTokens, default: maxAnswerTokens)
+    }
+}

@@ -96,6 +96,12 @@ public struct ConfigurationValidator: Sendable {
                 global("knowledge.embeddings.apiKeyFile", "\(file.prefix(200)) is not a readable file")
             }
         }
+        if !(1...16).contains(config.chat.maxToolSteps) {
+            global("chat.maxToolSteps", "\(config.chat.maxToolSteps) must be between 1 and 16")
+        }
+        if !(16...8192).contains(config.chat.maxAnswerTokens) {
+            global("chat.maxAnswerTokens", "\(config.chat.maxAnswerTokens) must be between 16 and 8192")
+        }
         let notifications = config.notifications
         if let gotify = notifications.gotify {
             if !Self.isHTTPURL(gotify.url) { global("notifications.gotify.url", "'\(gotify.url.prefix(200))' is not an http(s) URL") }
@@ -164,6 +170,10 @@ public struct ConfigurationValidator: Sendable {
             gateway("api.port", "\(api.port) is also the port of models.\(layer); give the gateway its own port")
         }
         if api.modelId.isEmpty { gateway("api.modelId", "must not be empty") }
+        if let agent = api.agentModelId {
+            if agent.isEmpty { gateway("api.agentModelId", "must not be empty (null turns the agent off)") }
+            if api.modelIds.contains(agent) { gateway("api.agentModelId", "'\(agent.prefix(64))' is also the meta model's id or an alias; give the agent its own id") }
+        }
         if api.supervised, !FileManager.default.isExecutableFile(atPath: api.resolvedExecutable) {
             gateway("api.executable", "the gateway binary \(api.resolvedExecutable) does not exist; build it (swift build), point api.executable at it, or set api.supervised to false")
         }

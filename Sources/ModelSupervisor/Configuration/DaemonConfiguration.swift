@@ -18,6 +18,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var autonomy = AutonomyConfiguration()
     public var notifications = NotificationConfiguration()
     public var knowledge = KnowledgeConfiguration()
+    public var chat = ChatConfiguration()
 
     public init() {}
 
@@ -27,6 +28,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     /// The embedded store the daemon writes and the CLI reads.
+    /// The daemon's agent (OpenAI-compatible HTTP over a Unix socket), for the gateway and the CLI.
+    public var agentSocketPath: String {
+        (stateDirectory as NSString).appendingPathComponent("agent.sock")
+    }
+
     public var storePath: String {
         (stateDirectory as NSString).appendingPathComponent("ai-sysadmin.sqlite")
     }
@@ -36,7 +42,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case stateDirectory, modelDirectory, llamaServer, health, restart, models, api, monitoring, autonomyLevel, autonomy, notifications, knowledge
+        case stateDirectory, modelDirectory, llamaServer, health, restart, models, api, monitoring, autonomyLevel, autonomy, notifications, knowledge, chat
     }
 
     /// Reads and decodes `path`; errors name the key and the problem.
@@ -84,6 +90,7 @@ extension DaemonConfiguration: Codable {
         autonomy = try c.decode(.autonomy, default: autonomy)
         notifications = try c.decode(.notifications, default: notifications)
         knowledge = try c.decode(.knowledge, default: knowledge)
+        chat = try c.decode(.chat, default: chat)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -100,6 +107,7 @@ extension DaemonConfiguration: Codable {
         try c.encode(autonomy, forKey: .autonomy)
         try c.encode(notifications, forKey: .notifications)
         try c.encode(knowledge, forKey: .knowledge)
+        try c.encode(chat, forKey: .chat)
     }
 }
 

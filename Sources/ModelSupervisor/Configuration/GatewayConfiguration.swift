@@ -12,6 +12,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var port = 40083
     /// The model id clients ask for; it maps to the meta model's server.
     public var modelId = "ai-sysadmin-meta"
+    /// The model id answered by the daemon's agent (the sysadmin with its tools and this host's context) rather
+    /// than the raw meta model; `null` turns it off.
+    public var agentModelId: String? = "ai-sysadmin"
     /// More ids that map to the same upstream (frontends sometimes insist on names like `gpt-4o`).
     public var aliases: [String] = []
     /// Every `/v1` route needs `Authorization: Bearer KEY` or `x-api-key: KEY`.
@@ -50,11 +53,14 @@ public struct GatewayConfiguration: Sendable, Equatable {
         return ((own as NSString).deletingLastPathComponent as NSString).appendingPathComponent("ai-sysadmin-api")
     }
 
-    /// Every id the gateway answers to.
+    /// The ids forwarded to the meta model.
     public var modelIds: [String] { [modelId] + aliases.filter { $0 != modelId } }
 
+    /// Every id the gateway answers to: the agent's first, then the meta model's.
+    public var advertisedModelIds: [String] { (agentModelId.map { [$0] } ?? []) + modelIds }
+
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case supervised, executable, host, port, modelId, aliases, requireAuth, apiKeyFile, maxBodyBytes, maxInFlight, maxQueue, queueTimeoutSeconds, corsOrigins, metricsRequireAuth
+        case supervised, executable, host, port, modelId, agentModelId, aliases, requireAuth, apiKeyFile, maxBodyBytes, maxInFlight, maxQueue, queueTimeoutSeconds, corsOrigins, metricsRequireAuth
         case upstreamIdleTimeoutSeconds, upstreamTimeoutSeconds, clientIdleTimeoutSeconds
     }
 }
@@ -68,6 +74,7 @@ extension GatewayConfiguration: Codable {
         host = try c.decode(.host, default: host)
         port = try c.decode(.port, default: port)
         modelId = try c.decode(.modelId, default: modelId)
+        if c.contains(.agentModelId) { agentModelId = try c.decodeIfPresent(String.self, forKey: .agentModelId) }
         aliases = try c.decode(.aliases, default: aliases)
         requireAuth = try c.decode(.requireAuth, default: requireAuth)
         apiKeyFile = try c.decodeIfPresent(String.self, forKey: .apiKeyFile)
@@ -89,6 +96,7 @@ extension GatewayConfiguration: Codable {
         try c.encode(host, forKey: .host)
         try c.encode(port, forKey: .port)
         try c.encode(modelId, forKey: .modelId)
+        try c.encode(agentModelId, forKey: .agentModelId)
         try c.encode(aliases, forKey: .aliases)
         try c.encode(requireAuth, forKey: .requireAuth)
         try c.encode(apiKeyFile, forKey: .apiKeyFile)

@@ -1,0 +1,207 @@
+import APIGateway
+import Foundation
+import Hummingbird
+import Logging
+import ModelSupervisor
+import ServiceLifecycle
+import Synchronization
+import UpstreamClient
+
+/// The agent as an OpenAI-compatible chat endpoint on a Unix socket in the state directory (mode 0660, so the
+/// daemon's user and group only): the gateway forwards its agent model id here, and `ai-sysadmin ask` / `chat`
+/// connect directly. `POST /v1/chat/completions`, streaming or not; tool steps arrive as `reasoning_content`
+/// deltas ahead of the answer's `content`.
+public struct AgentServer: Service {
+    let agent: ChatAgent
+    let path: String
+    let modelID: String
+    let logger: Logger
+
+    public init(agent: ChatAgent, configuration: DaemonConfiguration, logger: Logger) {
+        self.agent = agent
+        self.path = configuration.agentSocketPath
+        self.modelID = configuration.api.agentModelId ?? "ai-sysadmin"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        // A socket file a crashed daemon left behind would make the bind fail.
+        unlink(path)
+        let path = self.path, logger = self.logger
+        let application = Application(
+            router: makeRouter(),
+            configuration: .init(address: .unixDomainSocket(path: path), serverName: "ai-sysadmin-agent"),
+            onServerRunning: { _ in
+                chmod(path, 0o660)
+                logger.notice("chat agent listening", metadata: ["ai.agent.path": "\(path)"])
+            },
+            logger: logger)
+        defer { unlink(path) }
+        try await application.runService()
+    }
+
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        let agent = self.agent, modelID = self.modelID, logger = self.logger
+        router.get("/health") { _, _ in Self.json(Data(#"{"status":"ok"}"#.utf8)) }
+        router.get("/v1/models") { _, _ in
+            Self.json(Data(#"{"object":"list","data":[{"id":\#(Self.quoted(modelID)),"object":"model","created":0,"owned_by":"ai-sysadmin"}]}"#.utf8))
+        }
+        router.post("/v1/chat/completions") { request, context in
+            var request = request
+            let body = try await request.collectBody(upTo: 4 * 1024 * 1024)
+            let conversation: Conversation
+            do throws(Conversation.Invalid) {
+                conversation = try Conversation(requestBody: Data(body.readableBytesView))
+            } catch {
+                throw OpenAIError(.badRequest, error.message, type: "invalid_request_error", code: "invalid_request")
+            }
+            let completion = CompletionIdentity(model: modelID)
+            logger.info("chat request", metadata: ["ai.chat.turns": "\(conversation.turns.count)", "ai.chat.stream": "\(conversation.stream)"])
+            if conversation.stream {
+                return try await streamed(agent, conversation, completion, logger: logger)
+            }
+            let props = try await Self.metaModel(agent)
+            let reply = ReplyCollector()
+            do {
+                try await agent.respond(to: conversation, props: props) { reply.add($0) }
+            } catch {
+                throw OpenAIError(.badGateway, "the agent could not answer: \(error)", type: "server_error", code: "agent_error")
+            }
+            return Self.json(completion.message(content: reply.answer, reasoning: reply.steps))
+        }
+        return router
+    }
+
+    /// Commits to a 200 event stream once the meta model is known to answer (so an unavailable one is still a
+    /// proper 503), then relays the agent's events as chunks. A client that goes away cancels the agent.
+    private func streamed(_ agent: ChatAgent, _ conversation: Conversation, _ completion: CompletionIdentity,
+                          logger: Logger) async throws -> Response {
+        let props = try await Self.metaModel(agent)
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                let (events, continuation) = AsyncThrowingStream.makeStream(of: ChatEvent.self)
+                let task = Task {
+                    do {
+                        try await agent.respond(to: conversation, props: props) { continuation.yield($0) }
+                        continuation.finish()
+                    } catch {
+                        continuation.finish(throwing: error)
+                    }
+                }
+                defer { task.cancel() }
+                try await writer.write(ByteBuffer(bytes: completion.event(role: "assistant")))
+                do {
+                    for try await event in events {
+                        switch event {
+                        case .step(let text): try await writer.write(ByteBuffer(bytes: completion.event(reasoning: text)))
+                        case .answer(let text): try await writer.write(ByteBuffer(bytes: completion.event(content: text)))
+                        }
+                    }
+                    try await writer.write(ByteBuffer(bytes: completion.event(finishReason: "stop")))
+                    try await writer.write(ByteBuffer(bytes: Array("data: [DONE]\n\n".utf8)))
+                } catch {
+                    // The status line is long gone: the failure goes out as an error event, and the stream ends.
+                    logger.warning("chat reply failed mid-stream", metadata: ["error": "\(error)"])
+                    let failure = OpenAIError(.badGateway, "the agent's reply broke off: \(error)", type: "server_error", code: "agent_error")
+                    try await writer.write(ByteBuffer(bytes: Array("data: ".utf8) + Array(failure.json) + Array("\n\n".utf8)))
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// The meta model's properties, or the 503 that says why the agent cannot answer now.
+    static func metaModel(_ agent: ChatAgent) async throws -> ServerProps {
+        do {
+            return try await agent.metaModelProps()
+        } catch {
+            throw unavailable(error.message)
+        }
+    }
+
+    static func unavailable(_ message: String) -> OpenAIError {
+        var error = OpenAIError(.serviceUnavailable, message, type: "server_error", code: "agent_unavailable")
+        error.headers[.retryAfter] = "5"
+        return error
+    }
+
+    static func json(_ data: Data) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func quoted(_ text: String) -> String {
+        String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
+    }
+}
+
+/// The id, creation time and model name every chunk of one completion repeats, and the chunks themselves.
+struct CompletionIdentity: Sendable {
+    let id = "chatcmpl-agent-\(UUID().uuidString.prefix(12).lowercased())"
+    let created = Int(Date().timeIntervalSince1970)
+    let model: String
+
+    private struct Chunk: Encodable {
+        struct Choice: Encodable {
+            struct Delta: Encodable {
+                var role: String?
+                var content: String?
+                var reasoningContent: String?
+                enum CodingKeys: String, CodingKey { case role, content, reasoningContent = "reasoning_content" }
+            }
+            var index = 0
+            var delta: Delta
+            var finishReason: String?
+            enum CodingKeys: String, CodingKey { case index, delta, finishReason = "finish_reason" }
+
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(index, forKey: .index)
+                try c.encode(delta, forKey: .delta)
+                // Clients look for an explicit null until the last chunk.
+                try c.encode(finishReason, forKey: .finishReason)
+            }
+        }
+        let id: String
+        let object = "chat.completion.chunk"
+        let created: Int
+        let model: String
+        let choices: [Choice]
+    }
+
+    private struct Message: Encodable {
+        struct Choice: Encodable {
+            struct Content: Encodable {
+                let role = "assistant"
+                let content: String
+                let reasoningContent: String?
+                enum CodingKeys: String, CodingKey { case role, content, reasoningContent = "reasoning_content" }
+            }
+            let index = 0
+            let message: Content
+            let finishReason = "stop"
+            enum CodingKeys: String, CodingKey { case index, message, finishReason = "finish_reason" }
+        }
+        let id: String
+        let object = "chat.completion"
+        let created: Int
+        let model: String
+        let choices: [Choice]
+    }
+
+    func event(role: String? = nil, content: String? = nil, reasoning: String? = nil, finishReason: String? = nil) -> [UInt8] {
+        let chunk = Chunk(id: id, created: created, model: model, choices: [
+            .init(delta: .init(role: role, content: content, reasoningContent: reasoning), finishReason: finishReason),
+        ])
+        // Plain structs of strings and numbers always encode.
+        return Array("data: ".utf8) + Array(try! JSONEncoder().encode(chunk)) + Array("\n\n".utf8)
+    }
+
+    func message(content: String, reasoning: String) -> Data {
+        let message = Message(id: id, created: created, model: model, choices: [
+            .init(message: .init(content: content, reasoningContent: reasoning.isEmpty ? nil : reasoning)),
+        ])
+        return try! JSONEncoder().encode(message)
+    }
+}

@@ -1,0 +1,19 @@
+import Synchronization
+
+/// A reply gathered from the agent's events: the whole answer for a non-streamed response, and the answer's
+/// text for the closing action report.
+final class ReplyCollector: Sendable {
+    private let parts = Mutex<(steps: String, answer: String)>(("", ""))
+
+    func add(_ event: ChatEvent) {
+        parts.withLock {
+            switch event {
+            case .step(let text): $0.steps += text
+            case .answer(let text): $0.answer += text
+            }
+        }
+    }
+
+    var steps: String { parts.withLock { $0.steps } }
+    var answer: String { parts.withLock { $0.answer } }
+}
