@@ -125,7 +125,9 @@ let
       host = cfg.openaiApi.host;
       port = cfg.openaiApi.port;
       requireAuth = cfg.openaiApi.requireAuth;
+      agentModelId = if cfg.chat.enable then cfg.openaiApi.agentModelId else null;
     };
+    chat = { inherit (cfg.chat) enable maxToolSteps; };
     monitoring = {
       files = cfg.logFiles;
       review.intervalSeconds = cfg.reviewInterval;
@@ -349,6 +351,20 @@ in
         description = "A client key. It ends up in the world-readable Nix store; prefer `apiKeyFile`.";
       };
       openFirewall = mkOption { type = types.bool; default = false; description = "Open `port` in the firewall."; };
+      agentModelId = mkOption {
+        type = types.str;
+        default = "ai-sysadmin";
+        description = "The model id that chats with the sysadmin (the daemon's agent, with this host's context and tools) rather than the raw meta model.";
+      };
+    };
+
+    chat = {
+      enable = mkEnableOption "chat with the sysadmin: the agent model id in the API, `ai-sysadmin ask` and `ai-sysadmin chat`" // { default = true; };
+      maxToolSteps = mkOption {
+        type = types.ints.between 1 16;
+        default = 4;
+        description = "Tool calls the agent may make for one reply before it must answer.";
+      };
     };
   };
 

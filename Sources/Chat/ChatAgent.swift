@@ -210,7 +210,17 @@ public struct ChatAgent: Sendable {
     func lookUp(_ name: String, _ arguments: [String: String], into turn: inout Turn,
                 emit: @Sendable (ChatEvent) async throws -> Void) async throws -> String {
         let tool = LogText.clean(name, limit: 40)
-        let arguments = arguments.reduce(into: [String: String]()) { $0[LogText.clean($1.key, limit: 40)] = LogText.clean($1.value, limit: 200) }
+        // An empty argument is an argument not given: the tool's default applies.
+        let arguments = arguments.reduce(into: [String: String]()) { result, entry in
+            if !entry.value.isEmpty { result[LogText.clean(entry.key, limit: 40)] = LogText.clean(entry.value, limit: 200) }
+        }
+        let call = arguments.isEmpty ? tool : "\(tool) \(arguments.keyValueText)"
+        if turn.findings.contains(where: { $0.call == call }) {
+            // Small models repeat themselves; the step still counts, so the loop ends.
+            turn.toolSteps += 1
+            try await emit(.step(Self.stepLine(call, "(already looked up)")))
+            return "already looked up above"
+        }
         let output: String
         switch tool {
         case "past_analyses": output = pastAnalyses()
@@ -219,7 +229,6 @@ public struct ChatAgent: Sendable {
         default: output = "unknown tool '\(tool)'; the tools are \((Self.lookupTools.map(\.name) + ["propose_action"]).joined(separator: ", "))"
         }
         let result = LogText.cleanLines(output, limit: Self.toolOutputLimit)
-        let call = arguments.isEmpty ? tool : "\(tool) \(arguments.keyValueText)"
         turn.findings.append((call, result))
         turn.toolSteps += 1
         try await emit(.step(Self.stepLine(call, result)))
@@ -260,7 +269,9 @@ public struct ChatAgent: Sendable {
             } catch let error as UpstreamError {
                 throw Unavailable(message: "the meta model did not take the request: \(error.message)")
             }
+            var finishReason: String?
             for try await chunk in chunks {
+                if let reason = chunk.choices.first?.finishReason { finishReason = reason }
                 guard let delta = chunk.choices.first?.delta else { continue }
                 if let text = delta.content, !text.isEmpty {
                     try await emit(.answer(LogText.cleanLines(text, limit: 64 * 1024)))
@@ -272,6 +283,9 @@ public struct ChatAgent: Sendable {
                     call.arguments += piece.function?.arguments ?? ""
                     calls[piece.index] = call
                 }
+            }
+            if finishReason == "length", calls.isEmpty {
+                try await emit(.answer("\n\n(The reply was cut off at its limit of \(request.maxTokens ?? 0) tokens, chat.maxAnswerTokens.)"))
             }
             return calls.sorted { $0.key < $1.key }.map { ToolCall(id: $0.value.id, function: .init(name: $0.value.name, arguments: $0.value.arguments)) }
         }
@@ -360,7 +374,8 @@ public struct ChatAgent: Sendable {
     static func stepLine(_ call: String, _ result: String) -> String {
         let lines = result.split(separator: "\n", omittingEmptySubsequences: true)
         let first = lines.first.map { String($0.prefix(200)) } ?? "(nothing)"
-        return "\(call) → \(first)\(lines.count > 1 ? " (+\(lines.count - 1) lines)" : "")\n"
+        let shown = call.count > 120 ? call.prefix(119) + "…" : Substring(call)
+        return "\(shown) → \(first)\(lines.count > 1 ? " (+\(lines.count - 1) lines)" : "")\n"
     }
 
     /// Systemd unit names in free text, in order of appearance, without repeats.

@@ -189,8 +189,28 @@ extension IntegrationTests {
             #expect(!observe.polkit.contains(#""reset-failed""#) && observe.polkit.contains(#""llama-meta.service""#))
         }
 
-        /// The built-in protected units live in code (ActionValidator) and, for polkit, in module.nix and the
-        /// plain rules file; the three lists must not drift apart.
+        /// Chat is on by default under the id `ai-sysadmin`; it can be renamed, bounded, or turned off, which also
+        /// takes the agent's id off the API.
+        @Test(.enabled(if: NixModuleTests.nixpkgsLib != nil, "nixpkgs' lib is not on this machine (set AI_SYSADMIN_NIXPKGS_LIB or NIX_PATH)"))
+        func chatOptionsReachTheConfiguration() throws {
+            struct Chat: Decodable, Equatable {
+                struct API: Decodable, Equatable { let agentModelId: String? }
+                struct Section: Decodable, Equatable { let enable: Bool; let maxToolSteps: Int }
+                let api: API
+                let chat: Section
+            }
+            func chat(_ evaluation: Evaluation) throws -> Chat {
+                try JSONDecoder().decode(Chat.self, from: Data(evaluation.settingsJSON.utf8))
+            }
+            #expect(try chat(evaluate("default")) == Chat(api: .init(agentModelId: "ai-sysadmin"), chat: .init(enable: true, maxToolSteps: 4)))
+            let renamed = try evaluate("chatRenamed")
+            #expect(try chat(renamed) == Chat(api: .init(agentModelId: "sysadmin"), chat: .init(enable: true, maxToolSteps: 2)))
+            try expectConfigCheckPasses(renamed, "chatRenamed")
+            let off = try evaluate("noChat")
+            #expect(try chat(off) == Chat(api: .init(agentModelId: nil), chat: .init(enable: false, maxToolSteps: 4)), "\(off.settingsJSON)")
+            try expectConfigCheckPasses(off, "noChat")
+        }
+
         @Test func theProtectedUnitListsAgree() throws {
             func quotedUnits(in file: String, after marker: String, until end: String) throws -> Set<String> {
                 let text = try String(contentsOfFile: TestEnvironment.repositoryRoot + "/" + file, encoding: .utf8)

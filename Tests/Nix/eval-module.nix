@@ -71,6 +71,8 @@ let
       notifications.webhook.url = "https://hooks.example.org/ai";
     };
     observe = { autonomyLevel = "observe"; };
+    noChat = { chat.enable = false; };
+    chatRenamed = { openaiApi.agentModelId = "sysadmin"; chat.maxToolSteps = 2; };
     gotifyWithoutToken = { notifications.gotify.url = "https://gotify.example.org"; };
   };
 

@@ -14,8 +14,14 @@ With --native-tools its /props says the chat template supports tool calls, and a
 offers tools is answered with OpenAI tool calls: unit_status for app.service, then (once a tool message came
 back) finish with the analysis as its arguments.
 
+As the chat agent's model (requests whose system prompt is the agent's persona) it proposes the JSON action
+object found in the operator's last message — a {"propose": ...} step, or with --native-tools a propose_action
+call — and then answers by repeating what the system told it about the actions of this turn. Every chat request
+is printed whole, so a test can check the prompt the daemon built.
+
 usage: steered-review-model.py PORT [--native-tools]
-Each event is one line on stdout: "listening", "review N: ANSWER-JSON", "analysis N: ANSWER-JSON".
+Each event is one line on stdout: "listening", "review N: ANSWER-JSON", "analysis N: ANSWER-JSON",
+"chat N: REQUEST-MESSAGES-JSON".
 """
 import json
 import sys
@@ -78,6 +84,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         shown = " ".join(m.get("content", "") for m in request.get("messages", []) if m.get("role") == "user")
         schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("name", "")
+        messages = request.get("messages", [])
+        if messages and messages[0].get("role") == "system" and (messages[0].get("content") or "").startswith("You are ai-sysadmin"):
+            self.chat(request, schema)
+            return
         if request.get("tools"):
             self.tool_calls(request, proposals_in(shown)[:3])
             return
@@ -117,6 +127,69 @@ class Handler(BaseHTTPRequestHandler):
                      "choices": [{"index": 0, "finish_reason": "tool_calls",
                                   "message": {"role": "assistant", "content": None, "tool_calls": [call]}}],
                      "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+
+    def chat(self, request, schema):
+        global reviews
+        messages = request["messages"]
+        with lock:
+            reviews += 1
+            number = reviews
+            sys.stdout.write(f"chat {number}: {json.dumps(messages)}\n")
+            sys.stdout.flush()
+        system = messages[0]["content"]
+        asked = proposals_in(messages[-1].get("content") or "") if messages[-1].get("role") == "user" else []
+        proposed_already = "Actions this turn" in system or any(m.get("role") == "tool" for m in messages)
+        if schema == "chat_step":
+            step = {"propose": asked[0]} if asked and not proposed_already else {"answer": "now"}
+            self.answer({"id": f"steered-{number}", "object": "chat.completion", "created": 1, "model": "steered",
+                         "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": json.dumps(step)}}]})
+            return
+        offered = [t["function"]["name"] for t in request.get("tools") or []]
+        if "propose_action" in offered and asked and not proposed_already:
+            arguments = dict(asked[0]["parameters"], type=asked[0]["type"], reason="the operator asked")
+            self.stream_tool_call(number, "propose_action", json.dumps(arguments))
+            return
+        facts = [m["content"] for m in messages if m.get("role") == "tool"]
+        if "Actions this turn" in system:
+            facts.append(system.split("Actions this turn", 1)[1].split("\n\n", 1)[0])
+        text = "Steered answer. " + (" ".join(facts) if facts else "Nothing to report.")
+        if request.get("stream"):
+            self.stream_text(number, text)
+        else:
+            self.answer({"id": f"steered-{number}", "object": "chat.completion", "created": 1, "model": "steered",
+                         "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]})
+
+    def send_events(self, chunks):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for chunk in chunks:
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.flush()
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+        self.close_connection = True
+
+    def stream_text(self, number, text):
+        def chunk(delta, finish=None):
+            return {"id": f"steered-{number}", "object": "chat.completion.chunk", "created": 1, "model": "steered",
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        words = text.split(" ")
+        self.send_events([chunk({"role": "assistant", "content": ""})]
+                         + [chunk({"content": word + (" " if i < len(words) - 1 else "")}) for i, word in enumerate(words)]
+                         + [chunk({}, "stop")])
+
+    def stream_tool_call(self, number, name, arguments):
+        def chunk(delta, finish=None):
+            return {"id": f"steered-{number}", "object": "chat.completion.chunk", "created": 1, "model": "steered",
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        half = len(arguments) // 2
+        self.send_events([
+            chunk({"role": "assistant", "content": None, "tool_calls": [
+                {"index": 0, "id": f"call_{number}", "type": "function", "function": {"name": name, "arguments": arguments[:half]}}]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments[half:]}}]}),
+            chunk({}, "tool_calls"),
+        ])
 
     def reply(self, kind, content):
         global reviews

@@ -1,0 +1,202 @@
+import Foundation
+import ModelSupervisor
+import Store
+import TestSupport
+import Testing
+
+extension IntegrationTests {
+    /// Chat with the sysadmin through the whole daemon: the official openai client → the gateway → the daemon's
+    /// agent socket → the meta model (the real tiny model, or a steered one where the test needs a model that
+    /// reliably proposes an action) with the host's tools (systemd is a stand-in manager on a private bus) and the
+    /// executor. `ai-sysadmin ask` and `chat` take the same socket.
+    @Suite struct ChatAgentTests {
+        struct Daemon {
+            var config: DaemonConfiguration
+            var process: Process
+            var systemd: FakeSystemd
+            var model: (process: Process, lines: LineCollector)?
+            var store: SQLiteStore
+
+            var gateway: String { "http://127.0.0.1:\(config.api.port)/v1" }
+
+            func end() {
+                TestEnvironment.end(process)
+                systemd.terminate()
+                if let model { TestEnvironment.end(model.process) }
+            }
+
+            struct Message: Decodable, Equatable {
+                var role: String
+                var content: String?
+            }
+
+            /// The messages of every chat request the steered model received, in order.
+            var chatRequests: [[Message]] {
+                (model?.lines.all ?? []).compactMap { line in
+                    guard let range = line.range(of: #"^chat \d+: "#, options: .regularExpression) else { return nil }
+                    return try? JSONDecoder().decode([Message].self, from: Data(line[range.upperBound...].utf8))
+                }
+            }
+
+            var log: String { (try? String(contentsOfFile: config.stateDirectory + "/daemon.log", encoding: .utf8)) ?? "" }
+        }
+
+        /// The daemon with only the meta layer, the gateway it supervises, app.service failed in systemd.
+        private func start(_ level: AutonomyLevel, steered: [String]? = nil, label: String) async throws -> Daemon {
+            var config = try TestEnvironment.configuration(layers: [.meta], label: label)
+            config.models.meta.contextSize = 4096
+            config.chat.maxAnswerTokens = 64
+            config.chat.maxToolSteps = 2
+            config.monitoring.enable = false
+            config.api.supervised = true
+            config.api.port = freePort()
+            config.autonomyLevel = level
+            let systemd = try await FakeSystemd.start(in: config.stateDirectory, simulated: ["app.service": "failed"])
+            config.autonomy.systemdBusAddress = systemd.address
+            var model: (Process, LineCollector)?
+            if let steered {
+                let port = freePort()
+                model = try await TestEnvironment.startHelper("steered-review-model.py", ["\(port)"] + steered)
+                config.models.meta.backend = .remote
+                config.models.meta.url = "http://127.0.0.1:\(port)"
+            }
+            let process = try TestEnvironment.launchDaemon(config)
+            let daemon = Daemon(config: config, process: process, systemd: systemd, model: model, store: try SQLiteStore(path: config.storePath))
+            let client = ControlClient(stateDirectory: config.stateDirectory)
+            let ready = await eventually(timeout: .seconds(120)) {
+                (try? client.status())?.allReady == true && FileManager.default.fileExists(atPath: config.agentSocketPath)
+            }
+            if !ready { daemon.end() }
+            try #require(ready, "the daemon did not get Ready:\n\(daemon.log.suffix(3000))")
+            return daemon
+        }
+
+        struct Check: Decodable {
+            struct Reply: Decodable {
+                var content: String?
+                var reasoning: String?
+                var events: [[String]]?
+                var error: String?
+                var status: Int?
+            }
+            var models: [String]
+            var replies: [Reply]
+        }
+
+        private func converse(_ daemon: Daemon, _ requests: [[String: Any]]) async throws -> Check {
+            let json = String(decoding: try JSONSerialization.data(withJSONObject: requests), as: UTF8.self)
+            return try await TestEnvironment.pythonCheck("openai-agent-check.py", [daemon.gateway, "unused", "ai-sysadmin", json], as: Check.self)
+        }
+
+        @Test func theAgentAnswersThroughTheGatewayWithItsStepsStreamedAheadOfTheAnswer() async throws {
+            let daemon = try await start(.observe, label: "chat-tiny")
+            defer { daemon.end() }
+            let question: [String: Any] = ["role": "user", "content": "Is app.service healthy?"]
+            let check = try await converse(daemon, [
+                ["messages": [question], "stream": false],
+                ["messages": [question], "stream": true],
+                ["messages": [question, ["role": "assistant", "content": "It failed at 03:12 after an OOM kill."],
+                              ["role": "user", "content": "What should I check next?"]], "stream": true],
+                ["messages": [["role": "tool", "content": "42", "tool_call_id": "x"], question], "stream": true],
+            ])
+            #expect(check.models == ["ai-sysadmin", "ai-sysadmin-meta"])
+            let lookedUp = "unit_status unit=app.service → app.service is failed"
+
+            let plain = check.replies[0]
+            #expect(plain.error == nil, "\(plain.error ?? "")")
+            #expect(plain.reasoning?.contains(lookedUp) == true, "\(plain.reasoning ?? "")")
+            #expect(plain.reasoning?.contains("journal hours=24 unit=app.service") == true)
+            #expect(plain.content?.isEmpty == false)
+
+            let streamed = check.replies[1]
+            let events = streamed.events ?? []
+            let firstStep = events.firstIndex { $0.first == "reasoning" }
+            let firstText = events.firstIndex { $0.first == "content" }
+            #expect(streamed.reasoning?.contains(lookedUp) == true, "\(events)")
+            // The look-ups arrive as they happen, before the first token of the answer.
+            #expect(firstStep != nil && firstText != nil && firstStep! < firstText!, "\(events)")
+            #expect(streamed.content?.isEmpty == false)
+
+            #expect(check.replies[2].error == nil && check.replies[2].content?.isEmpty == false, "\(check.replies[2])")
+            #expect(check.replies[3].status == 400 && check.replies[3].error?.contains("has role 'tool'") == true, "\(check.replies[3])")
+            // At observe nothing the tiny model may have proposed is queued, let alone run.
+            #expect(try daemon.store.proposals(in: [.queued, .approved, .executing, .succeeded], limit: 10).isEmpty)
+            #expect(daemon.systemd.calls.isEmpty)
+        }
+
+        /// A model with native tool calls proposes the restart the operator asked for; at `suggest` it is queued,
+        /// and the reply names the approval id the ledger gave it. The whole history reached the model.
+        @Test func aRequestedChangeAtSuggestIsQueuedAndTheReplyNamesTheApproval() async throws {
+            let daemon = try await start(.suggest, steered: ["--native-tools"], label: "chat-suggest")
+            defer { daemon.end() }
+            let ask = #"Please restart it: {"type":"restart_unit","parameters":{"unit":"app.service"}}"#
+            let check = try await converse(daemon, [[
+                "messages": [["role": "user", "content": "Why is app.service failing?"],
+                             ["role": "assistant", "content": "Its journal shows an OOM kill."],
+                             ["role": "user", "content": ask]],
+                "stream": true,
+            ]])
+            let reply = try #require(check.replies.first)
+            #expect(reply.error == nil, "\(reply.error ?? "")")
+            let queued = try daemon.store.proposals(in: [.queued], limit: 10)
+            let proposal = try #require(queued.first, "nothing was queued:\n\(daemon.log.suffix(2000))")
+            #expect(queued.count == 1 && proposal.source == "chat" && proposal.type == "restart_unit" && proposal.parameters == ["unit": "app.service"])
+            #expect(proposal.rationale.contains("asked in chat"))
+            let content = reply.content ?? ""
+            #expect(content.contains("#\(proposal.id) restart_unit unit=app.service: queued for approval"), "\(content)")
+            #expect(content.contains("ai-sysadmin approvals approve \(proposal.id)"), "\(content)")
+            #expect(reply.reasoning?.contains("propose_action → #\(proposal.id)") == true, "\(reply.reasoning ?? "")")
+            #expect(daemon.systemd.calls.isEmpty, "a queued action ran")
+
+            // The prompt the daemon built: persona and context first, then the conversation as the operator sent it.
+            let first = try #require(daemon.chatRequests.first)
+            let system = try #require(first.first)
+            #expect(system.role == "system")
+            #expect(system.content?.hasPrefix("You are ai-sysadmin") == true)
+            #expect(system.content?.contains("What happened on this host recently:") == true)
+            #expect(system.content?.contains("unit_status unit=app.service:\napp.service is failed") == true, "\(system.content ?? "")")
+            #expect(Array(first.dropFirst()) == [.init(role: "user", content: "Why is app.service failing?"),
+                                                 .init(role: "assistant", content: "Its journal shows an OOM kill."), .init(role: "user", content: ask)])
+        }
+
+        /// At `observe` the same request is only recorded, and the reply says nothing was queued; `ask` and the
+        /// `chat` REPL take the same path, and the REPL sends its history with every question.
+        @Test func atObserveNothingIsQueuedAndTheCommandLineSaysSo() async throws {
+            let daemon = try await start(.observe, steered: [], label: "chat-observe")
+            defer { daemon.end() }
+            let executable = try TestEnvironment.daemonExecutable()
+            let configFile = daemon.config.stateDirectory + "/config.json"
+            let ask = #"restart app.service {"type":"restart_unit","parameters":{"unit":"app.service"}}"#
+            let asked = try TestEnvironment.runToCompletion(executable, ["ask", "--config", configFile, ask])
+            #expect(asked.status == 0, "\(asked.stderr)")
+            #expect(asked.stdout.contains("recorded only; nothing was queued or run, because the autonomy level is observe"), "\(asked.stdout)")
+            #expect(asked.stderr.contains("unit_status unit=app.service"), "the steps go to stderr: \(asked.stderr)")
+            let records = try daemon.store.proposals(in: nil, limit: 10)
+            #expect(records.count == 1 && records.first?.state == .recorded && records.first?.source == "chat", "\(records)")
+            #expect(daemon.systemd.calls.isEmpty)
+
+            // The REPL: two questions, then /exit; the second request carries the first exchange.
+            let input = daemon.config.stateDirectory + "/chat-input"
+            try "Is app.service up?\nAnd why?\n/exit\n".write(toFile: input, atomically: true, encoding: .utf8)
+            let output = daemon.config.stateDirectory + "/chat-output"
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
+            let repl = Process()
+            repl.executableURL = URL(fileURLWithPath: executable)
+            repl.arguments = ["chat", "--config", configFile]
+            repl.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: input))
+            repl.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+            repl.standardError = FileHandle.nullDevice
+            try repl.run()
+            let exited = await eventually(timeout: .seconds(60)) { !repl.isRunning }
+            if !exited { TestEnvironment.end(repl) }
+            try #require(exited && repl.terminationStatus == 0, "chat did not finish cleanly")
+            let last = try #require(daemon.chatRequests.last)
+            let turns = Array(last.dropFirst())
+            #expect(turns.count == 3 && turns[0] == .init(role: "user", content: "Is app.service up?") && turns[1].role == "assistant"
+                        && turns[2] == .init(role: "user", content: "And why?"), "\(turns)")
+            #expect(turns.count == 3 && turns[1].content?.hasPrefix("Steered answer.") == true)
+            let printed = try String(contentsOfFile: output, encoding: .utf8)
+            #expect(printed.components(separatedBy: "Steered answer.").count == 3, "\(printed)")
+        }
+    }
+}
