@@ -1,8 +1,11 @@
+import Chat
 import Foundation
 import ModelSupervisor
+import MonitoringService
 import Store
 import TestSupport
 import Testing
+import UpstreamClient
 
 extension IntegrationTests {
     /// Chat with the sysadmin through the whole daemon: the official openai client → the gateway → the daemon's
@@ -198,5 +201,42 @@ extension IntegrationTests {
             let printed = try String(contentsOfFile: output, encoding: .utf8)
             #expect(printed.components(separatedBy: "Steered answer.").count == 3, "\(printed)")
         }
+    }
+}
+
+extension IntegrationTests.ChatAgentTests {
+    /// The agent asks the meta model through the daemon's slots at interactive priority: with the only slot
+    /// busy and an analysis step already waiting, the freed slot goes to the chat first.
+    @Test func chatGetsTheMetaModelsSlotBeforeAWaitingAnalysis() async throws {
+        var config = try TestEnvironment.configuration(layers: [.meta], label: "chat-slots")
+        let port = freePort()
+        let (model, lines) = try await TestEnvironment.startHelper("steered-review-model.py", ["\(port)"])
+        defer { TestEnvironment.end(model) }
+        config.models.meta.backend = .remote
+        config.models.meta.url = "http://127.0.0.1:\(port)"
+        let store = try SQLiteStore(path: config.storePath)
+        let slots = ModelSlots(capacity: 1)
+        let agent = ChatAgent(configuration: config, store: store, toolbox: HostToolbox(store: store, systemd: nil), slots: slots,
+                              logger: TestEnvironment.logger, propose: { _, _ in nil })
+        let props = try await agent.metaModelProps()
+
+        await slots.acquire(.periodic)
+        let order = LineCollector()
+        let analysis = Task {
+            await slots.withSlot(.escalation) {
+                // Whatever got the slot first has reached the model by now.
+                order.append(lines.all.contains { $0.hasPrefix("chat ") } ? "analysis after chat" : "analysis first")
+            }
+        }
+        try #require(await eventually(timeout: .seconds(10)) { await slots.queued == 1 })
+        let chat = Task {
+            try await agent.respond(to: Conversation(turns: [.user("How is the disk?")]), props: props) { _ in }
+        }
+        try #require(await eventually(timeout: .seconds(10)) { await slots.queued == 2 })
+        #expect(!lines.all.contains { $0.hasPrefix("chat ") }, "the chat reached the model without a slot")
+        await slots.release()
+        try await chat.value
+        await analysis.value
+        #expect(order.all == ["analysis after chat"])
     }
 }

@@ -9,6 +9,9 @@ public final class LineCollector: Sendable {
 
     public var all: [String] { lines.withLock { $0 } }
 
+    /// Adds a line of the test's own (e.g. the order in which things happened).
+    public func append(_ line: String) { lines.withLock { $0.append(line) } }
+
     public func attach(to pipe: Pipe) {
         let handle = pipe.fileHandleForReading
         let thread = Thread { [self] in
