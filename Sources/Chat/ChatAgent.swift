@@ -66,6 +66,8 @@ public struct ChatAgent: Sendable {
 
     /// One reply's working state.
     struct Turn {
+        /// The reply's limit: the client's `max_tokens`, at most `chat.maxAnswerTokens`.
+        var answerTokens: Int
         var findings: [(call: String, result: String)] = []
         var proposals: [ProposalRecord?] = []
         var toolSteps = 0
@@ -89,10 +91,10 @@ public struct ChatAgent: Sendable {
     public func respond(to conversation: Conversation, props: ServerProps,
                         emit: @escaping @Sendable (ChatEvent) async throws -> Void) async throws {
         // What the model reads: 75% of its context less the answer; a quarter of that for the host's recent context.
-        let budget = max(256, props.contextSize * 3 / 4 - configuration.chat.maxAnswerTokens)
+        var turn = Turn(answerTokens: min(conversation.maxTokens ?? configuration.chat.maxAnswerTokens, configuration.chat.maxAnswerTokens))
+        let budget = max(256, props.contextSize * 3 / 4 - turn.answerTokens)
         let context = await RecentContext.render(store, since: Date().addingTimeInterval(-24 * 3600), budget: budget / 4,
                                                  count: { Conversation.estimatedTokens($0) })
-        var turn = Turn()
         let question = conversation.turns.last?.content ?? ""
         for unit in Self.unitsNamed(in: question).prefix(Self.prefetchedUnits) {
             for (tool, arguments) in [("unit_status", ["unit": unit]), ("journal", ["unit": unit, "hours": "24"])] {
@@ -132,7 +134,7 @@ public struct ChatAgent: Sendable {
                                                 - calls.reduce(0) { $0 + Conversation.estimatedTokens($1.content ?? "") },
                                             tokens: Conversation.estimatedTokens)
             var request = ChatCompletionRequest(messages: [.system(system + Self.droppedNote(history.dropped))] + history.kept + calls,
-                                                temperature: 0.2, maxTokens: configuration.chat.maxAnswerTokens)
+                                                temperature: 0.2, maxTokens: turn.answerTokens)
             if !last {
                 request.tools = tools
                 request.toolChoice = "auto"
@@ -199,7 +201,7 @@ public struct ChatAgent: Sendable {
         let history = Conversation.trim(conversation.turns, budget: budget - Conversation.estimatedTokens(system),
                                         tokens: Conversation.estimatedTokens)
         let request = ChatCompletionRequest(messages: [.system(system + Self.droppedNote(history.dropped))] + history.kept,
-                                            temperature: 0.2, maxTokens: configuration.chat.maxAnswerTokens)
+                                            temperature: 0.2, maxTokens: turn.answerTokens)
         _ = try await streamAnswer(request, emit: emit)
     }
 
@@ -210,9 +212,10 @@ public struct ChatAgent: Sendable {
     func lookUp(_ name: String, _ arguments: [String: String], into turn: inout Turn,
                 emit: @Sendable (ChatEvent) async throws -> Void) async throws -> String {
         let tool = LogText.clean(name, limit: 40)
-        // An empty argument is an argument not given: the tool's default applies.
+        // Only the arguments the tool takes; an empty one is one not given, and the tool's default applies.
+        let known = Set(Self.lookupTools.first { $0.name == tool }?.arguments.keys ?? [:].keys)
         let arguments = arguments.reduce(into: [String: String]()) { result, entry in
-            if !entry.value.isEmpty { result[LogText.clean(entry.key, limit: 40)] = LogText.clean(entry.value, limit: 200) }
+            if known.contains(entry.key), !entry.value.isEmpty { result[entry.key] = LogText.clean(entry.value, limit: 200) }
         }
         let call = arguments.isEmpty ? tool : "\(tool) \(arguments.keyValueText)"
         if turn.findings.contains(where: { $0.call == call }) {
@@ -285,7 +288,7 @@ public struct ChatAgent: Sendable {
                 }
             }
             if finishReason == "length", calls.isEmpty {
-                try await emit(.answer("\n\n(The reply was cut off at its limit of \(request.maxTokens ?? 0) tokens, chat.maxAnswerTokens.)"))
+                try await emit(.answer("\n\n(The reply was cut off at its limit of \(request.maxTokens ?? 0) tokens.)"))
             }
             return calls.sorted { $0.key < $1.key }.map { ToolCall(id: $0.value.id, function: .init(name: $0.value.name, arguments: $0.value.arguments)) }
         }

@@ -10,6 +10,8 @@ public struct Conversation: Sendable, Equatable {
     public var turns: [ChatMessage]
     public var clientInstructions: String
     public var stream: Bool
+    /// The client's `max_tokens` (or `max_completion_tokens`); the agent's own limit still applies.
+    public var maxTokens: Int?
 
     public struct Invalid: Error, Sendable, Equatable, CustomStringConvertible {
         public let message: String
@@ -19,10 +21,11 @@ public struct Conversation: Sendable, Equatable {
     /// The longest instructions a client may add to the persona.
     static let instructionLimit = 4000
 
-    public init(turns: [ChatMessage], clientInstructions: String = "", stream: Bool = false) {
+    public init(turns: [ChatMessage], clientInstructions: String = "", stream: Bool = false, maxTokens: Int? = nil) {
         self.turns = turns
         self.clientInstructions = clientInstructions
         self.stream = stream
+        self.maxTokens = maxTokens
     }
 
     /// Decodes an OpenAI chat completion request body.
@@ -41,11 +44,21 @@ public struct Conversation: Sendable, Equatable {
         if let tools = object["tools"] as? [Any], !tools.isEmpty {
             throw Invalid(message: "the agent model runs its own read-only tools and takes none from the client; send the request without 'tools' (or use the meta model's id for raw tool calling)")
         }
-        struct Flags: Decodable { let stream: Bool? }
-        guard let flags = try? JSONDecoder().decode(Flags.self, from: requestBody) else {
+        struct Stream: Decodable { let stream: Bool? }
+        guard let flags = try? JSONDecoder().decode(Stream.self, from: requestBody) else {
             throw Invalid(message: "'stream' must be true or false")
         }
         self.stream = flags.stream ?? false
+        struct Limits: Decodable {
+            let maxTokens: Int?
+            let maxCompletionTokens: Int?
+            enum CodingKeys: String, CodingKey { case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens" }
+        }
+        guard let limits = try? JSONDecoder().decode(Limits.self, from: requestBody),
+              (limits.maxTokens ?? 1) > 0, (limits.maxCompletionTokens ?? 1) > 0 else {
+            throw Invalid(message: "'max_tokens' and 'max_completion_tokens' must be positive integers")
+        }
+        maxTokens = limits.maxCompletionTokens ?? limits.maxTokens
         guard let messages = object["messages"] as? [Any], !messages.isEmpty else {
             throw Invalid(message: "'messages' is required and must be a non-empty array")
         }

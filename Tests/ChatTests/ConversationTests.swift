@@ -27,6 +27,8 @@ import UpstreamClient
               {"role":"user","content":[{"type":"text","text":"And before"},{"type":"text","text":"that?"}]}]}
             """)
         #expect(decoded.stream)
+        #expect(decoded.maxTokens == nil)
+        #expect(try conversation(#"{"max_tokens":40,"messages":[{"role":"user","content":"hi"}]}"#).maxTokens == 40)
         #expect(decoded.clientInstructions == "Answer in French.")
         #expect(decoded.turns == [.user("Why did nginx restart?"), .assistant("It ran out of memory."), .user("And before\nthat?")])
     }
@@ -41,6 +43,8 @@ import UpstreamClient
         (#"{"messages":[{"role":"wizard","content":"hi"}]}"#, "unknown role 'wizard'"),
         (#"{"messages":[{"role":"user","content":7}]}"#, "messages[0].content must be a string or an array of text parts"),
         (#"[1,2]"#, "not a JSON object"),
+        (#"{"max_tokens":0,"messages":[{"role":"user","content":"hi"}]}"#, "must be positive integers"),
+        (#"{"max_tokens":"ten","messages":[{"role":"user","content":"hi"}]}"#, "must be positive integers"),
     ])
     func whatTheAgentCannotHonourIsRefusedWithTheReason(_ body: String, _ expected: String) {
         let message = refusal(body)
