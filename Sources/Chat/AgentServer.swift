@@ -195,13 +195,20 @@ struct CompletionIdentity: Sendable {
             .init(delta: .init(role: role, content: content, reasoningContent: reasoning), finishReason: finishReason),
         ])
         // Plain structs of strings and numbers always encode.
-        return Array("data: ".utf8) + Array(try! JSONEncoder().encode(chunk)) + Array("\n\n".utf8)
+        return Array("data: ".utf8) + Array(try! Self.encoder.encode(chunk)) + Array("\n\n".utf8)
     }
 
     func message(content: String, reasoning: String) -> Data {
         let message = Message(id: id, created: created, model: model, choices: [
             .init(message: .init(content: content, reasoningContent: reasoning.isEmpty ? nil : reasoning)),
         ])
-        return try! JSONEncoder().encode(message)
+        return try! Self.encoder.encode(message)
     }
+
+    /// Sorted keys: the same chunk always reads the same.
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
 }
