@@ -85,6 +85,29 @@ extension IntegrationTests {
             return error
         }
 
+        /// The agent's id without a daemon behind it: listed, refused for routes it does not serve, and a 503 that
+        /// says the daemon is not there rather than a hang or a 502. Turned off, the id is gone.
+        @Test func theAgentModelIdWithoutADaemonSaysWhy() async throws {
+            let running = try await Running.start(withUpstream: false)
+            let models = String(decoding: try await http.execute(UpstreamRequest(url: running.base + "/v1/models")).body, as: UTF8.self)
+            #expect(models.contains(#""id":"ai-sysadmin""#) && models.contains(#""id":"ai-sysadmin-meta""#))
+            let chat = try await post(running.base + "/v1/chat/completions",
+                                      #"{"model":"ai-sysadmin","messages":[{"role":"user","content":"hi"}],"stream":true}"#)
+            #expect(chat.status == 503 && chat.header("Retry-After") == "5")
+            #expect(try errorObject(chat)["code"] == .string("agent_unavailable"))
+            let completion = try await post(running.base + "/v1/completions", #"{"model":"ai-sysadmin","prompt":"hi"}"#)
+            #expect(completion.status == 400)
+            #expect(try errorObject(completion)["code"] == .string("unsupported_for_agent"))
+            try await running.stop()
+
+            let off = try await Running.start(withUpstream: false) { $0.api.agentModelId = nil }
+            let listed = String(decoding: try await http.execute(UpstreamRequest(url: off.base + "/v1/models")).body, as: UTF8.self)
+            #expect(!listed.contains(#""id":"ai-sysadmin""#))
+            let refused = try await post(off.base + "/v1/chat/completions", #"{"model":"ai-sysadmin","messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(refused.status == 404)
+            try await off.stop()
+        }
+
         @Test func modelsAndHealthAnswerAtOnceWhileTheUpstreamIsDown() async throws {
             let running = try await Running.start(withUpstream: false)
             let started = ContinuousClock.now
