@@ -97,7 +97,7 @@ public struct ChatAgent: Sendable {
                                                  count: { Conversation.estimatedTokens($0) })
         let question = conversation.turns.last?.content ?? ""
         for unit in Self.unitsNamed(in: question).prefix(Self.prefetchedUnits) {
-            for (tool, arguments) in [("unit_status", ["unit": unit]), ("journal", ["unit": unit, "hours": "24"])] {
+            for (tool, arguments) in [("unit_status", ["unit": unit]), ("journal", ["unit": unit])] {
                 try await lookUp(tool, arguments, into: &turn, emit: emit)
             }
         }

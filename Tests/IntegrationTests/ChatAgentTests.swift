@@ -108,7 +108,7 @@ extension IntegrationTests {
             let plain = check.replies[0]
             #expect(plain.error == nil, "\(plain.error ?? "")")
             #expect(plain.reasoning?.contains(lookedUp) == true, "\(plain.reasoning ?? "")")
-            #expect(plain.reasoning?.contains("journal hours=24 unit=app.service") == true)
+            #expect(plain.reasoning?.contains("journal unit=app.service") == true)
             #expect(plain.content?.isEmpty == false)
 
             let streamed = check.replies[1]
