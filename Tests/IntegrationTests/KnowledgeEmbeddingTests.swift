@@ -60,6 +60,9 @@ extension IntegrationTests {
             #expect(found == expected, "full-text candidates must come back by similarity")
             let fullText = try store.searchKnowledge(query, limit: 10).map { Int($0.id) }
             #expect(Set(fullText) == Set(found), "re-ranking re-orders the full-text candidates, it does not add any")
+            // Embeddings and BM25 are both deterministic here, so this holds on every run: if the two orders agreed,
+            // the test could not tell re-ranking from its absence.
+            #expect(fullText != expected, "the fixture's notes must rank differently by full text (\(fullText)) and by embeddings")
 
             TestEnvironment.end(server)
             let without = try TestEnvironment.runToCompletion(cli, ["knowledge", "search", "--config", configFile, "--json", query])
