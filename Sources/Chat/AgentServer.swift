@@ -59,7 +59,7 @@ public struct AgentServer: Service {
             let completion = CompletionIdentity(model: modelID)
             logger.info("chat request", metadata: ["ai.chat.turns": "\(conversation.turns.count)", "ai.chat.stream": "\(conversation.stream)"])
             if conversation.stream {
-                return try await streamed(agent, conversation, completion, logger: logger)
+                return try await streamed(agent, conversation, completion, requestBody: request.body, logger: logger)
             }
             let props = try await Self.metaModel(agent)
             let reply = ReplyCollector()
@@ -76,7 +76,7 @@ public struct AgentServer: Service {
     /// Commits to a 200 event stream once the meta model is known to answer (so an unavailable one is still a
     /// proper 503), then relays the agent's events as chunks. A client that goes away cancels the agent.
     private func streamed(_ agent: ChatAgent, _ conversation: Conversation, _ completion: CompletionIdentity,
-                          logger: Logger) async throws -> Response {
+                          requestBody: RequestBody, logger: Logger) async throws -> Response {
         let props = try await Self.metaModel(agent)
         return Response(
             status: .ok,
@@ -94,11 +94,17 @@ public struct AgentServer: Service {
                 defer { task.cancel() }
                 try await writer.write(ByteBuffer(bytes: completion.event(role: "assistant")))
                 do {
-                    for try await event in events {
-                        switch event {
-                        case .step(let text): try await writer.write(ByteBuffer(bytes: completion.event(reasoning: text)))
-                        case .answer(let text): try await writer.write(ByteBuffer(bytes: completion.event(content: text)))
+                    // While the model is silent (a long prompt being read) only the connection closing tells that
+                    // the client left; the agent, and its request to the model, stop then.
+                    try await requestBody.consumeWithInboundCloseHandler { _ in
+                        for try await event in events {
+                            switch event {
+                            case .step(let text): try await writer.write(ByteBuffer(bytes: completion.event(reasoning: text)))
+                            case .answer(let text): try await writer.write(ByteBuffer(bytes: completion.event(content: text)))
+                            }
                         }
+                    } onInboundClosed: {
+                        task.cancel()
                     }
                     try await writer.write(ByteBuffer(bytes: completion.event(finishReason: "stop")))
                     try await writer.write(ByteBuffer(bytes: Array("data: [DONE]\n\n".utf8)))

@@ -45,7 +45,7 @@ extension IntegrationTests {
         }
 
         /// The daemon with only the meta layer, the gateway it supervises, app.service failed in systemd.
-        private func start(_ level: AutonomyLevel, steered: [String]? = nil, label: String) async throws -> Daemon {
+        private func start(_ level: AutonomyLevel, steered: [String]? = nil, brokenModel: String? = nil, label: String) async throws -> Daemon {
             var config = try TestEnvironment.configuration(layers: [.meta], label: label)
             config.models.meta.contextSize = 4096
             config.chat.maxAnswerTokens = 64
@@ -57,9 +57,10 @@ extension IntegrationTests {
             let systemd = try await FakeSystemd.start(in: config.stateDirectory, simulated: ["app.service": "failed"])
             config.autonomy.systemdBusAddress = systemd.address
             var model: (Process, LineCollector)?
-            if let steered {
+            if steered != nil || brokenModel != nil {
                 let port = freePort()
-                model = try await TestEnvironment.startHelper("steered-review-model.py", ["\(port)"] + steered)
+                model = try await TestEnvironment.startHelper(brokenModel == nil ? "steered-review-model.py" : "broken-upstream.py",
+                                                              ["\(port)"] + (steered ?? [brokenModel!]))
                 config.models.meta.backend = .remote
                 config.models.meta.url = "http://127.0.0.1:\(port)"
             }
@@ -125,6 +126,26 @@ extension IntegrationTests {
             // At observe nothing the tiny model may have proposed is queued, let alone run.
             #expect(try daemon.store.proposals(in: [.queued, .approved, .executing, .succeeded], limit: 10).isEmpty)
             #expect(daemon.systemd.calls.isEmpty)
+        }
+
+        /// A client that leaves while the model is still silent (reading a long prompt, here: never answering)
+        /// stops the agent, and with it the agent's request to the model.
+        @Test func aClientLeavingWhileTheModelIsSilentStopsTheAgentsRequest() async throws {
+            let daemon = try await start(.observe, brokenModel: "stall-chat", label: "chat-leave")
+            defer { daemon.end() }
+            let lines = try #require(daemon.model?.lines)
+            let body = Data(#"{"model":"ai-sysadmin","stream":true,"messages":[{"role":"user","content":"How is the disk?"}]}"#.utf8)
+            let client = Task {
+                let response = try await UpstreamHTTPClient.shared.stream(UpstreamClient.HTTPRequest(
+                    method: .post, url: daemon.gateway + "/chat/completions", headers: [("Content-Type", "application/json")], body: body))
+                for try await _ in response.body {}
+            }
+            try #require(await eventually(timeout: .seconds(20)) { lines.all.contains("request /v1/chat/completions") },
+                         "the agent did not ask the model: \(lines.all)\n\(daemon.log.suffix(2000))")
+            client.cancel()
+            _ = await client.result
+            #expect(await eventually(timeout: .seconds(5)) { lines.all.contains("closed /v1/chat/completions") },
+                    "the agent's request to the model outlived the client: \(lines.all)")
         }
 
         /// A model with native tool calls proposes the restart the operator asked for; at `suggest` it is queued,

@@ -9,6 +9,8 @@ usage: broken-upstream.py PORT MODE
   truncated  stream one good event, then end the body cleanly without data: [DONE]
   not-json   answer a non-streamed request with 200 and an HTML body
   wrong-verdicts  answer every chat completion with JSON that parses but is no valid trigger verdict
+  stall-chat answer /health and /props like a healthy llama-server, then stall every chat completion (a model
+             reading a long prompt): for the chat agent, which probes /props first
   tool-calls answer like a tool-capable model: a call to get_weather(city=Paris), streamed as deltas (split
              arguments, usage when asked) or whole; not broken, but no small llama.cpp model does it reliably
 Each event is one line on stdout: "listening", "request PATH", "body JSON" (the request body as received),
@@ -45,6 +47,12 @@ def handle(conn):
             body += chunk
         say(f"request {path}")
         say("body " + body.decode("utf-8", "replace").replace("\n", " "))
+        if mode == "stall-chat" and path in ("/health", "/props"):
+            payload = json.dumps({"status": "ok"} if path == "/health" else
+                                 {"default_generation_settings": {"n_ctx": 4096}, "total_slots": 1}).encode()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                         + str(len(payload)).encode() + b"\r\nConnection: close\r\n\r\n" + payload)
+            return
         if mode == "loading":
             payload = b'{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}'
             conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: "
