@@ -183,6 +183,22 @@ extension IntegrationTests {
                                                  .init(role: "assistant", content: "Its journal shows an OOM kill."), .init(role: "user", content: ask)])
         }
 
+        /// At `auto-safe` a low-risk change the operator asks for runs; the reply waits for it and says it was
+        /// executed and verified, from the ledger.
+        @Test func aLowRiskChangeAtAutoSafeRunsAndTheReplySaysSo() async throws {
+            let daemon = try await start(.autoSafe, steered: [], label: "chat-autosafe")
+            defer { daemon.end() }
+            let ask = #"clear the failed state {"type":"reset_failed","parameters":{"unit":"app.service"}}"#
+            let check = try await converse(daemon, [["messages": [["role": "user", "content": ask]], "stream": false]])
+            let reply = try #require(check.replies.first)
+            #expect(reply.error == nil, "\(reply.error ?? "")")
+            let record = try #require(try daemon.store.proposals(in: nil, limit: 10).first)
+            #expect(record.state == .succeeded && record.source == "chat", "\(record)")
+            #expect(daemon.systemd.calls == ["ResetFailedUnit app.service"])
+            #expect(reply.content?.contains("#\(record.id) reset_failed unit=app.service: executed and verified.") == true, "\(reply.content ?? "")")
+            #expect(reply.reasoning?.contains("running #\(record.id) reset_failed") == true, "\(reply.reasoning ?? "")")
+        }
+
         /// At `observe` the same request is only recorded, and the reply says nothing was queued; `ask` and the
         /// `chat` REPL take the same path, and the REPL sends its history with every question.
         @Test func atObserveNothingIsQueuedAndTheCommandLineSaysSo() async throws {
