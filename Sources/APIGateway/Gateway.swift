@@ -320,19 +320,13 @@ public struct Gateway: Sendable {
             return unavailable
         case .httpStatus:
             let status = HTTPResponse.Status(code: error.status ?? 502)
-            let message = (error.body.flatMap { try? JSONDecoder().decode(AgentErrorBody.self, from: Data($0.utf8)) }?.error.message)
-                ?? "the chat agent answered \(error.status ?? 0)"
+            let message = error.serverMessage ?? "the chat agent answered \(error.status ?? 0)"
             return OpenAIError(status, message, type: status.code < 500 ? "invalid_request_error" : "server_error", code: "agent_error")
         case .idleTimeout, .totalTimeout:
             return OpenAIError(.gatewayTimeout, "the chat agent did not answer in time (\(error.code))", type: "server_error", code: "agent_timeout")
         default:
             return OpenAIError(.badGateway, "the chat agent's answer could not be relayed (\(error.code))", type: "server_error", code: "agent_error")
         }
-    }
-
-    private struct AgentErrorBody: Decodable {
-        struct Detail: Decodable { let message: String }
-        let error: Detail
     }
 
     /// Maps a failure to reach the upstream to what the client should see.

@@ -197,6 +197,11 @@ public struct ChatCompletionChunkStream: AsyncSequence, Sendable {
                 do {
                     return try JSONDecoder().decode(ChatCompletionChunk.self, from: Data(event.data.utf8))
                 } catch {
+                    // A server that fails after the stream began says so in an event of its own.
+                    let reported = UpstreamError(.malformedStream, "", body: event.data)
+                    if let message = reported.serverMessage {
+                        throw UpstreamError(.malformedStream, "the server reported an error mid-stream: \(message)", body: event.data)
+                    }
                     throw UpstreamError(.malformedStream, "a chunk is not a chat.completion.chunk: \(event.data.prefix(200))")
                 }
             }

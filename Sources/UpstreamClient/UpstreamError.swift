@@ -1,3 +1,5 @@
+import Foundation
+
 /// A failure talking to a model server, with a code callers can switch on and a message that names what
 /// happened.
 ///
@@ -55,6 +57,16 @@ public struct UpstreamError: Error, Sendable, CustomStringConvertible {
         self.message = message
         self.status = status
         self.body = body
+    }
+
+    /// The `error.message` of an OpenAI-shaped error body (`{"error":{"message":…}}`), when the body is one: the
+    /// server's own words for why it refused.
+    public var serverMessage: String? {
+        struct Body: Decodable {
+            struct Detail: Decodable { let message: String }
+            let error: Detail
+        }
+        return body.flatMap { try? JSONDecoder().decode(Body.self, from: Data($0.utf8)) }?.error.message
     }
 
     public var description: String {

@@ -69,17 +69,10 @@ struct AgentSession {
         return true
     }
 
-    /// The agent's own message where it sent one (503 while the meta model loads, 400 for a bad request).
+    /// The agent's own message where it sent one (503 while the meta model loads, 400 for a bad request, an
+    /// error event mid-stream).
     static func explain(_ error: UpstreamError) -> String {
-        struct Body: Decodable { struct Detail: Decodable { let message: String }; let error: Detail }
-        if let body = error.body, let decoded = try? JSONDecoder().decode(Body.self, from: Data(body.utf8)) {
-            return "the agent answered \(error.status ?? 0): \(decoded.error.message)"
-        }
-        if error.code == .malformedStream, let range = error.message.range(of: #"{"error""#),
-           let decoded = try? JSONDecoder().decode(Body.self, from: Data(error.message[range.lowerBound...].utf8)) {
-            return decoded.error.message
-        }
-        return error.description
+        error.serverMessage.map { "the agent answered\(error.status.map { " \($0)" } ?? ""): \($0)" } ?? error.description
     }
 }
 

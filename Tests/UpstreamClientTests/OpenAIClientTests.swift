@@ -85,6 +85,21 @@ import UpstreamClient
         }
     }
 
+    @Test func anErrorEventMidStreamCarriesTheServersMessage() async throws {
+        let event = #"{"error":{"message":"the agent's reply broke off: the meta model went away","type":"server_error","code":"agent_error"}}"#
+        let server = try server(answering: #"data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}"# + "\n\ndata: \(event)\n\n",
+                                contentType: "text/event-stream")
+        let client = OpenAIClient(endpoint: .init(baseURL: server.baseURL), http: http)
+        await #expect {
+            for try await _ in try await client.streamChatCompletion(.init(messages: [.user("x")])) {}
+        } throws: { error in
+            guard let error = error as? UpstreamError else { return false }
+            return error.code == .malformedStream && error.serverMessage == "the agent's reply broke off: the meta model went away"
+                && error.message.contains("reported an error mid-stream")
+        }
+        #expect(UpstreamError(.httpStatus, "503", status: 503, body: "<html>busy</html>").serverMessage == nil)
+    }
+
     @Test func healthMapsStatusesAndNeverThrows() async throws {
         let loading = try ScriptedHTTPServer { connection in
             _ = connection.readRequest()

@@ -27,12 +27,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
         autonomy.auditLog ?? (stateDirectory as NSString).appendingPathComponent("audit.jsonl")
     }
 
-    /// The embedded store the daemon writes and the CLI reads.
     /// The daemon's agent (OpenAI-compatible HTTP over a Unix socket), for the gateway and the CLI.
     public var agentSocketPath: String {
         (stateDirectory as NSString).appendingPathComponent("agent.sock")
     }
 
+    /// The embedded store the daemon writes and the CLI reads.
     public var storePath: String {
         (stateDirectory as NSString).appendingPathComponent("ai-sysadmin.sqlite")
     }
