@@ -139,10 +139,11 @@ public struct ChatAgent: Sendable {
                 request.tools = tools
                 request.toolChoice = "auto"
             }
-            let requested = try await streamAnswer(request, emit: emit)
+            // At most three calls a step; the rest are not sent back either, so every call has its answer.
+            let requested = Array(try await streamAnswer(request, emit: emit).prefix(3))
             guard !requested.isEmpty, !last else { return }
             calls.append(ChatMessage(role: "assistant", content: nil, toolCalls: requested))
-            for call in requested.prefix(3) {
+            for call in requested {
                 let arguments = Self.stringArguments(call.function.arguments)
                 let result: String
                 if call.function.name == "propose_action" {
@@ -151,7 +152,7 @@ public struct ChatAgent: Sendable {
                 } else {
                     result = try await lookUp(call.function.name, arguments, into: &turn, emit: emit)
                 }
-                calls.append(.tool(result, callID: String(call.id.prefix(64))))
+                calls.append(.tool(result, callID: call.id))
             }
             // Older tool results give way first when the budget is tight.
             while calls.reduce(0, { $0 + Conversation.estimatedTokens($1.content ?? "") }) > budget / 3,
@@ -279,11 +280,12 @@ public struct ChatAgent: Sendable {
                 if let text = delta.content, !text.isEmpty {
                     try await emit(.answer(LogText.cleanLines(text, limit: 64 * 1024)))
                 }
+                // Assembled within bounds: a model cannot make the daemon hold an endless call.
                 for piece in delta.toolCalls ?? [] where piece.index >= 0 && piece.index < 8 {
                     var call = calls[piece.index] ?? ("call_\(piece.index)", "", "")
-                    if let id = piece.id { call.id = id }
-                    call.name += piece.function?.name ?? ""
-                    call.arguments += piece.function?.arguments ?? ""
+                    if let id = piece.id { call.id = LogText.clean(id, limit: 64) }
+                    call.name = String((call.name + (piece.function?.name ?? "")).prefix(64))
+                    call.arguments = String((call.arguments + (piece.function?.arguments ?? "")).prefix(4096))
                     calls[piece.index] = call
                 }
             }
