@@ -171,8 +171,9 @@ public struct Reviewer: Sendable {
         self.makeClient = makeClient
     }
 
-    /// Room for the longest answer the schema allows (its strings and lists are bounded so it always fits:
-    /// an answer cut off by the token limit would be invalid JSON).
+    /// Room for the answer. The full schema's bounds leave room for a sensible model; one that spends about a
+    /// token a character (the tiny test model can) may still run into the limit, so the retry asks for the compact
+    /// schema, whose longest answer (about 1100 characters) fits even then.
     static let answerTokens = 1500
 
     /// The token budget for the context: 75% of the server's context, less the instructions and the answer.
@@ -201,7 +202,8 @@ public struct Reviewer: Sendable {
                 .user("Events (newest first):\n\(context)\n\nMetrics:\n\(metrics)"),
             ], temperature: 0, maxTokens: Self.answerTokens)
             do {
-                let raw = try await makeClient().structuredCompletion(request, schemaName: "review", schema: Self.schema, as: Review.self)
+                let raw = try await makeClient().structuredCompletion(request, schemaName: "review", schema: Self.schema(compact: attempt > 1),
+                                                                      as: Review.self)
                 switch Self.validate(raw) {
                 case .success(let review): return (.success(review), attempt)
                 case .failure(let failure): lastFailure = failure
@@ -238,26 +240,28 @@ public struct Reviewer: Sendable {
         return .success(review)
     }
 
-    static var schema: JSONValue {
+    /// The review's schema; `compact` (the retry) allows fewer and shorter items.
+    static func schema(compact: Bool) -> JSONValue {
         let text = { (limit: Int) -> JSONValue in .object(["type": "string", "maxLength": .number(Double(limit))]) }
+        let prose = compact ? 80 : 200
         return .object([
             "type": "object",
             "properties": .object([
                 "status": .object(["enum": .array(Review.Status.allCases.map { .string($0.rawValue) })]),
-                "summary": .object(["type": "string", "minLength": 1, "maxLength": 200]),
-                "issues": .object(["type": "array", "maxItems": 5, "items": .object([
+                "summary": .object(["type": "string", "minLength": 1, "maxLength": .number(Double(prose))]),
+                "issues": .object(["type": "array", "maxItems": compact ? 2 : 5, "items": .object([
                     "type": "object",
                     "properties": .object([
                         "severity": .object(["enum": .array(Severity.allCases.map { .string($0.rawValue) })]),
                         "category": .object(["enum": .array(Category.allCases.map { .string($0.rawValue) })]),
-                        "description": text(200),
-                        "units": .object(["type": "array", "maxItems": 3, "items": text(64)]),
+                        "description": text(prose),
+                        "units": .object(["type": "array", "maxItems": compact ? 1 : 3, "items": text(64)]),
                     ]),
                     "required": ["severity", "category", "description", "units"],
                 ])]),
-                "proposed_actions": .object(["type": "array", "maxItems": 3, "items": Review.actionItemSchema]),
+                "proposed_actions": .object(["type": "array", "maxItems": compact ? 1 : 3, "items": Review.actionItemSchema]),
                 "escalate": .object(["type": "boolean"]),
-                "escalation_reason": text(200),
+                "escalation_reason": text(prose),
             ]),
             "required": ["status", "summary", "issues", "proposed_actions", "escalate", "escalation_reason"],
         ])

@@ -1,3 +1,4 @@
+import Foundation
 import ModelSupervisor
 import Testing
 import UpstreamClient
@@ -77,5 +78,33 @@ import UpstreamClient
     ])
     func unitNamesFollowSystemdsRules(_ name: String, _ valid: Bool) {
         #expect(UnitName.isValid(name) == valid)
+    }
+}
+
+extension ReviewTests {
+    /// The longest answer the compact schema allows, written out: the retry after a cut-off must fit the token
+    /// limit even for a model that spends a token on every character (no token is shorter than one).
+    @Test func theCompactReviewSchemasLongestAnswerFitsTheTokenLimit() throws {
+        guard case .object(let root) = Reviewer.schema(compact: true), case .object(let properties)? = root["properties"],
+              case .object(let issues)? = properties["issues"], case .number(let issueCount)? = issues["maxItems"],
+              case .object(let actions)? = properties["proposed_actions"], case .number(let actionCount)? = actions["maxItems"],
+              case .object(let summary)? = properties["summary"], case .number(let prose)? = summary["maxLength"] else {
+            Issue.record("the compact schema lost its bounds")
+            return
+        }
+        func longest(_ values: [String]) -> String { values.max { $0.count < $1.count }! }
+        let text = String(repeating: "x", count: Int(prose))
+        let issue: [String: Any] = ["severity": longest(Severity.allCases.map(\.rawValue)), "category": longest(Category.allCases.map(\.rawValue)),
+                                    "description": text, "units": [String(repeating: "u", count: 64)]]
+        // The action alternative with the most to say: investigate, with a command, a unit and a line count.
+        let action: [String: Any] = ["type": "investigate", "reason": String(repeating: "r", count: 200),
+                                     "parameters": ["command": "process_list", "unit": String(repeating: "u", count: 96), "lines": "9999999"]]
+        let answer: [String: Any] = ["status": longest(Review.Status.allCases.map(\.rawValue)), "summary": text,
+                                     "issues": Array(repeating: issue, count: Int(issueCount)),
+                                     "proposed_actions": Array(repeating: action, count: Int(actionCount)),
+                                     "escalate": false, "escalation_reason": text]
+        let bytes = try JSONSerialization.data(withJSONObject: answer).count
+        // A quarter of the limit stays for the whitespace the grammar allows between tokens.
+        #expect(bytes <= Reviewer.answerTokens * 3 / 4, "\(bytes) bytes")
     }
 }
