@@ -109,6 +109,12 @@ public struct AgentServer: Service {
                     try await writer.write(ByteBuffer(bytes: completion.event(finishReason: "stop")))
                     try await writer.write(ByteBuffer(bytes: Array("data: [DONE]\n\n".utf8)))
                 } catch {
+                    if task.isCancelled || error is CancellationError || (error as? UpstreamError)?.code == .cancelled {
+                        // The client left; nothing failed and nobody is there to tell.
+                        logger.info("the chat client left before the reply ended")
+                        try await writer.finish(nil)
+                        return
+                    }
                     // The status line is long gone: the failure goes out as an error event, and the stream ends.
                     logger.warning("chat reply failed mid-stream", metadata: ["error": "\(error)"])
                     let failure = OpenAIError(.badGateway, "the agent's reply broke off: \(error)", type: "server_error", code: "agent_error")

@@ -146,6 +146,9 @@ extension IntegrationTests {
             _ = await client.result
             #expect(await eventually(timeout: .seconds(5)) { lines.all.contains("closed /v1/chat/completions") },
                     "the agent's request to the model outlived the client: \(lines.all)")
+            // A client leaving is not a failure of the agent's.
+            #expect(await eventually(timeout: .seconds(5)) { daemon.log.contains("the chat client left before the reply ended") })
+            #expect(!daemon.log.contains("chat reply failed"), "\(daemon.log.suffix(1500))")
         }
 
         /// A model with native tool calls proposes the restart the operator asked for; at `suggest` it is queued,
