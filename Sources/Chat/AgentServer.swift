@@ -68,7 +68,7 @@ public struct AgentServer: Service {
             } catch {
                 throw OpenAIError(.badGateway, "the agent could not answer: \(error)", type: "server_error", code: "agent_error")
             }
-            return Self.json(completion.message(content: reply.answer, reasoning: reply.steps))
+            return Self.json(completion.message(content: reply.answer, reasoning: reply.steps, finishReason: reply.cutOff ? "length" : "stop"))
         }
         return router
     }
@@ -93,6 +93,7 @@ public struct AgentServer: Service {
                 }
                 defer { task.cancel() }
                 try await writer.write(ByteBuffer(bytes: completion.event(role: "assistant")))
+                var finishReason = "stop"
                 do {
                     // While the model is silent (a long prompt being read) only the connection closing tells that
                     // the client left; the agent, and its request to the model, stop then.
@@ -101,12 +102,13 @@ public struct AgentServer: Service {
                             switch event {
                             case .step(let text): try await writer.write(ByteBuffer(bytes: completion.event(reasoning: text)))
                             case .answer(let text): try await writer.write(ByteBuffer(bytes: completion.event(content: text)))
+                            case .cutOff: finishReason = "length"
                             }
                         }
                     } onInboundClosed: {
                         task.cancel()
                     }
-                    try await writer.write(ByteBuffer(bytes: completion.event(finishReason: "stop")))
+                    try await writer.write(ByteBuffer(bytes: completion.event(finishReason: finishReason)))
                     try await writer.write(ByteBuffer(bytes: Array("data: [DONE]\n\n".utf8)))
                 } catch {
                     if task.isCancelled || error is CancellationError || (error as? UpstreamError)?.code == .cancelled {
@@ -192,7 +194,7 @@ struct CompletionIdentity: Sendable {
             }
             let index = 0
             let message: Content
-            let finishReason = "stop"
+            let finishReason: String
             enum CodingKeys: String, CodingKey { case index, message, finishReason = "finish_reason" }
         }
         let id: String
@@ -210,9 +212,9 @@ struct CompletionIdentity: Sendable {
         return Array("data: ".utf8) + Array(try! Self.encoder.encode(chunk)) + Array("\n\n".utf8)
     }
 
-    func message(content: String, reasoning: String) -> Data {
+    func message(content: String, reasoning: String, finishReason: String) -> Data {
         let message = Message(id: id, created: created, model: model, choices: [
-            .init(message: .init(content: content, reasoningContent: reasoning.isEmpty ? nil : reasoning)),
+            .init(message: .init(content: content, reasoningContent: reasoning.isEmpty ? nil : reasoning), finishReason: finishReason),
         ])
         return try! Self.encoder.encode(message)
     }

@@ -13,6 +13,8 @@ public enum ChatEvent: Sendable, Equatable {
     case step(String)
     /// A piece of the answer, as the model produces it.
     case answer(String)
+    /// The answer ran into its token limit (`finish_reason: "length"` for OpenAI clients).
+    case cutOff
 }
 
 /// The sysadmin in conversation: the meta model with the system's persona, this host's recent context, and
@@ -291,6 +293,7 @@ public struct ChatAgent: Sendable {
             }
             if finishReason == "length", calls.isEmpty {
                 try await emit(.answer("\n\n(The reply was cut off at its limit of \(request.maxTokens ?? 0) tokens.)"))
+                try await emit(.cutOff)
             }
             return calls.sorted { $0.key < $1.key }.map { ToolCall(id: $0.value.id, function: .init(name: $0.value.name, arguments: $0.value.arguments)) }
         }

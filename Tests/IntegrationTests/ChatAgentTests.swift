@@ -79,6 +79,7 @@ extension IntegrationTests {
             struct Reply: Decodable {
                 var content: String?
                 var reasoning: String?
+                var finish_reason: String?
                 var events: [[String]]?
                 var error: String?
                 var status: Int?
@@ -200,6 +201,24 @@ extension IntegrationTests {
             #expect(daemon.systemd.calls == ["ResetFailedUnit app.service"])
             #expect(reply.content?.contains("#\(record.id) reset_failed unit=app.service: executed and verified.") == true, "\(reply.content ?? "")")
             #expect(reply.reasoning?.contains("running #\(record.id) reset_failed") == true, "\(reply.reasoning ?? "")")
+        }
+
+        /// A client's `max_tokens` bounds the reply; a reply that runs into it ends with `finish_reason: "length"`,
+        /// streamed or not, and says it was cut off.
+        @Test func aReplyCutAtTheClientsLimitSaysSo() async throws {
+            let daemon = try await start(.observe, steered: [], label: "chat-limit")
+            defer { daemon.end() }
+            let question: [String: Any] = ["role": "user", "content": "How is the disk?"]
+            let check = try await converse(daemon, [
+                ["messages": [question], "stream": true, "max_tokens": 2],
+                ["messages": [question], "stream": false, "max_tokens": 2],
+                ["messages": [question], "stream": true],
+            ])
+            for reply in check.replies.prefix(2) {
+                #expect(reply.finish_reason == "length", "\(reply)")
+                #expect(reply.content?.hasPrefix("Steered answer.\n\n(The reply was cut off at its limit of 2 tokens.)") == true, "\(reply)")
+            }
+            #expect(check.replies[2].finish_reason == "stop" && check.replies[2].content == "Steered answer. Nothing to report.", "\(check.replies[2])")
         }
 
         /// At `observe` the same request is only recorded, and the reply says nothing was queued; `ask` and the

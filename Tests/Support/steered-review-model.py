@@ -153,11 +153,15 @@ class Handler(BaseHTTPRequestHandler):
         if "Actions this turn" in system:
             facts.append(system.split("Actions this turn", 1)[1].split("\n\n", 1)[0])
         text = "Steered answer. " + (" ".join(facts) if facts else "Nothing to report.")
+        # A word a token: max_tokens cuts the answer like a real server, with finish_reason "length".
+        words, limit = text.split(" "), request.get("max_tokens") or 1 << 30
+        finish = "length" if len(words) > limit else "stop"
+        text = " ".join(words[:limit])
         if request.get("stream"):
-            self.stream_text(number, text)
+            self.stream_text(number, text, finish)
         else:
             self.answer({"id": f"steered-{number}", "object": "chat.completion", "created": 1, "model": "steered",
-                         "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]})
+                         "choices": [{"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": text}}]})
 
     def send_events(self, chunks):
         self.send_response(200)
@@ -170,14 +174,14 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
         self.close_connection = True
 
-    def stream_text(self, number, text):
+    def stream_text(self, number, text, finish="stop"):
         def chunk(delta, finish=None):
             return {"id": f"steered-{number}", "object": "chat.completion.chunk", "created": 1, "model": "steered",
                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
         words = text.split(" ")
         self.send_events([chunk({"role": "assistant", "content": ""})]
                          + [chunk({"content": word + (" " if i < len(words) - 1 else "")}) for i, word in enumerate(words)]
-                         + [chunk({}, "stop")])
+                         + [chunk({}, finish)])
 
     def stream_tool_call(self, number, name, arguments):
         def chunk(delta, finish=None):
