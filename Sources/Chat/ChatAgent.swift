@@ -156,11 +156,7 @@ public struct ChatAgent: Sendable {
                 }
                 calls.append(.tool(result, callID: call.id))
             }
-            // Older tool results give way first when the budget is tight.
-            while calls.reduce(0, { $0 + Conversation.estimatedTokens($1.content ?? "") }) > budget / 3,
-                  let oldest = calls.firstIndex(where: { $0.role == "tool" && $0.content != "(dropped for space)" }) {
-                calls[oldest].content = "(dropped for space)"
-            }
+            Analyst.dropOldestToolResults(&calls) { $0.reduce(0) { $0 + Conversation.estimatedTokens($1.content ?? "") } > budget / 3 }
         }
     }
 
@@ -358,10 +354,7 @@ public struct ChatAgent: Sendable {
                 + turn.proposals.map { "- " + ActionReport.line($0, level: configuration.autonomyLevel) }.joined(separator: "\n")
         }
         if schemaSteps {
-            let tools = Self.lookupTools.map { tool in
-                "- \(tool.name): \(tool.description)" + (tool.arguments.isEmpty ? "" : " (arguments: "
-                    + tool.arguments.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ") + ")")
-            }.joined(separator: "\n")
+            let tools = AnalysisTool.promptList(Self.lookupTools)
             text += """
 
 
@@ -429,14 +422,7 @@ public struct ChatAgent: Sendable {
     /// A schema-bound step: a look-up with named, bounded arguments; a proposal (one alternative per action type,
     /// as in reviews); or the decision to answer.
     static let stepSchema: JSONValue = {
-        let lookup: JSONValue = .object([
-            "type": "object",
-            "properties": .object([
-                "tool": .object(["enum": .array(lookupTools.map { .string($0.name) })]),
-                "arguments": Analyst.argumentsSchema(Array(Set(lookupTools.flatMap(\.arguments.keys))).sorted()),
-            ]),
-            "required": ["tool", "arguments"],
-        ])
+        let lookup = Analyst.toolCallSchema(lookupTools)
         let propose: JSONValue = .object([
             "type": "object", "properties": .object(["propose": Review.actionItemSchema]), "required": ["propose"],
         ])

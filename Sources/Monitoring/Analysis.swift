@@ -47,6 +47,14 @@ public struct AnalysisTool: Sendable, Equatable {
         self.arguments = arguments
     }
 
+    /// `tools` as a prompt shows them to a model that answers in schema-bound steps: a line each, with arguments.
+    public static func promptList(_ tools: [AnalysisTool]) -> String {
+        tools.map { tool in
+            "- \(tool.name): \(tool.description)" + (tool.arguments.isEmpty ? "" : " (arguments: "
+                + tool.arguments.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ") + ")")
+        }.joined(separator: "\n")
+    }
+
     /// The tools every analysis may use, in the order the model is shown them.
     public static let catalog: [AnalysisTool] = [
         AnalysisTool(name: "journal", description: "a systemd unit's journal entries in the last hours",
@@ -131,10 +139,7 @@ public struct Analyst: Sendable {
         let started = ContinuousClock.now
         let budget = await contextBudget()
         var steps: [Step] = []
-        let tools = AnalysisTool.catalog.map { tool in
-            "- \(tool.name): \(tool.description)" + (tool.arguments.isEmpty ? "" : " (arguments: "
-                + tool.arguments.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "; ") + ")")
-        }.joined(separator: "\n")
+        let tools = AnalysisTool.promptList(AnalysisTool.catalog)
         let system = """
             You investigate an escalated problem on a Linux server. Each answer is one step: either call a read-only \
             tool as {"tool": NAME, "arguments": {...}}, or finish with {"final": {...}}: diagnosis, root_cause, confidence \
@@ -204,10 +209,7 @@ public struct Analyst: Sendable {
         for _ in 0..<maximumSteps {
             let last = steps.count >= maximumSteps - 1 || ContinuousClock.now - started >= deadline
             // Older tool results give way first when the budget is tight (an estimate: three characters a token).
-            while messages.reduce(0, { $0 + ($1.content?.utf8.count ?? 0) }) / 3 > budget,
-                  let oldest = messages.firstIndex(where: { $0.role == "tool" && $0.content != "(dropped for space)" }) {
-                messages[oldest].content = "(dropped for space)"
-            }
+            Self.dropOldestToolResults(&messages) { $0.reduce(0) { $0 + ($1.content?.utf8.count ?? 0) } / 3 > budget }
             let request = ChatCompletionRequest(messages: messages, temperature: 0, maxTokens: Self.answerTokens,
                                                 tools: last ? [finish] : tools + [finish], toolChoice: "required")
             var calls: [ToolCall] = []
@@ -320,6 +322,28 @@ public struct Analyst: Sendable {
         ])
     }
 
+    /// A schema-bound step that calls one of `tools`: `{"tool": NAME, "arguments": {...}}`.
+    public static func toolCallSchema(_ tools: [AnalysisTool]) -> JSONValue {
+        .object([
+            "type": "object",
+            "properties": .object([
+                "tool": .object(["enum": .array(tools.map { .string($0.name) })]),
+                // Named and bounded, like the action parameters: open-ended keys would run into the token limit.
+                "arguments": argumentsSchema(Array(Set(tools.flatMap(\.arguments.keys))).sorted()),
+            ]),
+            "required": ["tool", "arguments"],
+        ])
+    }
+
+    /// Replaces the oldest tool results with a placeholder while `overBudget` holds: older results give way
+    /// first when the context is tight.
+    public static func dropOldestToolResults(_ messages: inout [ChatMessage], while overBudget: ([ChatMessage]) -> Bool) {
+        while overBudget(messages),
+              let oldest = messages.firstIndex(where: { $0.role == "tool" && $0.content != "(dropped for space)" }) {
+            messages[oldest].content = "(dropped for space)"
+        }
+    }
+
     static func stepSchema(finalOnly: Bool) -> JSONValue {
         let final: JSONValue = .object([
             "type": "object",
@@ -327,15 +351,6 @@ public struct Analyst: Sendable {
             "required": ["final"],
         ])
         if finalOnly { return final }
-        let call: JSONValue = .object([
-            "type": "object",
-            "properties": .object([
-                "tool": .object(["enum": .array(AnalysisTool.catalog.map { .string($0.name) })]),
-                // Named and bounded, like the action parameters: open-ended keys would run into the token limit.
-                "arguments": argumentsSchema(Array(Set(AnalysisTool.catalog.flatMap(\.arguments.keys))).sorted()),
-            ]),
-            "required": ["tool", "arguments"],
-        ])
-        return .object(["anyOf": .array([call, final])])
+        return .object(["anyOf": .array([toolCallSchema(AnalysisTool.catalog), final])])
     }
 }
