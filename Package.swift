@@ -126,9 +126,12 @@ let package = Package(
         ),
         // The closed set of typed actions, their validation, their plans (argv / D-Bus, never a shell), the
         // executor that runs and verifies them, and the autonomy policy.
+        // The unit policy is data (Policy/unit-policy.json) compiled into the binary, so the executor and the polkit
+        // rules generated from the same file (`ai-sysadmin polkit-rule`, module.nix) cannot drift apart.
         .target(
             name: "Autonomy",
             dependencies: ["ModelSupervisor"],
+            resources: [.embedInCode("Policy/unit-policy.json"), .embedInCode("Policy/polkit-rule.js")],
             swiftSettings: swiftSettings
         ),
         // Gotify and webhook notifications, delivered in the background with retries.
@@ -167,6 +170,7 @@ let package = Package(
                 "MonitoringService",
                 "Store",
                 "UpstreamClient",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

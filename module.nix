@@ -54,15 +54,20 @@ let
 
   isLoopback = host: builtins.elem host [ "127.0.0.1" "::1" "localhost" ];
 
-  # ActionValidator.builtInProtectedUnits (a test keeps the two lists equal), the operator's additions and the
-  # daemon's own unit: polkit refuses to let the daemon stop or restart them even if the daemon tried.
-  builtinProtectedUnits = [
-    "sshd.service" "ssh.service" "systemd-networkd.service" "NetworkManager.service" "systemd-resolved.service"
-    "dbus.service" "dbus-broker.service" "systemd-journald.service" "systemd-logind.service" "polkit.service"
-    "ai-sysadmin-keys.service" "ai-sysadmin-api.service" "ai-sysadmin-models.service"
-    "llama-trigger.service" "llama-review.service" "llama-meta.service"
-  ];
-  protectedUnits = builtinProtectedUnits ++ cfg.autonomy.protectedUnits ++ [ "${cfg.aiName}-ai.service" ];
+  # The unit policy the executor enforces (compiled into the binary from the same file): services only, never a
+  # protected one. The polkit rule below is generated from it with the executor's own template, so polkit allows
+  # the daemon's user exactly what the executor may do. The daemon's own unit is protected by name.
+  unitPolicy = lib.importJSON ./Sources/Autonomy/Policy/unit-policy.json;
+  protectedUnits = unique (unitPolicy.protectedUnits ++ cfg.autonomy.protectedUnits ++ [ "${cfg.aiName}-ai.service" ]);
+  polkitRule = lib.replaceStrings [ "@POLICY@" ] [
+    (builtins.toJSON {
+      user = "ai-sysadmin";
+      executor = cfg.autonomyLevel != "observe";
+      verbs = unitPolicy.verbs;
+      inherit (unitPolicy) actionableUnitTypes modelUnits;
+      inherit protectedUnits;
+    })
+  ] (builtins.readFile ./Sources/Autonomy/Policy/polkit-rule.js);
   gotifyCredential = "/run/credentials/${cfg.aiName}-ai.service/gotify-token";
 
   modelServerOptions = name: defaults: {
@@ -134,7 +139,8 @@ let
     };
     autonomyLevel = cfg.autonomyLevel;
     autonomy = {
-      inherit (cfg.autonomy) protectedUnits restartsPerUnitPerHour actionsPerHour approvalExpiryHours;
+      inherit (cfg.autonomy) restartsPerUnitPerHour actionsPerHour approvalExpiryHours journalFloorDays journalFloorMegabytes;
+      protectedUnits = cfg.autonomy.protectedUnits ++ [ "${cfg.aiName}-ai.service" ];
     };
     notifications =
       optionalAttrs (cfg.notifications.gotify.url != null) {
@@ -286,9 +292,15 @@ in
       protectedUnits = mkOption {
         type = types.listOf types.str;
         default = [ ];
-        example = [ "postgresql.service" ];
-        description = "Units never stopped, killed or restarted by automation, besides the built-in list (sshd, networking, dbus, journald, this project's units).";
+        example = [ "postgresql.service" "myapp-*.service" ];
+        description = ''
+          Units automation never touches, with any verb (names, or patterns with `*`), besides the built-in list
+          (remote access, networking and firewalls, dbus, every systemd-* unit, logins, this project's units;
+          Sources/Autonomy/Policy/unit-policy.json) and the daemon's own unit. The polkit rule refuses them too.
+        '';
       };
+      journalFloorDays = mkOption { type = types.ints.positive; default = 7; description = "A journal vacuum that keeps fewer days than this is high risk: a person decides."; };
+      journalFloorMegabytes = mkOption { type = types.ints.unsigned; default = 500; description = "A journal vacuum that keeps fewer megabytes than this is high risk: a person decides."; };
       restartsPerUnitPerHour = mkOption { type = types.ints.unsigned; default = 3; description = "After this many restarts of one unit in an hour, it is escalated instead of restarted."; };
       actionsPerHour = mkOption { type = types.ints.unsigned; default = 20; description = "Actions automation may run per hour in all."; };
       approvalExpiryHours = mkOption { type = types.numbers.positive; default = 24; description = "A queued approval not decided within this many hours expires."; };
@@ -350,6 +362,16 @@ in
         default = null;
         description = "A client key. It ends up in the world-readable Nix store; prefer `apiKeyFile`.";
       };
+      operatorKeyFile = mkOption {
+        type = types.nullOr (types.strMatching "/.+");
+        default = null;
+        example = "/run/secrets/ai-sysadmin-operator-keys";
+        description = ''
+          Operator keys, one per line, as an absolute path string (never copied to the store; read by systemd with
+          LoadCredential). A chat client presenting one acts as an operator: the changes it asks for run as far as
+          `autonomyLevel` allows. Every other client only proposes; its changes wait for approval at every level.
+        '';
+      };
       openFirewall = mkOption { type = types.bool; default = false; description = "Open `port` in the firewall."; };
       agentModelId = mkOption {
         type = types.str;
@@ -379,8 +401,9 @@ in
             message = "services.ai-sysadmin.package is not set and pkgs.ai-sysadmin does not exist; add the flake's overlay or set the option.";
           }
           {
-            assertion = !cfg.openaiApi.requireAuth || cfg.openaiApi.apiKeyFile != null || cfg.openaiApi.apiKey != null;
-            message = "services.ai-sysadmin.openaiApi.requireAuth needs openaiApi.apiKeyFile (or apiKey).";
+            assertion = !cfg.openaiApi.requireAuth || cfg.openaiApi.apiKeyFile != null || cfg.openaiApi.apiKey != null
+              || cfg.openaiApi.operatorKeyFile != null;
+            message = "services.ai-sysadmin.openaiApi.requireAuth needs openaiApi.apiKeyFile, openaiApi.operatorKeyFile (or apiKey).";
           }
           {
             assertion = !cfg.openaiApi.enable || llama.metaModel.enable;
@@ -429,26 +452,7 @@ in
       # failure) and, unless the level is observe, the executor's unit actions on units that are not protected.
       # Protected units are refused here too, whatever the daemon asks.
       security.polkit.enable = true;
-      security.polkit.extraConfig = ''
-        polkit.addRule(function (action, subject) {
-          if (action.id != "org.freedesktop.systemd1.manage-units" || subject.user != "ai-sysadmin") {
-            return polkit.Result.NOT_HANDLED;
-          }
-          var unit = action.lookup("unit");
-          var verb = action.lookup("verb");
-          if (${builtins.toJSON (map (name: "llama-${name}.service") layerNames)}.indexOf(unit) >= 0 && verb == "restart") {
-            return polkit.Result.YES;
-          }
-          ${optionalString (cfg.autonomyLevel != "observe") ''
-          if (${builtins.toJSON protectedUnits}.indexOf(unit) >= 0 && (verb == "stop" || verb == "restart")) {
-            return polkit.Result.NO;
-          }
-          if (["start", "stop", "restart", "reload", "reset-failed"].indexOf(verb) >= 0) {
-            return polkit.Result.YES;
-          }''}
-          return polkit.Result.NO;
-        });
-      '';
+      security.polkit.extraConfig = polkitRule;
 
       systemd.services = {
         ai-sysadmin-keys = {
@@ -522,8 +526,10 @@ in
         serviceConfig = hardening // {
           Type = "simple";
           ExecStart = "${cfg.package}/bin/ai-sysadmin-api --config ${configFile} --model-key-file %d/model-key"
-            + optionalString (apiKeysFile != null) " --api-key-file %d/api-keys";
-          LoadCredential = [ keyCredential ] ++ optional (apiKeysFile != null) "api-keys:${apiKeysFile}";
+            + optionalString (apiKeysFile != null) " --api-key-file %d/api-keys"
+            + optionalString (cfg.openaiApi.operatorKeyFile != null) " --operator-key-file %d/operator-keys";
+          LoadCredential = [ keyCredential ] ++ optional (apiKeysFile != null) "api-keys:${apiKeysFile}"
+            ++ optional (cfg.openaiApi.operatorKeyFile != null) "operator-keys:${cfg.openaiApi.operatorKeyFile}";
           Restart = "always";
           RestartSec = 2;
         };

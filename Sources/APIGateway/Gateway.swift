@@ -161,6 +161,10 @@ public struct Gateway: Sendable {
         let body: Data, url: String, lease: SlotLease?
         if toAgent {
             // The daemon's agent takes the request as sent; it queues on the daemon's own slots of the meta model.
+            // Whatever the client sent, the requester is the gateway's word: only an operator key makes one.
+            let isOperator = GatewayKeys.presented(in: request.headers).map(keys.isOperator) ?? false
+            headers.append((AgentRequesterHeader.name.rawName,
+                            isOperator ? AgentRequesterHeader.authenticatedOperator : AgentRequesterHeader.unauthenticatedClient))
             (body, url, lease) = (received, "http://localhost" + path, nil)
         } else {
             // Everything but `model` goes as the client wrote it: spliced, not re-encoded.
@@ -355,12 +359,7 @@ struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let keys: GatewayKeys
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let bearer = request.headers[.authorization].flatMap { value -> String? in
-            let parts = value.split(separator: " ", maxSplits: 1)
-            return parts.count == 2 && parts[0].lowercased() == "bearer" ? String(parts[1]) : nil
-        }
-        let presented = bearer ?? request.headers[HTTPField.Name("x-api-key")!]
-        guard let presented, keys.accepts(presented) else { throw OpenAIError.unauthorized() }
+        guard let presented = GatewayKeys.presented(in: request.headers), keys.accepts(presented) else { throw OpenAIError.unauthorized() }
         return try await next(request, context)
     }
 }

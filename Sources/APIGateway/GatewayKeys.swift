@@ -1,30 +1,56 @@
 import Foundation
+import HTTPTypes
 import ModelSupervisor
 
-/// The keys clients must present when `api.requireAuth` is on.
+/// The keys clients present: `api.apiKeyFile` (and `AI_SYSADMIN_API_KEYS`) for access when `api.requireAuth` is on,
+/// `api.operatorKeyFile` for access and for acting as an operator in chat.
 struct GatewayKeys: Sendable {
     private let keys: [[UInt8]]
+    private let operatorKeys: [[UInt8]]
 
-    /// Reads `api.apiKeyFile` (one key per line, `#` comments) and `AI_SYSADMIN_API_KEYS` (comma-separated).
+    /// Reads the key files (one key per line, `#` comments) and `AI_SYSADMIN_API_KEYS` (comma-separated).
     init(configuration: GatewayConfiguration, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         var keys: [String] = []
-        if let file = configuration.apiKeyFile {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ConfigurationError(keyPath: "api.apiKeyFile", "cannot read \(file)")
-            }
-            keys += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
-        }
+        if let file = configuration.apiKeyFile { keys += try Self.read(file, key: "api.apiKeyFile") }
         keys += (environment["AI_SYSADMIN_API_KEYS"] ?? "").split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        if configuration.requireAuth, keys.isEmpty {
-            throw ConfigurationError(keyPath: "api.requireAuth", "is true but no key is configured; set api.apiKeyFile or AI_SYSADMIN_API_KEYS")
+        let operatorKeys = try configuration.operatorKeyFile.map { try Self.read($0, key: "api.operatorKeyFile") } ?? []
+        if configuration.requireAuth, keys.isEmpty, operatorKeys.isEmpty {
+            throw ConfigurationError(keyPath: "api.requireAuth",
+                                     "is true but no key is configured; set api.apiKeyFile, api.operatorKeyFile or AI_SYSADMIN_API_KEYS")
         }
         self.keys = keys.map { Array($0.utf8) }
+        self.operatorKeys = operatorKeys.map { Array($0.utf8) }
+    }
+
+    private static func read(_ file: String, key: String) throws -> [String] {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw ConfigurationError(keyPath: key, "cannot read \(file)")
+        }
+        return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+    }
+
+    /// The key a request presents: `Authorization: Bearer KEY` or `x-api-key: KEY`.
+    static func presented(in headers: HTTPFields) -> String? {
+        let bearer = headers[.authorization].flatMap { value -> String? in
+            let parts = value.split(separator: " ", maxSplits: 1)
+            return parts.count == 2 && parts[0].lowercased() == "bearer" ? String(parts[1]) : nil
+        }
+        return bearer ?? headers[HTTPField.Name("x-api-key")!]
+    }
+
+    /// A client key or an operator key.
+    func accepts(_ presented: String) -> Bool {
+        Self.contains(keys, presented) || Self.contains(operatorKeys, presented)
+    }
+
+    func isOperator(_ presented: String) -> Bool {
+        Self.contains(operatorKeys, presented)
     }
 
     /// Compares against every key without an early exit, so timing does not reveal how much of a key matched.
-    func accepts(_ presented: String) -> Bool {
+    private static func contains(_ keys: [[UInt8]], _ presented: String) -> Bool {
         let candidate = Array(presented.utf8)
         var matched = false
         for key in keys {
@@ -36,4 +62,14 @@ struct GatewayKeys: Sendable {
         }
         return matched
     }
+}
+
+/// How the gateway tells the daemon's agent who its client is. The agent socket is open to root and the daemon's
+/// group only, so whoever connects to it is an operator; the gateway, one such peer, says when its client is not.
+public enum AgentRequesterHeader {
+    public static let name = HTTPField.Name("X-AI-Sysadmin-Requester")!
+    /// The client presented a key from `api.operatorKeyFile`.
+    public static let authenticatedOperator = "operator"
+    /// Any other client.
+    public static let unauthenticatedClient = "client"
 }

@@ -7,7 +7,8 @@ import ServiceLifecycle
 import Store
 
 /// The one way anything changes on the host. Proposals come in (from reviews, analyses, chat, an operator);
-/// each is validated, planned and decided by the autonomy policy, and lands in the ledger with exactly one fate
+/// each is validated, checked against what else it would touch (systemd's manager is asked), planned and decided
+/// by the autonomy policy, and lands in the ledger with exactly one fate
 /// — recorded, queued, approved, blocked or rejected — with an audit line. Approved proposals, whether by the
 /// policy or by a person with `ai-sysadmin approvals approve`, are executed here one at a time, after being
 /// validated again against the current state.
@@ -18,6 +19,7 @@ public actor ActionCoordinator: Service {
     let configuration: DaemonConfiguration
     let ledger: any ActionLedger
     let executor: ActionExecutor
+    let systemd: any SystemdManaging
     let validator: ActionValidator
     let tools: HostTools
     let notifier: Notifier?
@@ -32,6 +34,7 @@ public actor ActionCoordinator: Service {
         self.configuration = configuration
         self.ledger = ledger
         self.validator = Self.validator(for: configuration, procRoot: procRoot)
+        self.systemd = systemd
         self.tools = tools
         self.executor = ActionExecutor(systemd: systemd, tools: tools, validator: validator,
                                        timeout: .milliseconds(Int64(configuration.autonomy.actionTimeoutSeconds * 1000)))
@@ -51,15 +54,30 @@ public actor ActionCoordinator: Service {
 
     var policy: AutonomyPolicy {
         AutonomyPolicy(level: configuration.autonomyLevel, restartsPerUnitPerHour: configuration.autonomy.restartsPerUnitPerHour,
-                       actionsPerHour: configuration.autonomy.actionsPerHour)
+                       actionsPerHour: configuration.autonomy.actionsPerHour, journalFloorDays: configuration.autonomy.journalFloorDays,
+                       journalFloorMegabytes: configuration.autonomy.journalFloorMegabytes)
+    }
+
+    /// The action's risk on this host, or why it may not run at all. A unit action needs the manager's word on
+    /// what else it would touch; when the manager cannot say, a person decides.
+    private func assess(_ action: Action) async -> Result<RiskAssessment, ActionValidator.Rejection> {
+        guard let verb = action.verb, let unit = action.unit else { return .success(policy.assess(action)) }
+        do {
+            let verdict = try await UnitImpact.explore(verb, unit, systemd: systemd).verdict(validator.units)
+            if case .refused(let reason) = verdict { return .failure(ActionValidator.Rejection(reason: reason)) }
+            return .success(policy.assess(action, impact: verdict))
+        } catch {
+            return .success(policy.assess(action, impactUnknown: ActionValidator.printable("\(error)", limit: 300)))
+        }
     }
 
     // MARK: Proposals
 
     /// Records `proposal` with its fate and returns the record. Only a failing store can keep a proposal from
-    /// the ledger: that is logged as an error and nil returned (the next review proposes again).
+    /// the ledger: that is logged as an error and nil returned (the next review proposes again). What
+    /// `requester` proposes runs without approval only when it is the system itself or an authenticated operator.
     @discardableResult
-    public func submit(_ proposal: ProposedAction, rationale: String, source: String) -> ProposalRecord? {
+    public func submit(_ proposal: ProposedAction, rationale: String, source: String, requester: Requester = .automation) async -> ProposalRecord? {
         let now = Date()
         let cleaned = ProposedAction(type: Self.bounded(proposal.type),
                                      parameters: Dictionary(proposal.parameters.map { (Self.bounded($0.key), Self.bounded($0.value)) },
@@ -77,15 +95,21 @@ public actor ActionCoordinator: Service {
             case .success(let valid):
                 action = valid
             }
+            let risk: RiskAssessment
+            switch await assess(action) {
+            case .failure(let rejection):
+                return try store(record, .rejected, reason: rejection.reason, actor: "validator", at: now)
+            case .success(let assessed):
+                risk = assessed
+            }
+            record.risk = risk.risk.rawValue
             let plan: ActionPlan
             do {
                 plan = try action.plan(tools: tools)
             } catch {
-                record.risk = action.risk.rawValue
                 return try store(record, .blocked, reason: "cannot run here: \(error)", actor: "executor", at: now)
             }
             record.action = plan.steps.map(\.description).joined(separator: "; ")
-            record.risk = action.risk.rawValue
             record.expectedEffect = plan.expectedEffect
             record.rollback = plan.rollbackDescription
             if let twin = try ledger.proposals(in: [.queued, .approved, .executing], limit: 1000)
@@ -93,18 +117,19 @@ public actor ActionCoordinator: Service {
                 return try store(record, .blocked, reason: "the same action is already \(twin.state.rawValue) as proposal \(twin.id)",
                                  actor: "executor", at: now)
             }
-            switch policy.decide(action, at: now, recent: try recentExecutions(now)) {
+            switch policy.decide(action, risk: risk, requester: requester, at: now, recent: try recentExecutions(now)) {
             case .execute:
-                let stored = try store(record, .approved, reason: "autonomy level \(configuration.autonomyLevel.rawValue) runs \(action.risk.rawValue)-risk actions",
+                let stored = try store(record, .approved, reason: "autonomy level \(configuration.autonomyLevel.rawValue) runs \(risk.risk.rawValue)-risk actions",
                                        actor: "policy", at: now)
                 wake.yield()
                 return stored
-            case .awaitApproval:
+            case .awaitApproval(let reason):
                 let expires = now.addingTimeInterval(configuration.autonomy.approvalExpiryHours * 3600)
-                let stored = try store(record, .queued, reason: nil, actor: "policy", expiresAt: expires, at: now)
+                let stored = try store(record, .queued, reason: reason, actor: "policy", expiresAt: expires, at: now)
                 notifier?.notify(Notification(kind: .approvalQueued, title: "Approval needed: \(action.name) (#\(stored.id))",
-                                              message: "\(plan.expectedEffect). Risk \(action.risk.rawValue). Proposed by \(source): \(rationale)\n"
-                                                  + "ai-sysadmin approvals approve \(stored.id)", proposalID: stored.id))
+                                              message: "\(plan.expectedEffect). Risk \(risk.risk.rawValue)\(reason.map { " (\($0))" } ?? ""). "
+                                                  + "Proposed by \(source): \(rationale)\nai-sysadmin approvals approve \(stored.id)",
+                                              proposalID: stored.id))
                 return stored
             case .record(let reason):
                 return try store(record, .recorded, reason: reason, actor: "policy", at: now)
@@ -203,11 +228,23 @@ public actor ActionCoordinator: Service {
         case .success(let valid):
             action = valid
         }
-        let decision = record.decidedBy == "policy"
-            ? policy.decide(action, at: now, recent: (try? recentExecutions(now)) ?? [])
-            : policy.decideApproved(action)
-        if case .block(let reason) = decision { return settle(.blocked, reason) }
-        if case .record(let reason) = decision { return settle(.blocked, reason) }
+        // And what it would touch, asked again: a protected unit may have come to depend on it.
+        let risk: RiskAssessment
+        switch await assess(action) {
+        case .failure(let rejection):
+            return settle(.blocked, "no longer valid: \(rejection.reason)")
+        case .success(let assessed):
+            risk = assessed
+        }
+        // Only proposals the policy approved are decided again; a person's approval stands.
+        switch record.decidedBy == "policy" ? policy.decide(action, risk: risk, at: now, recent: (try? recentExecutions(now)) ?? [])
+            : policy.decideApproved(action) {
+        case .execute: break
+        case .awaitApproval(let reason):
+            return settle(.blocked, "no longer runs without a person\(reason.map { ": \($0)" } ?? ""); propose it again to queue it for approval")
+        case .block(let reason), .record(let reason):
+            return settle(.blocked, reason)
+        }
         let steps = ((try? action.plan(tools: tools).steps) ?? []).map(\.description).joined(separator: "; ")
         guard (try? ledger.transition(record.id, from: [.approved], to: .executing, actor: "executor", reason: nil, detail: steps,
                                       result: nil, at: now)) == true else { return }

@@ -54,6 +54,18 @@ public enum Action: Sendable, Equatable {
         }
     }
 
+    /// The manager's verb for a unit action (what polkit and ``UnitPolicy`` judge), nil for the rest.
+    public var verb: UnitPolicy.Verb? {
+        switch self {
+        case .restartUnit: .restart
+        case .reloadUnit: .reload
+        case .startUnit: .start
+        case .stopUnit: .stop
+        case .resetFailed: .resetFailed
+        default: nil
+        }
+    }
+
     /// The unit this acts on, if any.
     public var unit: String? {
         switch self {
@@ -76,28 +88,25 @@ public struct ProposedAction: Sendable, Equatable {
 }
 
 /// Turns proposals into ``Action``s, or says why not. Nothing is repaired: a unit name with a stray character is
-/// rejected, not trimmed.
+/// rejected, not trimmed. Unit actions pass ``UnitPolicy``: services only, never a protected one, whatever the verb.
 public struct ActionValidator: Sendable {
-    /// Never stopped, killed or restarted by automation, whatever a model or a rule proposes.
-    public static let builtInProtectedUnits: Set<String> = [
-        "sshd.service", "ssh.service", "systemd-networkd.service", "NetworkManager.service", "systemd-resolved.service",
-        "dbus.service", "dbus-broker.service", "systemd-journald.service", "systemd-logind.service", "polkit.service",
-        "ai-sysadmin-keys.service", "ai-sysadmin-api.service", "ai-sysadmin-models.service",
-        "llama-trigger.service", "llama-review.service", "llama-meta.service",
-    ]
-
-    public let protectedUnits: Set<String>
+    /// The built-in unit policy with the configuration's protected units and the daemon's own unit added.
+    public let units: UnitPolicy
     let procRoot: String
 
-    /// `extraProtected`: the configuration's list, plus the daemon's own unit (`<aiName>-ai.service`).
+    /// `extraProtected`: the configuration's list (names or `*` patterns), plus the daemon's own unit.
     public init(extraProtected: [String] = [], procRoot: String = "/proc") {
-        protectedUnits = Self.builtInProtectedUnits.union(extraProtected)
+        units = UnitPolicy.builtIn.protecting(extraProtected)
         self.procRoot = procRoot
     }
 
     public struct Rejection: Error, Sendable, Equatable, CustomStringConvertible {
         public let reason: String
         public var description: String { reason }
+
+        public init(reason: String) {
+            self.reason = reason
+        }
     }
 
     public func validate(_ proposal: ProposedAction) -> Result<Action, Rejection> {
@@ -140,9 +149,7 @@ public struct ActionValidator: Sendable {
                 case "stop_unit": .stopUnit(name)
                 default: .resetFailed(name)
                 }
-                if [.restartUnit(name), .stopUnit(name)].contains(action), protectedUnits.contains(name) {
-                    return reject("\(name) is protected: automation never stops or restarts it")
-                }
+                if let verb = action.verb, let refusal = units.refusal(verb, name) { return reject(refusal) }
                 return .success(action)
             }
         case "vacuum_journal":
@@ -194,8 +201,10 @@ public struct ActionValidator: Sendable {
         guard let units = Self.cgroupComponents(ofProcess: "\(pid)", procRoot: procRoot) else {
             return .failure(Rejection(reason: "no process \(pid) is running"))
         }
-        if let unit = units.first(where: protectedUnits.contains) {
-            return .failure(Rejection(reason: "process \(pid) belongs to \(unit), which is protected"))
+        for unit in units {
+            if let pattern = self.units.protection(of: unit) {
+                return .failure(Rejection(reason: "process \(pid) belongs to \(unit), which is protected (\(pattern))"))
+            }
         }
         return .success(())
     }

@@ -47,11 +47,15 @@ public struct ActionPlan: Sendable, Equatable {
 public struct HostTools: Sendable {
     public let directories: [String]
     public let isNixOS: Bool
+    /// NixOS's system profile, whose `system-N-link` generations a garbage collection thins out.
+    public let systemProfile: String
 
     public init(directories: [String] = ["/run/current-system/sw/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"],
-                isNixOS: Bool = FileManager.default.fileExists(atPath: "/etc/NIXOS")) {
+                isNixOS: Bool = FileManager.default.fileExists(atPath: "/etc/NIXOS"),
+                systemProfile: String = "/nix/var/nix/profiles/system") {
         self.directories = directories
         self.isNixOS = isNixOS
+        self.systemProfile = systemProfile
     }
 
     public func path(of program: String) -> String? {
@@ -102,10 +106,22 @@ extension Action {
                               rollbackDescription: "none: deleted journal files cannot be restored")
         case .collectGarbage(let days):
             if tools.isNixOS {
-                return ActionPlan(steps: [.command([try tools.require("nix-collect-garbage"), "--delete-older-than", "\(days)d"])],
-                                  verification: .exitStatus, rollback: [],
-                                  expectedEffect: "Nix store paths only reachable from generations older than \(days) days are deleted",
-                                  rollbackDescription: "none: the deleted generations can no longer be booted or rolled back to")
+                // Not `nix-collect-garbage --delete-older-than`: that can delete the generation before the current one,
+                // the rollback an operator reaches for first, and thins every other profile too.
+                let generations = SystemGenerations(profile: tools.systemProfile)
+                let deletable = generations.deletable(olderThanDays: days, now: Date())
+                var steps: [ActionPlan.Step] = []
+                if !deletable.isEmpty {
+                    steps.append(.command([try tools.require("nix-env"), "--profile", tools.systemProfile, "--delete-generations"]
+                                          + deletable.map(String.init)))
+                }
+                steps.append(.command([try tools.require("nix-store"), "--gc"]))
+                let kept = generations.kept.map(String.init).joined(separator: " and ")
+                let deleted = deletable.isEmpty ? "no system generation is old enough to delete"
+                    : "system generations \(deletable.map(String.init).joined(separator: ", ")) (older than \(days) days) are deleted"
+                return ActionPlan(steps: steps, verification: .exitStatus, rollback: [],
+                                  expectedEffect: "\(deleted); store paths nothing refers to any more are freed; generations \(kept.isEmpty ? "(none found)" : kept) are kept",
+                                  rollbackDescription: "none: deleted generations can no longer be booted or rolled back to")
             }
             return ActionPlan(steps: [.command([try tools.require("apt-get"), "clean"])], verification: .exitStatus, rollback: [],
                               expectedEffect: "the package manager's download cache is emptied",
@@ -137,5 +153,43 @@ extension Action {
             return ActionPlan(steps: [.command(argv)], verification: .outputCaptured, rollback: [],
                               expectedEffect: "read-only: nothing changes", rollbackDescription: "none needed")
         }
+    }
+}
+
+/// NixOS's system generations, from the profile's links (`system-41-link`, dated by the link itself, as `nix-env`
+/// dates them), and which of them a garbage collection may delete: never the current one, the one before it (the
+/// first rollback), or any newer one.
+struct SystemGenerations {
+    /// Generation numbers with their links' dates.
+    let generations: [(number: Int, created: Date)]
+    /// The generation `system` points at.
+    let current: Int?
+
+    init(profile: String) {
+        let directory = (profile as NSString).deletingLastPathComponent
+        let name = (profile as NSString).lastPathComponent
+        let links = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        generations = links.compactMap { link in
+            guard link.hasPrefix(name + "-"), link.hasSuffix("-link"),
+                  let number = Int(link.dropFirst(name.count + 1).dropLast(5)),
+                  let date = (try? FileManager.default.attributesOfItem(atPath: directory + "/" + link))?[.modificationDate] as? Date
+            else { return nil }
+            return (number, date)
+        }.sorted { $0.number < $1.number }
+        current = (try? FileManager.default.destinationOfSymbolicLink(atPath: profile))
+            .flatMap { Int(($0 as NSString).lastPathComponent.dropFirst(name.count + 1).dropLast(5)) }
+    }
+
+    /// The current generation and the one before it.
+    var kept: [Int] {
+        guard let current else { return [] }
+        return (generations.last { $0.number < current }.map { [$0.number] } ?? []) + [current]
+    }
+
+    func deletable(olderThanDays days: Int, now: Date) -> [Int] {
+        // Without a current generation nothing can be told apart safely.
+        guard let current else { return [] }
+        let cutoff = now.addingTimeInterval(-Double(days) * 86400)
+        return generations.filter { $0.number < current && !kept.contains($0.number) && $0.created < cutoff }.map(\.number)
     }
 }

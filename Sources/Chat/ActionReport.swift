@@ -13,7 +13,7 @@ public enum ActionReport {
         let why = record.reason.map { ": \(LogText.clean($0, limit: 300))" } ?? ""
         switch record.state {
         case .queued:
-            return "\(what): queued for approval\(record.risk.map { " (risk \($0))" } ?? ""); nothing has run yet. "
+            return "\(what): queued for approval\(record.risk.map { " (risk \($0))" } ?? "")\(why); nothing has run yet. "
                 + "Approve with `ai-sysadmin approvals approve \(record.id)` or reject with `ai-sysadmin approvals reject \(record.id)`."
         case .recorded:
             return "\(what): recorded only; nothing was queued or run, because the autonomy level is \(level.rawValue)."

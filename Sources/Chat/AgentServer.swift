@@ -1,5 +1,7 @@
 import APIGateway
+import Autonomy
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import ModelSupervisor
@@ -9,7 +11,8 @@ import UpstreamClient
 
 /// The agent as an OpenAI-compatible chat endpoint on a Unix socket in the state directory (mode 0660, so the
 /// daemon's user and group only): the gateway forwards its agent model id here, and `ai-sysadmin ask` / `chat`
-/// connect directly. `POST /v1/chat/completions`, streaming or not; tool steps arrive as `reasoning_content`
+/// connect directly. Whoever connects is therefore an operator, unless the peer says otherwise: the gateway names
+/// its client's standing in ``AgentRequesterHeader``, and only an operator's requests may run without approval. `POST /v1/chat/completions`, streaming or not; tool steps arrive as `reasoning_content`
 /// deltas ahead of the answer's `content`.
 public struct AgentServer: Service {
     let agent: ChatAgent
@@ -57,14 +60,16 @@ public struct AgentServer: Service {
                 throw OpenAIError(.badRequest, error.message, type: "invalid_request_error", code: "invalid_request")
             }
             let completion = CompletionIdentity(model: modelID)
-            logger.info("chat request", metadata: ["ai.chat.turns": "\(conversation.turns.count)", "ai.chat.stream": "\(conversation.stream)"])
+            let requester = Self.requester(request.headers)
+            logger.info("chat request", metadata: ["ai.chat.turns": "\(conversation.turns.count)", "ai.chat.stream": "\(conversation.stream)",
+                                                   "ai.chat.requester": "\(requester)"])
             if conversation.stream {
-                return try await streamed(agent, conversation, completion, requestBody: request.body, logger: logger)
+                return try await streamed(agent, conversation, completion, requester: requester, requestBody: request.body, logger: logger)
             }
             let props = try await Self.metaModel(agent)
             let reply = ReplyCollector()
             do {
-                try await agent.respond(to: conversation, props: props) { reply.add($0) }
+                try await agent.respond(to: conversation, props: props, requester: requester) { reply.add($0) }
             } catch {
                 throw OpenAIError(.badGateway, "the agent could not answer: \(error)", type: "server_error", code: "agent_error")
             }
@@ -75,7 +80,7 @@ public struct AgentServer: Service {
 
     /// Commits to a 200 event stream once the meta model is known to answer (so an unavailable one is still a
     /// proper 503), then relays the agent's events as chunks. A client that goes away cancels the agent.
-    private func streamed(_ agent: ChatAgent, _ conversation: Conversation, _ completion: CompletionIdentity,
+    private func streamed(_ agent: ChatAgent, _ conversation: Conversation, _ completion: CompletionIdentity, requester: Requester,
                           requestBody: RequestBody, logger: Logger) async throws -> Response {
         let props = try await Self.metaModel(agent)
         return Response(
@@ -85,7 +90,7 @@ public struct AgentServer: Service {
                 let (events, continuation) = AsyncThrowingStream.makeStream(of: ChatEvent.self)
                 let task = Task {
                     do {
-                        try await agent.respond(to: conversation, props: props) { continuation.yield($0) }
+                        try await agent.respond(to: conversation, props: props, requester: requester) { continuation.yield($0) }
                         continuation.finish()
                     } catch {
                         continuation.finish(throwing: error)
@@ -124,6 +129,15 @@ public struct AgentServer: Service {
                 }
                 try await writer.finish(nil)
             })
+    }
+
+    /// A peer of this socket is an operator (root or the daemon's group) unless it names another requester; a
+    /// value it does not know counts as unauthenticated.
+    static func requester(_ headers: HTTPFields) -> Requester {
+        switch headers[AgentRequesterHeader.name] {
+        case nil, AgentRequesterHeader.authenticatedOperator?: .authenticatedOperator
+        default: .unauthenticatedClient
+        }
     }
 
     /// The meta model's properties, or the 503 that says why the agent cannot answer now.

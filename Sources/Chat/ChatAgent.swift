@@ -35,7 +35,7 @@ public struct ChatAgent: Sendable {
     let store: any MonitoringStore
     let ledger: (any ActionLedger)?
     let toolbox: any AnalysisToolbox
-    let propose: @Sendable (_ action: ProposedAction, _ rationale: String) async -> ProposalRecord?
+    let propose: @Sendable (_ action: ProposedAction, _ rationale: String, _ requester: Requester) async -> ProposalRecord?
     let slots: ModelSlots?
     let makeClient: @Sendable () -> OpenAIClient
     let hostname: String
@@ -43,7 +43,7 @@ public struct ChatAgent: Sendable {
 
     public init(configuration: DaemonConfiguration, store: any MonitoringStore, toolbox: any AnalysisToolbox, slots: ModelSlots?,
                 logger: Logger, makeClient: (@Sendable () -> OpenAIClient)? = nil,
-                propose: @escaping @Sendable (_ action: ProposedAction, _ rationale: String) async -> ProposalRecord?) {
+                propose: @escaping @Sendable (_ action: ProposedAction, _ rationale: String, _ requester: Requester) async -> ProposalRecord?) {
         self.configuration = configuration
         self.store = store
         self.ledger = store as? any ActionLedger
@@ -61,6 +61,15 @@ public struct ChatAgent: Sendable {
         AnalysisTool(name: "pending_approvals", description: "proposed actions waiting for an operator's decision", arguments: [:]),
     ]
 
+    /// The ledger's `source` for a proposal made in chat.
+    public static func source(_ requester: Requester) -> String {
+        switch requester {
+        case .automation: "chat"
+        case .authenticatedOperator: "chat (operator)"
+        case .unauthenticatedClient: "chat (unauthenticated client)"
+        }
+    }
+
     /// Tool output kept per step.
     static let toolOutputLimit = 1500
     /// Units named in a question that are looked up before the model is asked.
@@ -68,6 +77,8 @@ public struct ChatAgent: Sendable {
 
     /// One reply's working state.
     struct Turn {
+        /// Who asked: what they ask for runs without approval only when they are an authenticated operator.
+        var requester: Requester
         /// The reply's limit: the client's `max_tokens`, at most `chat.maxAnswerTokens`.
         var answerTokens: Int
         var findings: [(call: String, result: String)] = []
@@ -90,10 +101,12 @@ public struct ChatAgent: Sendable {
     }
 
     /// Answers the conversation's last message, calling `emit` as steps happen and as the answer is produced.
-    public func respond(to conversation: Conversation, props: ServerProps,
+    /// Changes asked for become proposals from `requester`.
+    public func respond(to conversation: Conversation, props: ServerProps, requester: Requester,
                         emit: @escaping @Sendable (ChatEvent) async throws -> Void) async throws {
         // What the model reads: 75% of its context less the answer; a quarter of that for the host's recent context.
-        var turn = Turn(answerTokens: min(conversation.maxTokens ?? configuration.chat.maxAnswerTokens, configuration.chat.maxAnswerTokens))
+        var turn = Turn(requester: requester,
+                        answerTokens: min(conversation.maxTokens ?? configuration.chat.maxAnswerTokens, configuration.chat.maxAnswerTokens))
         let budget = max(256, props.contextSize * 3 / 4 - turn.answerTokens)
         let context = await RecentContext.render(store, since: Date().addingTimeInterval(-24 * 3600), budget: budget / 4,
                                                  count: { Conversation.estimatedTokens($0) })
@@ -245,7 +258,7 @@ public struct ChatAgent: Sendable {
         let parameters = fields.filter { $0.key != "type" && $0.key != "reason" && !$0.value.isEmpty }
         let rationale = "asked in chat: \"\(LogText.clean(question, limit: 200))\"; the model's reason: \(LogText.clean(reason, limit: 200))"
         // The strings go to the executor as they came: it validates the originals and rejects, never repairs.
-        var record = await propose(ProposedAction(type: type, parameters: parameters), rationale)
+        var record = await propose(ProposedAction(type: type, parameters: parameters), rationale, turn.requester)
         if let proposed = record, proposed.state == .approved, let ledger {
             try await emit(.step("running #\(proposed.id) \(LogText.clean(type, limit: 40))…\n"))
             let deadline = ContinuousClock.now + .seconds(configuration.autonomy.actionTimeoutSeconds + 15)

@@ -15,7 +15,7 @@ struct AISysadminAPI: AsyncParsableCommand {
         abstract: "The OpenAI-compatible gateway to the meta model, for Open WebUI, LibreChat, the openai SDKs and curl.",
         discussion: """
             Reads the `api` section of the daemon's configuration file (and the meta model's address and key). \
-            API keys come from api.apiKeyFile or AI_SYSADMIN_API_KEYS, never from the command line.
+            API keys come from api.apiKeyFile, api.operatorKeyFile or AI_SYSADMIN_API_KEYS, never from the command line.
             """)
 
     @Option(help: ArgumentHelp("The daemon's JSON configuration file; without it, defaults apply.", valueName: "file"))
@@ -36,6 +36,9 @@ struct AISysadminAPI: AsyncParsableCommand {
     @Option(name: .customLong("api-key-file"), help: ArgumentHelp("Client keys, one per line (api.apiKeyFile); under systemd a credential, %d/api-keys.", valueName: "file"))
     var apiKeyFile: String?
 
+    @Option(name: .customLong("operator-key-file"), help: ArgumentHelp("Operator keys, one per line (api.operatorKeyFile); under systemd a credential, %d/operator-keys.", valueName: "file"))
+    var operatorKeyFile: String?
+
     @Option(name: .customLong("log-level"), help: "The least severe log lines to print; every request is logged at info.")
     var logLevel: Logger.Level = .info
 
@@ -54,6 +57,7 @@ struct AISysadminAPI: AsyncParsableCommand {
         if let stateDirectory { configuration.stateDirectory = stateDirectory }
         if let modelKeyFile { configuration.models.meta.apiKeyFile = modelKeyFile }
         if let apiKeyFile { configuration.api.apiKeyFile = apiKeyFile }
+        if let operatorKeyFile { configuration.api.operatorKeyFile = operatorKeyFile }
 
         let problems = ConfigurationValidator().validate(configuration).filter(\.gatewayOnly)
         guard problems.isEmpty else { throw CommandSupport.fail("ai-sysadmin-api", problems.map(\.description)) }

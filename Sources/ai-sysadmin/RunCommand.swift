@@ -82,7 +82,9 @@ struct RunCommand: AsyncParsableCommand {
         let chat = AgentServer(
             agent: ChatAgent(configuration: configuration, store: store, toolbox: toolbox, slots: slots[.meta],
                              logger: Logger(label: "ai-sysadmin.chat"),
-                             propose: { action, rationale in await actions.submit(action, rationale: rationale, source: "chat") }),
+                             propose: { action, rationale, requester in
+                                 await actions.submit(action, rationale: rationale, source: ChatAgent.source(requester), requester: requester)
+                             }),
             configuration: configuration, logger: Logger(label: "ai-sysadmin.chat"))
         let review = ReviewService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.review"),
                                    systemd: systemd, slots: slots[.review], proposals: propose, escalate: { await analysis.request($0) })

@@ -17,7 +17,7 @@ import Testing
             try "#!/bin/sh\n\(body)\n".write(toFile: path, atomically: true, encoding: .utf8)
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
         }
-        return HostTools(directories: [directory], isNixOS: true)
+        return HostTools(directories: [directory], isNixOS: true, systemProfile: directory + "/no-system-profile")
     }
 
     private func executor(_ tools: HostTools, timeout: Duration = .seconds(30)) -> ActionExecutor {
@@ -25,14 +25,15 @@ import Testing
     }
 
     @Test func plansAreArgvWithAbsolutePathsBuiltOnlyFromTypedParameters() throws {
-        let tools = try tools(["journalctl": "exit 0", "systemctl": "exit 0", "nix-collect-garbage": "exit 0", "nixos-rebuild": "exit 0"])
+        let tools = try tools(["journalctl": "exit 0", "systemctl": "exit 0", "nix-env": "exit 0", "nix-store": "exit 0",
+                               "nixos-rebuild": "exit 0"])
         let directory = tools.directories[0]
         #expect(try Action.vacuumJournal(maxMegabytes: 500, maxDays: 14).plan(tools: tools).steps
             == [.command(["\(directory)/journalctl", "--vacuum-size=500M", "--vacuum-time=14d"])])
         #expect(try Action.investigate(.unitJournal("nginx.service", lines: 50)).plan(tools: tools).steps
             == [.command(["\(directory)/journalctl", "--unit=nginx.service", "--lines=50", "--no-pager", "--output=short-iso"])])
-        #expect(try Action.collectGarbage(olderThanDays: 7).plan(tools: tools).steps
-            == [.command(["\(directory)/nix-collect-garbage", "--delete-older-than", "7d"])])
+        // No system profile in the test's tools: no generation is deleted, the store is collected.
+        #expect(try Action.collectGarbage(olderThanDays: 7).plan(tools: tools).steps == [.command(["\(directory)/nix-store", "--gc"])])
         #expect(try Action.restartUnit("nginx.service").plan(tools: tools).steps == [.systemd(.restart, unit: "nginx.service")])
         let rebuild = try Action.nixosRebuild(.switchTo).plan(tools: tools)
         #expect(rebuild.rollback == [.command(["\(directory)/nixos-rebuild", "switch", "--rollback"])])

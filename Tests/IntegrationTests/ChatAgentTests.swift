@@ -1,3 +1,4 @@
+import Autonomy
 import Chat
 import Foundation
 import ModelSupervisor
@@ -45,8 +46,13 @@ extension IntegrationTests {
         }
 
         /// The daemon with only the meta layer, the gateway it supervises, app.service failed in systemd.
-        private func start(_ level: AutonomyLevel, steered: [String]? = nil, brokenModel: String? = nil, label: String) async throws -> Daemon {
+        private func start(_ level: AutonomyLevel, steered: [String]? = nil, brokenModel: String? = nil, operatorKey: String? = nil,
+                           label: String) async throws -> Daemon {
             var config = try TestEnvironment.configuration(layers: [.meta], label: label)
+            if let operatorKey {
+                config.api.operatorKeyFile = config.stateDirectory + "/operator-keys"
+                try "# operators\n\(operatorKey)\n".write(toFile: config.api.operatorKeyFile!, atomically: true, encoding: .utf8)
+            }
             config.models.meta.contextSize = 4096
             config.chat.maxAnswerTokens = 64
             config.chat.maxToolSteps = 2
@@ -88,9 +94,9 @@ extension IntegrationTests {
             var replies: [Reply]
         }
 
-        private func converse(_ daemon: Daemon, _ requests: [[String: Any]]) async throws -> Check {
+        private func converse(_ daemon: Daemon, _ requests: [[String: Any]], key: String = "unused") async throws -> Check {
             let json = String(decoding: try JSONSerialization.data(withJSONObject: requests), as: UTF8.self)
-            return try await TestEnvironment.pythonCheck("openai-agent-check.py", [daemon.gateway, "unused", "ai-sysadmin", json], as: Check.self)
+            return try await TestEnvironment.pythonCheck("openai-agent-check.py", [daemon.gateway, key, "ai-sysadmin", json], as: Check.self)
         }
 
         @Test func theAgentAnswersThroughTheGatewayWithItsStepsStreamedAheadOfTheAnswer() async throws {
@@ -168,7 +174,7 @@ extension IntegrationTests {
             #expect(reply.error == nil, "\(reply.error ?? "")")
             let queued = try daemon.store.proposals(in: [.queued], limit: 10)
             let proposal = try #require(queued.first, "nothing was queued:\n\(daemon.log.suffix(2000))")
-            #expect(queued.count == 1 && proposal.source == "chat" && proposal.type == "restart_unit" && proposal.parameters == ["unit": "app.service"])
+            #expect(queued.count == 1 && proposal.source == "chat (unauthenticated client)" && proposal.type == "restart_unit" && proposal.parameters == ["unit": "app.service"])
             #expect(proposal.rationale.contains("asked in chat"))
             let content = reply.content ?? ""
             #expect(content.contains("#\(proposal.id) restart_unit unit=app.service: queued for approval"), "\(content)")
@@ -190,17 +196,51 @@ extension IntegrationTests {
         /// At `auto-safe` a low-risk change the operator asks for runs; the reply waits for it and says it was
         /// executed and verified, from the ledger.
         @Test func aLowRiskChangeAtAutoSafeRunsAndTheReplySaysSo() async throws {
-            let daemon = try await start(.autoSafe, steered: [], label: "chat-autosafe")
+            let daemon = try await start(.autoSafe, steered: [], operatorKey: "op-autosafe", label: "chat-autosafe")
             defer { daemon.end() }
             let ask = #"clear the failed state {"type":"reset_failed","parameters":{"unit":"app.service"}}"#
-            let check = try await converse(daemon, [["messages": [["role": "user", "content": ask]], "stream": false]])
+            let check = try await converse(daemon, [["messages": [["role": "user", "content": ask]], "stream": false]], key: "op-autosafe")
             let reply = try #require(check.replies.first)
             #expect(reply.error == nil, "\(reply.error ?? "")")
             let record = try #require(try daemon.store.proposals(in: nil, limit: 10).first)
-            #expect(record.state == .succeeded && record.source == "chat", "\(record)")
+            #expect(record.state == .succeeded && record.source == "chat (operator)", "\(record)")
             #expect(daemon.systemd.calls == ["ResetFailedUnit app.service"])
             #expect(reply.content?.contains("#\(record.id) reset_failed unit=app.service: executed and verified.") == true, "\(reply.content ?? "")")
             #expect(reply.reasoning?.contains("running #\(record.id) reset_failed") == true, "\(reply.reasoning ?? "")")
+        }
+
+        /// At `auto-full` a restart asked for in chat runs only when an operator asked: with an operator key it is
+        /// executed; without one — any local user can reach the gateway on loopback when it needs no keys — it waits
+        /// for approval, and the reply says why. A header the client sends cannot make it an operator.
+        @Test func onlyAnOperatorsChatRunsAChangeWithoutApproval() async throws {
+            let daemon = try await start(.autoFull, steered: [], operatorKey: "op-7f3a9c", label: "chat-operator")
+            defer { daemon.end() }
+            let ask = #"restart it {"type":"restart_unit","parameters":{"unit":"app.service"}}"#
+            let operatorCheck = try await converse(daemon, [["messages": [["role": "user", "content": ask]], "stream": false]], key: "op-7f3a9c")
+            let ran = try #require(try daemon.store.proposals(in: nil, limit: 10).first)
+            #expect(ran.state == .succeeded && ran.source == "chat (operator)", "\(ran)")
+            #expect(daemon.systemd.calls == ["RestartUnit app.service replace"])
+            #expect(operatorCheck.replies.first?.content?.contains("#\(ran.id) restart_unit unit=app.service: executed and verified.") == true,
+                    "\(operatorCheck.replies)")
+
+            // Anyone else: a wrong key, and a client claiming to be an operator in the header the gateway sets.
+            let forged = try JSONSerialization.data(withJSONObject: ["model": "ai-sysadmin", "messages": [["role": "user", "content": "again " + ask]]])
+            let response = try await UpstreamHTTPClient.shared.execute(UpstreamClient.HTTPRequest(
+                method: .post, url: daemon.gateway + "/chat/completions",
+                headers: [("Content-Type", "application/json"), ("X-AI-Sysadmin-Requester", "operator")], body: forged))
+            let forgedReply = String(decoding: response.body, as: UTF8.self)
+            #expect(response.status == 200 && forgedReply.contains("queued for approval (risk medium): asked for by a chat client that is not authenticated as an operator"),
+                    "\(forgedReply)")
+            let anonymous = try await converse(daemon, [["messages": [["role": "user", "content": "once more " + ask]], "stream": true]])
+            let queued = try daemon.store.proposals(in: [.queued], limit: 10)
+            #expect(queued.count == 1 && queued.first?.source == "chat (unauthenticated client)", "\(queued)")
+            let waiting = try #require(queued.first)
+            #expect(waiting.reason?.contains("not authenticated as an operator") == true, "\(waiting.reason ?? "")")
+            let blocked = try daemon.store.proposals(in: [.blocked], limit: 10)
+            #expect(blocked.count == 1 && blocked.first?.reason?.contains("already queued as proposal \(waiting.id)") == true, "\(blocked)")
+            #expect(daemon.systemd.calls == ["RestartUnit app.service replace"], "an unauthenticated chat ran an action")
+            #expect(anonymous.replies.first?.content?.contains("blocked: the same action is already queued as proposal \(waiting.id)") == true,
+                    "\(anonymous.replies)")
         }
 
         /// A client's `max_tokens` bounds the reply; a reply that runs into it ends with `finish_reason: "length"`,
@@ -234,7 +274,8 @@ extension IntegrationTests {
             #expect(asked.stdout.contains("recorded only; nothing was queued or run, because the autonomy level is observe"), "\(asked.stdout)")
             #expect(asked.stderr.contains("unit_status unit=app.service"), "the steps go to stderr: \(asked.stderr)")
             let records = try daemon.store.proposals(in: nil, limit: 10)
-            #expect(records.count == 1 && records.first?.state == .recorded && records.first?.source == "chat", "\(records)")
+            #expect(records.count == 1 && records.first?.state == .recorded && records.first?.source == "chat (operator)",
+                    "the agent socket is an operator's: \(records)")
             #expect(daemon.systemd.calls.isEmpty)
 
             // The REPL: two questions, then /exit; the second request carries the first exchange.
@@ -276,7 +317,7 @@ extension IntegrationTests.ChatAgentTests {
         let store = try SQLiteStore(path: config.storePath)
         let slots = ModelSlots(capacity: 1)
         let agent = ChatAgent(configuration: config, store: store, toolbox: HostToolbox(store: store, systemd: nil), slots: slots,
-                              logger: TestEnvironment.logger, propose: { _, _ in nil })
+                              logger: TestEnvironment.logger, propose: { _, _, _ in nil })
         let props = try await agent.metaModelProps()
 
         await slots.acquire(.periodic)
@@ -289,7 +330,7 @@ extension IntegrationTests.ChatAgentTests {
         }
         try #require(await eventually(timeout: .seconds(10)) { await slots.queued == 1 })
         let chat = Task {
-            try await agent.respond(to: Conversation(turns: [.user("How is the disk?")]), props: props) { _ in }
+            try await agent.respond(to: Conversation(turns: [.user("How is the disk?")]), props: props, requester: .authenticatedOperator) { _ in }
         }
         try #require(await eventually(timeout: .seconds(10)) { await slots.queued == 2 })
         #expect(!lines.all.contains { $0.hasPrefix("chat ") }, "the chat reached the model without a slot")

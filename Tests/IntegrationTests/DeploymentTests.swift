@@ -71,7 +71,9 @@ extension IntegrationTests {
             let main = try String(contentsOfFile: "\(root)/etc/systemd/system/macha-ai.service", encoding: .utf8)
             #expect(main.contains("ExecStart=/opt/ais/bin/ai-sysadmin run "), "the prefix was not applied")
             #expect(!fm.fileExists(atPath: "\(root)/etc/systemd/system/ai-sysadmin-ai.service"))
-            #expect(fm.fileExists(atPath: "\(root)/etc/polkit-1/rules.d/50-ai-sysadmin.rules"))
+            let rule = try String(contentsOfFile: "\(root)/etc/polkit-1/rules.d/50-ai-sysadmin.rules", encoding: .utf8)
+            #expect(rule.contains(#""macha-ai.service""#) && rule.contains(#""executor":true"#), "the rule is generated for this host: \(rule)")
+            #expect((try fm.attributesOfItem(atPath: "\(root)/etc/ai-sysadmin/operator-keys")[.posixPermissions] as? Int) == 0o600)
             let keys = try fm.attributesOfItem(atPath: "\(root)/etc/ai-sysadmin/api-keys")
             #expect((keys[.posixPermissions] as? Int) == 0o600)
             let config = "\(root)/etc/ai-sysadmin/config.json"

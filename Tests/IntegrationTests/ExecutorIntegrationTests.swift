@@ -83,17 +83,30 @@ extension IntegrationTests {
             (.autoFull, ["ResetFailedUnit app.service", "RestartUnit app.service replace"], [.succeeded, .succeeded, .queued]),
         ]
 
+        /// Every case of the hostile corpus (targets, sockets, slices, scopes, mounts, protected services with every
+        /// verb, their instances, units whose neighbours are protected, a vacuum below the floor) with the valid
+        /// proposals, at each level: systemd hears only the valid ones the level allows, every refusal is recorded with
+        /// its reason, and what needs a person waits for one.
         @Test(arguments: expectations.indices)
         func atEachLevelOnlyWhatThePolicyAllowsReachesSystemd(_ index: Int) async throws {
             let (level, expectedCalls, expectedStates) = Self.expectations[index]
             var config = DaemonConfiguration()
             config.stateDirectory = try TestEnvironment.temporaryDirectory("level-\(level.rawValue)")
             config.autonomyLevel = level
-            let systemd = try await FakeSystemd.start(in: config.stateDirectory, simulated: ["app.service": "failed", "sshd.service": "active"])
+            config.autonomy.protectedUnits = ["macha-ai.service"]
+            let systemd = try await FakeSystemd.start(in: config.stateDirectory, simulated: HostileProposals.simulatedUnits,
+                                                      relations: HostileProposals.relations, properties: HostileProposals.properties)
             defer { systemd.terminate() }
             let (store, coordinator, running) = try startCoordinator(config, systemd)
             defer { running.cancel() }
 
+            let corpus = HostileProposals.judgedByName + HostileProposals.judgedByImpact
+            var corpusRecords: [(HostileProposals.Case, ProposalRecord)] = []
+            for hostile in corpus {
+                let record = try #require(await coordinator.submit(ProposedAction(type: hostile.type, parameters: hostile.parameters),
+                                                                   rationale: "the logs said so", source: "review 1"))
+                corpusRecords.append((hostile, record))
+            }
             var ids: [Int64] = []
             for proposal in Self.hostileProposals + Self.validProposals {
                 ids.append(try #require(await coordinator.submit(proposal, rationale: "the logs said so", source: "review 1")).id)
@@ -104,8 +117,24 @@ extension IntegrationTests {
             #expect(settled, "proposals did not settle: \((try? store.proposals(in: nil, limit: 50)) ?? [])")
 
             #expect(systemd.calls == expectedCalls, "systemd was asked for more (or less) than the policy allows")
+            for (hostile, record) in corpusRecords {
+                switch hostile.fate {
+                case .refused(let reason):
+                    #expect(record.state == .rejected && record.reason?.contains(reason) == true, "\(hostile): \(record.state) \(record.reason ?? "")")
+                case .needsAPerson(let reason):
+                    if level == .observe {
+                        #expect(record.state == .recorded, "\(hostile): \(record.state)")
+                    } else {
+                        #expect(record.state == .queued && record.risk == "high" && record.reason?.contains(reason) == true,
+                                "\(hostile): \(record.state) \(record.risk ?? "") \(record.reason ?? "")")
+                    }
+                case .allowed:
+                    Issue.record("the corpus has no allowed case")
+                }
+            }
+            ids = corpusRecords.map(\.1.id) + ids
             let records = try ids.map { try #require(try store.proposal($0)) }
-            for record in records.prefix(Self.hostileProposals.count) {
+            for record in records.dropFirst(corpusRecords.count).prefix(Self.hostileProposals.count) {
                 #expect(record.state == .rejected && record.reason?.isEmpty == false, "\(record.type) \(record.parameters): \(record.state)")
                 #expect(record.action == nil && record.risk == nil, "a rejected proposal got a plan")
             }

@@ -25,8 +25,10 @@ final class FakeSystemd: Sendable {
     ///   - unit: a unit that runs `command`.
     ///   - simulated: units without a process, by name, with their ActiveState.
     ///   - broken: simulated units that fail whenever started.
+    ///   - relations: "A PROPERTY B", e.g. "sshd.service Requires app.service" (the reverse is kept too).
+    ///   - properties: "A NAME=VALUE", e.g. "app.service FailureAction=reboot".
     static func start(in directory: String, unit: String? = nil, command: [String] = [], simulated: [String: String] = [:],
-                      broken: [String] = []) async throws -> FakeSystemd {
+                      broken: [String] = [], relations: [String] = [], properties: [String] = []) async throws -> FakeSystemd {
         let path = directory + "/bus"
         let bus = Process()
         bus.executableURL = URL(fileURLWithPath: "/usr/bin/dbus-daemon")
@@ -47,6 +49,8 @@ final class FakeSystemd: Sendable {
         if let unit { arguments += ["--unit", unit] }
         for (name, state) in simulated.sorted(by: { $0.key < $1.key }) { arguments += ["--simulate", "\(name)=\(state)"] }
         for name in broken { arguments += ["--broken", name] }
+        for relation in relations { arguments += ["--relation", relation] }
+        for property in properties { arguments += ["--property", property] }
         if !command.isEmpty { arguments += ["--"] + command }
         manager.arguments = arguments
         let output = Pipe()

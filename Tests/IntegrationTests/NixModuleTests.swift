@@ -170,7 +170,7 @@ extension IntegrationTests {
         func autonomyNotificationsAndIntervalsReachTheDaemonAndPolkit() throws {
             let evaluation = try evaluate("autonomy")
             #expect(evaluation.failedAssertions.isEmpty && evaluation.warnings.isEmpty, "\(evaluation.failedAssertions)")
-            for fragment in [#""autonomyLevel":"auto-safe""#, #""protectedUnits":["postgresql.service"]"#, #""intervalSeconds":300"#,
+            for fragment in [#""autonomyLevel":"auto-safe""#, #""protectedUnits":["postgresql.service","ai-sysadmin-ai.service"]"#, #""intervalSeconds":300"#,
                              #""files":["/var/log/app.log"]"#, #""url":"https://hooks.example.org/ai""#,
                              #""tokenFile":"/run/credentials/ai-sysadmin-ai.service/gotify-token""#] {
                 #expect(evaluation.settingsJSON.contains(fragment), "\(fragment) in \(evaluation.settingsJSON)")
@@ -186,7 +186,7 @@ extension IntegrationTests {
             // At observe the daemon may restart its model units, and nothing else.
             let observe = try evaluate("observe")
             #expect(observe.settingsJSON.contains(#""autonomyLevel":"observe""#))
-            #expect(!observe.polkit.contains(#""reset-failed""#) && observe.polkit.contains(#""llama-meta.service""#))
+            #expect(observe.polkit.contains(#""executor":false"#) && observe.polkit.contains(#""llama-meta.service""#))
         }
 
         /// Chat is on by default under the id `ai-sysadmin`; it can be renamed, bounded, or turned off, which also
@@ -211,17 +211,18 @@ extension IntegrationTests {
             try expectConfigCheckPasses(off, "noChat")
         }
 
-        @Test func theProtectedUnitListsAgree() throws {
-            func quotedUnits(in file: String, after marker: String, until end: String) throws -> Set<String> {
-                let text = try String(contentsOfFile: TestEnvironment.repositoryRoot + "/" + file, encoding: .utf8)
-                let start = try #require(text.range(of: marker), "\(marker) in \(file)")
-                let stop = try #require(text.range(of: end, range: start.upperBound..<text.endIndex))
-                let list = text[start.upperBound..<stop.lowerBound]
-                return Set(list.split(separator: "\"").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) })
+        /// The module's polkit rule is the one the executor's own policy gives (`ai-sysadmin polkit-rule`, built from the
+        /// same file), at an autonomy level that acts and at observe.
+        @Test(.enabled(if: NixModuleTests.nixpkgsLib != nil, "nixpkgs' lib is not on this machine (set AI_SYSADMIN_NIXPKGS_LIB or NIX_PATH)"))
+        func thePolkitRuleIsTheExecutorsOwn() throws {
+            for name in ["autonomy", "observe"] {
+                let evaluation = try evaluate(name)
+                let file = try TestEnvironment.temporaryDirectory("nixrule") + "/ai-sysadmin.json"
+                try evaluation.settingsJSON.write(toFile: file, atomically: true, encoding: .utf8)
+                let generated = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), ["polkit-rule", "--config", file])
+                #expect(generated.status == 0, "\(generated.stderr)")
+                #expect(evaluation.polkit == generated.stdout, "\(name): the module's rule differs from `ai-sysadmin polkit-rule`")
             }
-            #expect(try quotedUnits(in: "module.nix", after: "builtinProtectedUnits = [", until: "];") == ActionValidator.builtInProtectedUnits)
-            #expect(try quotedUnits(in: "systemd/50-ai-sysadmin.rules", after: "var protectedUnits = [", until: "];")
-                    == ActionValidator.builtInProtectedUnits.union(["ai-sysadmin-ai.service"]))
         }
     }
 }

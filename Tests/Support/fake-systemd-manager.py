@@ -3,16 +3,23 @@
 
 It speaks the real protocol: it owns org.freedesktop.systemd1 and exports, at /org/freedesktop/systemd1,
 org.freedesktop.systemd1.Manager's StartUnit, StopUnit, RestartUnit, ReloadUnit (s name, s mode) -> o job,
-ResetFailedUnit(s), LoadUnit(s) -> o and ListUnitsFiltered(as states) -> a(ssssssouso), and for each unit an object with org.freedesktop.systemd1.Unit's
-ActiveState property (read through org.freedesktop.DBus.Properties, as sd-bus does).
+ResetFailedUnit(s), LoadUnit(s) -> o and ListUnitsFiltered(as states) -> a(ssssssouso), and for each unit an object
+with org.freedesktop.systemd1.Unit's ActiveState and LoadState, its dependency lists (Requires, RequiredBy, BindsTo,
+BoundBy, ConsistsOf, Conflicts, ... as systemd names them) and its emergency actions (SuccessAction, FailureAction,
+StartLimitAction, JobTimeoutAction), read through org.freedesktop.DBus.Properties, as sd-bus does.
 
 Units:
   --unit NAME -- COMMAND...   a unit that runs COMMAND; a restart kills its process group and starts it again
   --simulate NAME=STATE       a unit with no process, in STATE (active, inactive or failed)
   --broken NAME               a simulated unit that fails whenever it is started or restarted
+  --relation "A PROPERTY B"   A's PROPERTY lists B, and B the reverse as systemd keeps it ("sshd.service Requires
+                              app.service" also makes app.service RequiredBy sshd.service); unknown units are
+                              simulated, inactive
+  --property "A NAME=VALUE"   a string property (LoadState=masked, FailureAction=reboot)
 Each event is one line on stdout: "ready", "started PID", "CALL METHOD NAME [MODE]".
 
-usage: fake-systemd-manager.py --bus ADDRESS [--unit NAME] [--simulate NAME=STATE]... [--broken NAME]... [-- COMMAND...]
+usage: fake-systemd-manager.py --bus ADDRESS [--unit NAME] [--simulate NAME=STATE]... [--broken NAME]...
+                               [--relation "A PROPERTY B"]... [--property "A NAME=VALUE"]... [-- COMMAND...]
 """
 import argparse
 import asyncio
@@ -31,8 +38,28 @@ def object_path(name):
     return "/org/freedesktop/systemd1/unit/" + escaped
 
 
-class CommandUnit:
+# The dependency properties exported, with the property systemd keeps on the other unit.
+REVERSE = {
+    "Requires": "RequiredBy", "BindsTo": "BoundBy", "PartOf": "ConsistsOf", "Conflicts": "ConflictedBy",
+    "Wants": "WantedBy", "Upholds": "UpheldBy", "PropagatesReloadTo": "ReloadPropagatedFrom",
+    "PropagatesStopTo": "StopPropagatedFrom", "OnFailure": "OnFailureOf", "OnSuccess": "OnSuccessOf",
+}
+REVERSE.update({reverse: forward for forward, reverse in list(REVERSE.items())})
+LIST_PROPERTIES = ["Requires", "Wants", "BindsTo", "Upholds", "OnFailure", "OnSuccess", "RequiredBy", "BoundBy",
+                   "ConsistsOf", "PropagatesStopTo", "PropagatesReloadTo", "Conflicts", "ConflictedBy"]
+STRING_PROPERTIES = {"LoadState": "loaded", "SuccessAction": "none", "FailureAction": "none",
+                     "StartLimitAction": "none", "JobTimeoutAction": "none"}
+
+
+class UnitProperties:
+    def __init__(self):
+        self.lists = {}
+        self.strings = dict(STRING_PROPERTIES)
+
+
+class CommandUnit(UnitProperties):
     def __init__(self, command):
+        super().__init__()
         self.command = command
         self.process = None
 
@@ -55,8 +82,9 @@ class CommandUnit:
         self.start()
 
 
-class SimulatedUnit:
+class SimulatedUnit(UnitProperties):
     def __init__(self, state, broken=False):
+        super().__init__()
         self._state = state
         self.broken = broken
 
@@ -82,6 +110,26 @@ class UnitObject(ServiceInterface):
     @dbus_property(access=PropertyAccess.READ)
     def ActiveState(self) -> "s":
         return self.unit.state
+
+
+def list_property(name):
+    def getter(self) -> "as":
+        return self.unit.lists.get(name, [])
+    getter.__name__ = name  # dbus-next looks the getter up by its name
+    return dbus_property(access=PropertyAccess.READ, name=name)(getter)
+
+
+def string_property(name):
+    def getter(self) -> "s":
+        return self.unit.strings[name]
+    getter.__name__ = name
+    return dbus_property(access=PropertyAccess.READ, name=name)(getter)
+
+
+for _name in LIST_PROPERTIES:
+    setattr(UnitObject, _name, list_property(_name))
+for _name in STRING_PROPERTIES:
+    setattr(UnitObject, _name, string_property(_name))
 
 
 class Manager(ServiceInterface):
@@ -151,6 +199,8 @@ async def main():
     parser.add_argument("--unit")
     parser.add_argument("--simulate", action="append", default=[])
     parser.add_argument("--broken", action="append", default=[])
+    parser.add_argument("--relation", action="append", default=[])
+    parser.add_argument("--property", action="append", default=[])
     parser.add_argument("command", nargs="*")
     args = parser.parse_args()
     units = {}
@@ -159,6 +209,16 @@ async def main():
     for spec in args.simulate:
         name, state = spec.split("=", 1)
         units[name] = SimulatedUnit(state, broken=name in args.broken)
+    for spec in args.relation:
+        first, prop, second = spec.split()
+        for name in (first, second):
+            units.setdefault(name, SimulatedUnit("inactive"))
+        units[first].lists.setdefault(prop, []).append(second)
+        units[second].lists.setdefault(REVERSE[prop], []).append(first)
+    for spec in args.property:
+        name, assignment = spec.split(" ", 1)
+        prop, value = assignment.split("=", 1)
+        units.setdefault(name, SimulatedUnit("inactive")).strings[prop] = value
     bus = await MessageBus(bus_address=args.bus).connect()
     bus.export("/org/freedesktop/systemd1", Manager(units))
     for name, unit in units.items():

@@ -24,7 +24,8 @@ public enum AutonomyLevel: String, Sendable, CaseIterable, Codable {
 
 /// The executor's limits: budgets, approval expiry, timeouts, protected units, where the audit log goes.
 public struct AutonomyConfiguration: Sendable, Equatable, Codable {
-    /// Added to the built-in list (sshd, networking, dbus, journald, the project's own units).
+    /// Added to the built-in list (remote access, networking, firewalls, dbus, every systemd-* unit, logins, the
+    /// project's own units): names, or patterns with `*` (`myapp-*.service`). Automation never touches these.
     public var protectedUnits: [String] = []
     public var restartsPerUnitPerHour = 3
     public var actionsPerHour = 20
@@ -36,11 +37,16 @@ public struct AutonomyConfiguration: Sendable, Equatable, Codable {
     public var auditLog: String?
     /// The D-Bus address systemd's manager is reached at; null means the system bus.
     public var systemdBusAddress: String?
+    /// The journal an automatic vacuum must leave: a `vacuum_journal` that keeps fewer days or fewer megabytes is
+    /// high risk (a person decides), because deleted journal files are the evidence an operator needs.
+    public var journalFloorDays = 7
+    public var journalFloorMegabytes = 500
 
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case protectedUnits, restartsPerUnitPerHour, actionsPerHour, approvalExpiryHours, actionTimeoutSeconds, auditLog, systemdBusAddress
+        case journalFloorDays, journalFloorMegabytes
     }
 
     public init(from decoder: any Decoder) throws {
@@ -53,6 +59,8 @@ public struct AutonomyConfiguration: Sendable, Equatable, Codable {
         actionTimeoutSeconds = try c.decode(.actionTimeoutSeconds, default: actionTimeoutSeconds)
         auditLog = try c.decodeIfPresent(String.self, forKey: .auditLog)
         systemdBusAddress = try c.decodeIfPresent(String.self, forKey: .systemdBusAddress)
+        journalFloorDays = try c.decode(.journalFloorDays, default: journalFloorDays)
+        journalFloorMegabytes = try c.decode(.journalFloorMegabytes, default: journalFloorMegabytes)
     }
 }
 

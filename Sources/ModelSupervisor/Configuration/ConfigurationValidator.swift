@@ -78,8 +78,12 @@ public struct ConfigurationValidator: Sendable {
         }
 
         let autonomy = config.autonomy
-        for (index, unit) in autonomy.protectedUnits.enumerated() where !UnitName.isValid(unit) {
-            global("autonomy.protectedUnits[\(index)]", "'\(unit.prefix(80))' is not a systemd unit name with its type suffix (e.g. nginx.service)")
+        for (index, unit) in autonomy.protectedUnits.enumerated() where !UnitName.isValidPattern(unit) {
+            global("autonomy.protectedUnits[\(index)]",
+                   "'\(unit.prefix(80))' is not a systemd unit name with its type suffix (nginx.service), nor such a name with '*' (myapp-*.service)")
+        }
+        if autonomy.journalFloorDays < 1 || autonomy.journalFloorMegabytes < 0 {
+            global("autonomy", "journalFloorDays must be at least 1 and journalFloorMegabytes not negative")
         }
         if autonomy.restartsPerUnitPerHour < 0 || autonomy.actionsPerHour < 0 {
             global("autonomy", "restartsPerUnitPerHour and actionsPerHour must not be negative")

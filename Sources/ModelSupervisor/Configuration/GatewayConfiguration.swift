@@ -22,6 +22,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
     /// Keys, one per line (`#` comments allowed); systemd `LoadCredential` friendly. The environment variable
     /// `AI_SYSADMIN_API_KEYS` (comma-separated) adds more. Never from the command line.
     public var apiKeyFile: String?
+    /// Keys that identify an operator (same format, a credential of its own): they open every `/v1` route like
+    /// `apiKeyFile`'s, and a change asked for in chat with one may run as far as `autonomyLevel` allows. Chat
+    /// from any other client — with another key, or none when `requireAuth` is off — only proposes: what it asks
+    /// for waits for approval at every level.
+    public var operatorKeyFile: String?
     /// Larger request bodies get 413 without being read.
     public var maxBodyBytes = 4 * 1024 * 1024
     /// Upstream requests in flight at most; `nil` means the meta server's slot count (`/props` total_slots).
@@ -60,7 +65,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var advertisedModelIds: [String] { (agentModelId.map { [$0] } ?? []) + modelIds }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case supervised, executable, host, port, modelId, agentModelId, aliases, requireAuth, apiKeyFile, maxBodyBytes, maxInFlight, maxQueue, queueTimeoutSeconds, corsOrigins, metricsRequireAuth
+        case supervised, executable, host, port, modelId, agentModelId, aliases, requireAuth, apiKeyFile, operatorKeyFile, maxBodyBytes, maxInFlight, maxQueue, queueTimeoutSeconds, corsOrigins, metricsRequireAuth
         case upstreamIdleTimeoutSeconds, upstreamTimeoutSeconds, clientIdleTimeoutSeconds
     }
 }
@@ -78,6 +83,7 @@ extension GatewayConfiguration: Codable {
         aliases = try c.decode(.aliases, default: aliases)
         requireAuth = try c.decode(.requireAuth, default: requireAuth)
         apiKeyFile = try c.decodeIfPresent(String.self, forKey: .apiKeyFile)
+        operatorKeyFile = try c.decodeIfPresent(String.self, forKey: .operatorKeyFile)
         maxBodyBytes = try c.decode(.maxBodyBytes, default: maxBodyBytes)
         maxInFlight = try c.decodeIfPresent(Int.self, forKey: .maxInFlight)
         maxQueue = try c.decode(.maxQueue, default: maxQueue)
@@ -100,6 +106,7 @@ extension GatewayConfiguration: Codable {
         try c.encode(aliases, forKey: .aliases)
         try c.encode(requireAuth, forKey: .requireAuth)
         try c.encode(apiKeyFile, forKey: .apiKeyFile)
+        try c.encode(operatorKeyFile, forKey: .operatorKeyFile)
         try c.encode(maxBodyBytes, forKey: .maxBodyBytes)
         try c.encode(maxInFlight, forKey: .maxInFlight)
         try c.encode(maxQueue, forKey: .maxQueue)

@@ -11,6 +11,34 @@ public protocol SystemdManaging: Sendable {
     func activeState(of unit: String) async throws -> String
     /// The units in the failed state (`ListUnitsFiltered(["failed"])`).
     func failedUnits() async throws -> [String]
+    /// Each unit's load state, dependencies and emergency actions, read over one connection.
+    func relations(of units: [String]) async throws -> [String: UnitRelations]
+}
+
+/// What systemd's manager says about a unit's place among the others: what the executor's fences need to know
+/// what else an action on it would touch.
+public struct UnitRelations: Sendable, Equatable {
+    /// `LoadState`: loaded, not-found, masked, bad-setting, error.
+    public var loadState: String
+    /// The list-valued dependency properties that are not empty, by name (`RequiredBy`: ["sshd.service"]).
+    public var dependencies: [String: [String]]
+    /// The emergency actions that are set, by name (`FailureAction`: "reboot"); "none" is left out.
+    public var emergencyActions: [String: String]
+
+    public init(loadState: String, dependencies: [String: [String]] = [:], emergencyActions: [String: String] = [:]) {
+        self.loadState = loadState
+        self.dependencies = dependencies
+        self.emergencyActions = emergencyActions
+    }
+
+    /// Read from `org.freedesktop.systemd1.Unit`; one an older systemd does not have counts as empty.
+    public static let dependencyProperties = [
+        "Requires", "Wants", "BindsTo", "Upholds", "OnFailure", "OnSuccess",
+        "RequiredBy", "BoundBy", "ConsistsOf", "PropagatesStopTo", "PropagatesReloadTo", "Conflicts", "ConflictedBy",
+    ]
+    public static let emergencyActionProperties = ["SuccessAction", "FailureAction", "StartLimitAction", "JobTimeoutAction"]
+
+    public func units(_ property: String) -> [String] { dependencies[property] ?? [] }
 }
 
 public enum SystemdJob: String, Sendable, CaseIterable {
@@ -86,6 +114,87 @@ public struct SdBusSystemdManager: SystemdManaging {
             // Names come from systemd, but are checked like any other: only valid unit names are reported.
             return String(cString: names).split(separator: "\n").map(String.init).filter(UnitName.isValid)
         }
+    }
+
+    public func relations(of units: [String]) async throws -> [String: UnitRelations] {
+        for unit in units { try Self.checkName(unit) }
+        return try await onBus { bus in
+            var result: [String: UnitRelations] = [:]
+            for unit in units {
+                var error = ai_sd_bus_error_null()
+                defer { sd_bus_error_free(&error) }
+                var path: UnsafeMutablePointer<CChar>?
+                let r = ai_sd_bus_load_unit(bus, unit, &error, &path)
+                defer { free(path) }
+                guard r >= 0, let path else {
+                    // systemd itself answers LoadUnit with a "not-found" unit; a stand-in may say NoSuchUnit.
+                    if sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit") != 0 {
+                        result[unit] = UnitRelations(loadState: "not-found")
+                        continue
+                    }
+                    throw Self.failure("LoadUnit(\(unit))", r, error)
+                }
+                guard var relations = try Self.stringProperty(bus, path, "LoadState", of: unit).map({ UnitRelations(loadState: $0) }) else {
+                    throw SystemdError(message: "\(unit) has no LoadState")
+                }
+                for property in UnitRelations.dependencyProperties {
+                    // Names come from systemd, but are checked like any other.
+                    let names = try Self.listProperty(bus, path, property, of: unit).filter(UnitName.isValid)
+                    if !names.isEmpty { relations.dependencies[property] = names }
+                }
+                for property in UnitRelations.emergencyActionProperties {
+                    if let action = try Self.stringProperty(bus, path, property, of: unit), !action.isEmpty, action != "none" {
+                        relations.emergencyActions[property] = String(action.prefix(64))
+                    }
+                }
+                result[unit] = relations
+            }
+            return result
+        }
+    }
+
+    /// A string property of a unit object; nil when this systemd does not have it.
+    private static func stringProperty(_ bus: OpaquePointer?, _ path: UnsafeMutablePointer<CChar>, _ property: String,
+                                       of unit: String) throws -> String? {
+        var error = ai_sd_bus_error_null()
+        defer { sd_bus_error_free(&error) }
+        var value: UnsafeMutablePointer<CChar>?
+        let r = sd_bus_get_property_string(bus, "org.freedesktop.systemd1", path, "org.freedesktop.systemd1.Unit", property, &error, &value)
+        defer { free(value) }
+        if r < 0 {
+            if isUnknownProperty(error) { return nil }
+            throw failure("Get(\(unit), \(property))", r, error)
+        }
+        return value.map { String(cString: $0) }
+    }
+
+    /// A string-array property of a unit object; empty when this systemd does not have it.
+    private static func listProperty(_ bus: OpaquePointer?, _ path: UnsafeMutablePointer<CChar>, _ property: String,
+                                     of unit: String) throws -> [String] {
+        var error = ai_sd_bus_error_null()
+        defer { sd_bus_error_free(&error) }
+        var list: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+        let r = sd_bus_get_property_strv(bus, "org.freedesktop.systemd1", path, "org.freedesktop.systemd1.Unit", property, &error, &list)
+        if r < 0 {
+            if isUnknownProperty(error) { return [] }
+            throw failure("Get(\(unit), \(property))", r, error)
+        }
+        var names: [String] = []
+        if let list {
+            var index = 0
+            while let item = list[index] {
+                names.append(String(cString: item))
+                free(item)
+                index += 1
+            }
+            free(list)
+        }
+        return names
+    }
+
+    private static func isUnknownProperty(_ error: sd_bus_error) -> Bool {
+        var error = error
+        return sd_bus_error_has_name(&error, "org.freedesktop.DBus.Error.UnknownProperty") != 0
     }
 
     /// The system bus when PID 1 is systemd, or `address` when one is configured; nil where neither exists.

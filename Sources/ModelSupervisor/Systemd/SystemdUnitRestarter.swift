@@ -21,6 +21,10 @@ public struct SdBusUnitRestarter: SystemdUnitRestarting {
 public struct SystemdError: Error, Sendable, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+
+    public init(message: String) {
+        self.message = message
+    }
 }
 
 /// systemd's unit-name rules (systemd.unit(5)): a prefix of `[A-Za-z0-9:_.\-\\@]`, a known type suffix, at
@@ -39,5 +43,11 @@ public enum UnitName {
         return prefix.unicodeScalars.allSatisfy { scalar in
             scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || ":_.-\\@".unicodeScalars.contains(scalar))
         }
+    }
+
+    /// A unit name in which `*` may stand for any run of characters (`sshd@*.service`, `systemd-*.service`): valid
+    /// when it ends in a type suffix and reading each `*` as a letter gives a valid name.
+    public static func isValidPattern(_ pattern: String) -> Bool {
+        isValid(pattern.replacingOccurrences(of: "*", with: "x"))
     }
 }
