@@ -32,6 +32,13 @@ public final class FileTailer {
         public var description: String { "inode=\(inode);offset=\(offset)" }
     }
 
+    /// A complete line and where the file is read up to once it is consumed: a cursor stored with it resumes right
+    /// after it.
+    public struct Line: Sendable, Equatable {
+        public let bytes: [UInt8]
+        public let end: Cursor
+    }
+
     public let path: String
     private var handle: FileHandle?
     private var inode: UInt64 = 0
@@ -60,8 +67,8 @@ public final class FileTailer {
     public var cursor: Cursor? { handle == nil ? nil : Cursor(inode: inode, offset: offset) }
 
     /// The complete lines written since the last call.
-    public func poll() -> [[UInt8]] {
-        var lines: [[UInt8]] = []
+    public func poll() -> [Line] {
+        var lines: [Line] = []
         if handle == nil {
             guard let (handle, identity, _) = Self.open(path) else { return [] }
             (self.handle, inode, offset, partial) = (handle, identity, 0, [])
@@ -72,7 +79,7 @@ public final class FileTailer {
         var info = stat()
         if stat(path, &info) == 0 {
             if UInt64(info.st_ino) != inode || Int64(info.st_size) < offset + Int64(partial.count) {
-                if !partial.isEmpty { lines.append(partial) }
+                if !partial.isEmpty { lines.append(Line(bytes: partial, end: Cursor(inode: inode, offset: offset + Int64(partial.count)))) }
                 handle?.closeFile()
                 handle = nil
                 partial = []
@@ -85,7 +92,7 @@ public final class FileTailer {
         return lines
     }
 
-    private func read(into lines: inout [[UInt8]]) {
+    private func read(into lines: inout [Line]) {
         guard let handle else { return }
         while true {
             let chunk = handle.readData(ofLength: 1 << 16)
@@ -93,13 +100,14 @@ public final class FileTailer {
             for byte in chunk {
                 if byte == UInt8(ascii: "\n") {
                     offset += Int64(partial.count + 1)
-                    lines.append(partial.last == UInt8(ascii: "\r") ? Array(partial.dropLast()) : partial)
+                    lines.append(Line(bytes: partial.last == UInt8(ascii: "\r") ? Array(partial.dropLast()) : partial,
+                                      end: Cursor(inode: inode, offset: offset)))
                     partial.removeAll(keepingCapacity: true)
                 } else {
                     partial.append(byte)
                     if partial.count >= Self.maximumLine {
                         offset += Int64(partial.count)
-                        lines.append(partial)
+                        lines.append(Line(bytes: partial, end: Cursor(inode: inode, offset: offset)))
                         partial.removeAll(keepingCapacity: true)
                     }
                 }

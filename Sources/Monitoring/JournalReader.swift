@@ -65,6 +65,12 @@ public final class JournalReader: @unchecked Sendable {
         sd_journal_close(journal)
     }
 
+    /// Closes the handle now (on the thread that used it); reads after this return nothing.
+    public func close() {
+        sd_journal_close(journal)
+        journal = nil
+    }
+
     /// Up to `limit` entries that arrived since the last read, oldest first, each with its cursor.
     public func read(limit: Int) -> [(record: LogRecord, cursor: String)] {
         guard let journal else { return [] }

@@ -1,8 +1,9 @@
 import Foundation
 
 /// One log entry, from the journal or a file. Every field came from outside and is treated as hostile:
-/// parsers bound lengths and replace control characters before anything else sees them.
-public struct LogRecord: Sendable, Equatable {
+/// parsers bound lengths and replace control characters before anything else sees them. Decoding goes through
+/// the same cleaning.
+public struct LogRecord: Sendable, Equatable, Codable {
     public var message: String
     /// syslog priority 0 (emerg) … 7 (debug), when the source says.
     public var priority: Int?
@@ -22,6 +23,16 @@ public struct LogRecord: Sendable, Equatable {
         self.pid = pid.flatMap { $0 > 0 ? $0 : nil }
         self.hostname = hostname.map { LogText.clean($0, limit: 256) }
         self.timestampMicroseconds = timestampMicroseconds
+    }
+
+    enum CodingKeys: String, CodingKey { case message, priority, unit, identifier, pid, hostname, timestampMicroseconds }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(message: try c.decode(String.self, forKey: .message), priority: try c.decodeIfPresent(Int.self, forKey: .priority),
+                  unit: try c.decodeIfPresent(String.self, forKey: .unit), identifier: try c.decodeIfPresent(String.self, forKey: .identifier),
+                  pid: try c.decodeIfPresent(Int.self, forKey: .pid), hostname: try c.decodeIfPresent(String.self, forKey: .hostname),
+                  timestampMicroseconds: try c.decodeIfPresent(Int64.self, forKey: .timestampMicroseconds))
     }
 }
 

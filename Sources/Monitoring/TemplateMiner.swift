@@ -44,6 +44,8 @@ public struct TemplateMiner: Sendable {
     private var scratch: [UInt8] = []
     /// token count → first token → indices into `templates`.
     private var tree: [Int: [String: [Int]]] = [:]
+    /// Template id → index into `templates`.
+    private var indexByID: [Int: Int] = [:]
     private var nextID: Int
 
     public init(similarity: Double = 0.5, firstID: Int = 1) {
@@ -58,7 +60,7 @@ public struct TemplateMiner: Sendable {
     }
 
     public subscript(id: Int) -> Template? {
-        templates.first { $0.id == id }
+        indexByID[id].map { templates[$0] }
     }
 
     public mutating func add(_ message: String) -> Match {
@@ -97,6 +99,7 @@ public struct TemplateMiner: Sendable {
     private mutating func insert(_ template: Template) -> Int {
         templates.append(template)
         let index = templates.count - 1
+        indexByID[template.id] = index
         let first = template.tokens.first.map(Self.bucket) ?? ""
         tree[template.tokens.count, default: [:]][first, default: []].append(index)
         return index

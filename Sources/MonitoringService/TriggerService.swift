@@ -4,30 +4,41 @@ import ModelSupervisor
 import Monitoring
 import ServiceLifecycle
 import Store
+import Synchronization
 import UpstreamClient
 
-/// Layer 1 inside the daemon: follows the journal and the configured log files, mines templates, asks the trigger model about
-/// new ones (when it is Ready) and stores events, templates, verdicts and each file's position.
+/// Layer 1 inside the daemon: follows the journal and the configured log files, watches host metrics, and drives
+/// ``TriggerStateMachine`` — performing what it asks (classify a batch, store a commit) and feeding back what
+/// happens (lines read, verdicts, the trigger model's availability, time).
 ///
-/// The journal's cursor and each file's position are stored only when no line read from it still waits for a verdict, so a crash or a
-/// restart neither loses a line nor judges one twice. It runs on its own task: monitoring never waits for
-/// another layer, and a model that is loading only delays verdicts, not reading.
+/// Reading never waits for the model: a classification runs in a task of its own and its answer comes back as an
+/// event, while lines keep being read (those of templates without a verdict are held, bounded). The journal handle
+/// lives on a thread of its own and the store is written on another, both off Swift's cooperative pool. A commit
+/// writes events, templates, verdicts and each source's cursor in one transaction, and a cursor never passes a
+/// held line: a crash or a restart neither loses a line nor judges one twice.
 public struct TriggerService: Service {
     let configuration: DaemonConfiguration
     let store: any MonitoringStore
     let logger: Logger
     let pollInterval: Duration
+    /// Whether the trigger model can be asked now: the supervisor's word.
+    let triggerModel: @Sendable () -> TriggerStateMachine.ModelAvailability
+    /// Where Layer 1's backlog is published for `ai-sysadmin status`.
+    let backlog: BacklogBoard
     /// Told of each critical event once it is stored (notifications); must not block.
     let onCritical: @Sendable (TriggerEvent) -> Void
     /// Where failed units are read from (sd-bus); nil where there is no systemd.
     let systemd: (any SystemdManaging)?
 
     public init(configuration: DaemonConfiguration, store: any MonitoringStore, logger: Logger, pollInterval: Duration = .milliseconds(500),
+                triggerModel: @escaping @Sendable () -> TriggerStateMachine.ModelAvailability, backlog: BacklogBoard = BacklogBoard(),
                 systemd: (any SystemdManaging)? = nil, onCritical: @escaping @Sendable (TriggerEvent) -> Void = { _ in }) {
         self.configuration = configuration
         self.store = store
         self.logger = logger
         self.pollInterval = pollInterval
+        self.triggerModel = triggerModel
+        self.backlog = backlog
         self.systemd = systemd
         self.onCritical = onCritical
     }
@@ -42,11 +53,15 @@ public struct TriggerService: Service {
         if !settings.files.isEmpty {
             logger.info("following \(settings.files.count) log file(s)", metadata: ["ai.monitoring.files": "\(settings.files.joined(separator: ","))"])
         }
-        try await cancelWhenGracefulShutdown { try await watch(settings) }
+        let writer = DedicatedThread(name: "ai-sysadmin-layer1-store")
+        defer { writer.stop() }
+        let follower = try await Follower.start(self, writer: writer)
+        await cancelWhenGracefulShutdown { await follower.follow() }
+        await follower.finish()
     }
 
     /// The journal, when this host has one (or a directory of journal files is configured); said once when not.
-    private func openJournal(_ settings: MonitoringConfiguration) throws -> JournalReader? {
+    func openJournal(_ settings: MonitoringConfiguration, writer: DedicatedThread) async throws -> JournalFollower? {
         guard settings.journal else { return nil }
         guard settings.journalDirectory != nil || JournalReader.systemJournalExists else {
             let fallback = settings.files.isEmpty ? "no log source: only host metrics are watched (set monitoring.files)" : "following monitoring.files only"
@@ -54,109 +69,234 @@ public struct TriggerService: Service {
             return nil
         }
         let source = settings.journalDirectory.map { "journal:\($0)" } ?? "journal"
-        let reader = try JournalReader(directory: settings.journalDirectory, after: try store.cursor(for: source))
+        let store = self.store
+        let cursor = try await writer.run { try store.cursor(for: source) }
+        let journal = try await JournalFollower.open(directory: settings.journalDirectory, after: cursor)
         logger.info("following the journal", metadata: ["ai.monitoring.journal": "\(settings.journalDirectory ?? "system")",
-                                                        "ai.monitoring.resumed": "\(reader.cursor != nil)"])
-        return reader
+                                                        "ai.monitoring.resumed": "\(journal.resumed)"])
+        return journal
     }
+}
 
-    private func watch(_ settings: MonitoringConfiguration) async throws {
-        let tailers = try settings.files.map { path in
-            FileTailer(path: path, cursor: try store.cursor(for: "file:" + path).flatMap(FileTailer.Cursor.init))
-        }
-        let journal = try openJournal(settings)
-        var known = try store.verdicts(validAt: Date())
-        let configuration = configuration
-        let makeClient: @Sendable () -> OpenAIClient = { configuration.client(for: .trigger) }
-        // Validated by `config check` already; a rule that still fails to compile is a programming error here.
-        let rules = try settings.rules.map(OperatorRule.init)
-        // Without a trigger model (models.trigger.enable false) lines are judged by the rules alone.
-        let classifier = configuration.models.trigger.enable ? TriggerClassifier(makeClient: makeClient) : nil
-        var pipeline = TriggerPipeline(classifier: classifier, miner: TemplateMiner(restoring: try store.templates()),
-                                       verdicts: known, batchSize: settings.templateBatch, rules: rules)
-        var waitingSince: ContinuousClock.Instant?
-        var lastRetention = ContinuousClock.now - .seconds(3600)
+/// The latest Layer 1 backlog, written by the service and read by the control socket.
+public final class BacklogBoard: Sendable {
+    private let latest = Mutex<MonitoringBacklog?>(nil)
+
+    public init() {}
+
+    public var current: MonitoringBacklog? { latest.withLock { $0 } }
+
+    func publish(_ backlog: MonitoringBacklog) { latest.withLock { $0 = backlog } }
+}
+
+extension TriggerService {
+    /// One run of Layer 1: its sources, its state machine, and the steps of each poll.
+    actor Follower {
+        let service: TriggerService
+        let settings: MonitoringConfiguration
+        let writer: DedicatedThread
+        let journal: JournalFollower?
+        let tailers: [FileTailer]
+        let classifier: TriggerClassifier?
+        var machine: TriggerStateMachine
         var sampler = MetricSampler()
-        let limits = settings.metrics
-        var metricTriggers = MetricTriggers(thresholds: .init(
-            cpuPercent: limits.cpuPercent, memoryPercent: limits.memoryPercent, swapPercent: limits.swapPercent,
-            diskPercent: limits.diskPercent, loadPerCPU: limits.loadPerCPU, samples: limits.samples))
-        var lastSample = ContinuousClock.now - .seconds(limits.intervalSeconds)
-        // Events not yet in the store (it failed): kept and written with the next batch.
-        var events: [TriggerEvent] = []
+        var metricTriggers: MetricTriggers
+        var lastSample: ContinuousClock.Instant
+        /// What the store could not take yet; written with the next commit.
+        var unstored = TriggerStateMachine.Commit()
+        var lastRetention = ContinuousClock.now - .seconds(3600)
+        var classification: Task<Void, Never>?
+        /// Classification answers, delivered by the task that asked.
+        var answers: [(results: [Int: Result<Verdict, TriggerClassifier.Failure>], calls: Int)] = []
+        let wakeups: AsyncStream<Void>
+        let wake: AsyncStream<Void>.Continuation
 
-        while !Task.isCancelled {
-            var processed = 0
-            // Bounded per poll, so a flood (100k lines a minute) is worked off between metric samples and store writes.
-            for (record, _) in journal?.read(limit: 20_000) ?? [] {
-                events += await pipeline.process(record)
-                processed += 1
+        var logger: Logger { service.logger }
+
+        init(service: TriggerService, writer: DedicatedThread, journal: JournalFollower?, tailers: [FileTailer], classifier: TriggerClassifier?,
+             machine: TriggerStateMachine) {
+            self.service = service
+            self.settings = service.configuration.monitoring
+            self.writer = writer
+            self.journal = journal
+            self.tailers = tailers
+            self.classifier = classifier
+            self.machine = machine
+            let limits = settings.metrics
+            metricTriggers = MetricTriggers(thresholds: .init(
+                cpuPercent: limits.cpuPercent, memoryPercent: limits.memoryPercent, swapPercent: limits.swapPercent,
+                diskPercent: limits.diskPercent, loadPerCPU: limits.loadPerCPU, samples: limits.samples))
+            lastSample = .now - .seconds(limits.intervalSeconds)
+            (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        }
+
+        static func start(_ service: TriggerService, writer: DedicatedThread) async throws -> Follower {
+            let settings = service.configuration.monitoring
+            let store = service.store
+            let (templates, verdicts, provisional, decidedAhead, fileCursors) = try await writer.run {
+                (try store.templates(), try store.verdicts(validAt: Date()), try store.provisionalLines(), try store.decidedAhead(),
+                 try settings.files.map { try store.cursor(for: "file:" + $0) })
+            }
+            let tailers = zip(settings.files, fileCursors).map { path, cursor in FileTailer(path: path, cursor: cursor.flatMap(FileTailer.Cursor.init)) }
+            let journal = try await service.openJournal(settings, writer: writer)
+            let configuration = service.configuration
+            // Without a trigger model (models.trigger.enable false) lines are judged by the rules alone.
+            let classifier = configuration.models.trigger.enable ? TriggerClassifier(makeClient: { configuration.client(for: .trigger) }) : nil
+            // Validated by `config check` already; a rule that still fails to compile is a programming error here.
+            let rules = try settings.rules.map(OperatorRule.init)
+            let machine = TriggerStateMachine(
+                settings: .init(batchSize: settings.templateBatch, flushAfter: .seconds(settings.flushSeconds), holdLimit: .seconds(settings.holdSeconds)),
+                miner: TemplateMiner(restoring: templates), verdicts: verdicts, rules: rules, classifying: classifier != nil,
+                provisional: provisional, decidedAhead: decidedAhead, at: .now)
+            if !machine.templatesWaiting.isEmpty || !provisional.isEmpty {
+                service.logger.notice("\(machine.templatesWaiting.count) templates wait for a verdict from an earlier run; \(provisional.count) lines decided by the rules alone wait to be judged again")
+            }
+            return Follower(service: service, writer: writer, journal: journal, tailers: tailers, classifier: classifier, machine: machine)
+        }
+
+        /// Polls until cancelled: every `pollInterval`, and at once when a classification answers.
+        func follow() async {
+            let (wake, interval) = (self.wake, service.pollInterval)
+            let ticker = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    wake.yield()
+                }
+            }
+            defer { ticker.cancel() }
+            var availability: TriggerStateMachine.ModelAvailability?
+            for await _ in wakeups where !Task.isCancelled {
+                var actions: [TriggerStateMachine.Action] = []
+                let delivered = answers
+                answers.removeAll()
+                for answer in delivered {
+                    actions += machine.handle(.classified(answer.results, modelCalls: answer.calls), at: .now)
+                }
+                let current = service.triggerModel()
+                if current != availability {
+                    availability = current
+                    actions += machine.handle(.model(current), at: .now)
+                }
+                actions += await readSources()
+                unstored.events += await sampleMetrics()
+                actions += machine.handle(.tick, at: .now)
+                await perform(actions)
+                await retainIfDue()
+                service.backlog.publish(machine.backlog(at: .now))
+            }
+        }
+
+        /// On shutdown: what was decided is stored; held lines stay before their sources' cursors and are read again.
+        func finish() async {
+            classification?.cancel()
+            await perform(machine.handle(.tick, at: .now))
+            await journal?.close()
+        }
+
+        // MARK: Steps
+
+        /// Reads what the sources have now, bounded per poll so a flood is worked off between metric samples and
+        /// store writes.
+        func readSources() async -> [TriggerStateMachine.Action] {
+            var actions: [TriggerStateMachine.Action] = []
+            if let journal {
+                for (record, cursor) in await journal.read(limit: 20_000) {
+                    actions += machine.handle(.read(record, source: journal.source, position: cursor), at: .now)
+                }
             }
             for tailer in tailers {
                 for line in tailer.poll() {
-                    events += await pipeline.process(LogDumpReader.parseSyslog(line))
-                    processed += 1
+                    actions += machine.handle(.read(LogDumpReader.parseSyslog(line.bytes), source: "file:" + tailer.path,
+                                                    position: line.end.description), at: .now)
                 }
             }
-            if limits.enable, ContinuousClock.now - lastSample >= .seconds(limits.intervalSeconds) {
-                lastSample = .now
-                if let sample = sampler.sample() {
-                    events += metricTriggers.observe(sample)
-                    do { try store.appendMetrics(sample.named, at: Date()) } catch { logger.error("the store failed to keep metrics: \(error)") }
-                }
-                if let systemd {
-                    do {
-                        events += metricTriggers.observeFailedUnits(try await systemd.failedUnits())
-                    } catch {
-                        logger.debug("cannot list failed units: \(error)")
-                    }
-                }
-            }
-            if pipeline.hasWaiting {
-                waitingSince = waitingSince ?? .now
-                if ContinuousClock.now - waitingSince! >= .seconds(settings.flushSeconds) {
-                    if case .ready = await makeClient().health() {
-                        events += await pipeline.flush()
-                    } else if ContinuousClock.now - waitingSince! >= .seconds(60) {
-                        // The model has been away a minute: judge the lines by the rules, ask about their
-                        // templates once it is back.
-                        events += pipeline.decideWithoutModel()
-                    }
+            return actions
+        }
+
+        /// Host metrics and failed units, when their interval is due: events for the next commit.
+        func sampleMetrics() async -> [TriggerEvent] {
+            let limits = settings.metrics
+            guard limits.enable, ContinuousClock.now - lastSample >= .seconds(limits.intervalSeconds) else { return [] }
+            lastSample = .now
+            var events: [TriggerEvent] = []
+            if let sample = sampler.sample() {
+                events += metricTriggers.observe(sample)
+                let (store, readings) = (service.store, sample.named)
+                do {
+                    try await writer.run { try store.appendMetrics(readings, at: Date()) }
+                } catch {
+                    logger.error("the store failed to keep metrics: \(error)")
                 }
             }
-            if !pipeline.hasWaiting { waitingSince = nil }
+            if let systemd = service.systemd {
+                do {
+                    events += metricTriggers.observeFailedUnits(try await systemd.failedUnits())
+                } catch {
+                    logger.debug("cannot list failed units: \(error)")
+                }
+            }
+            return events
+        }
+
+        func perform(_ actions: [TriggerStateMachine.Action]) async {
+            for action in actions {
+                switch action {
+                case .classify(let batch):
+                    classify(batch)
+                case .store(let commit):
+                    unstored.absorb(commit)
+                }
+            }
+            await store()
+        }
+
+        /// Asks the trigger model in a task of its own; the answer wakes the loop.
+        func classify(_ batch: [TriggerStateMachine.TemplateRequest]) {
+            guard let classifier else { return }
+            logger.debug("classifying \(batch.count) templates")
+            classification = Task {
+                let (results, calls) = await classifier.classify(batch.map { (key: $0.id, text: $0.text) })
+                await self.deliver(results, calls: calls)
+            }
+        }
+
+        func deliver(_ results: [Int: Result<Verdict, TriggerClassifier.Failure>], calls: Int) {
+            answers.append((results, calls))
+            wake.yield()
+        }
+
+        /// Writes what waits in one transaction, on the store's thread; kept for the next attempt when the store fails.
+        func store() async {
+            guard !unstored.isEmpty else { return }
+            let (store, commit, validFor) = (service.store, unstored, settings.verdictDays * 86_400)
             do {
-                try store.append(events, processedAt: Date())
-                for event in events where event.severity == .critical { onCritical(event) }
-                for event in events where event.escalate {
-                    logger.warning("\(event.summary)", metadata: [
-                        "ai.event.severity": "\(event.severity.rawValue)", "ai.event.category": "\(event.category.rawValue)",
-                        "ai.event.unit": "\(event.record.unit ?? event.record.identifier ?? "-")",
-                    ])
-                }
-                let decided = pipeline.verdicts.filter { known[$0.key] == nil }
-                if !decided.isEmpty || processed > 0 {
-                    try store.save(templates: pipeline.miner.templates, verdicts: decided, decidedAt: Date(),
-                                   validFor: settings.verdictDays * 86_400)
-                    known.merge(decided) { _, new in new }
-                }
-                events.removeAll(keepingCapacity: true)
-                if !pipeline.hasWaiting {
-                    for tailer in tailers {
-                        if let cursor = tailer.cursor { try store.setCursor(cursor.description, for: "file:" + tailer.path) }
-                    }
-                    if let journal, let cursor = journal.cursor { try store.setCursor(cursor, for: journal.source) }
-                }
-                if ContinuousClock.now - lastRetention >= .seconds(3600) {
-                    let cutoff = Date().addingTimeInterval(-settings.eventRetentionDays * 86_400)
-                    let deleted = try store.deleteEvents(olderThan: cutoff) + store.deleteMetrics(olderThan: cutoff)
-                    if deleted > 0 { logger.info("retention deleted \(deleted) events and metric readings older than \(settings.eventRetentionDays) days") }
-                    lastRetention = .now
-                }
+                try await writer.run { try store.commit(commit, at: Date(), verdictsValidFor: validFor) }
             } catch {
-                logger.error("the store failed: \(error); \(events.count) events are kept for the next attempt")
+                logger.error("the store failed: \(error); \(commit.events.count) events are kept for the next attempt")
+                return
             }
-            try? await Task.sleep(for: pollInterval)
+            unstored = TriggerStateMachine.Commit()
+            for event in commit.events where event.severity == .critical { service.onCritical(event) }
+            for event in commit.events where event.escalate {
+                logger.warning("\(event.summary)", metadata: [
+                    "ai.event.severity": "\(event.severity.rawValue)", "ai.event.category": "\(event.category.rawValue)",
+                    "ai.event.unit": "\(event.record.unit ?? event.record.identifier ?? "-")",
+                ])
+            }
+        }
+
+        /// Deletes events and metric readings past their retention, once an hour.
+        func retainIfDue() async {
+            guard ContinuousClock.now - lastRetention >= .seconds(3600) else { return }
+            lastRetention = .now
+            let (store, days) = (service.store, settings.eventRetentionDays)
+            let cutoff = Date().addingTimeInterval(-days * 86_400)
+            do {
+                let deleted = try await writer.run { try store.deleteEvents(olderThan: cutoff) + store.deleteMetrics(olderThan: cutoff) }
+                if deleted > 0 { logger.info("retention deleted \(deleted) events and metric readings older than \(days) days") }
+            } catch {
+                logger.error("retention failed: \(error)")
+            }
         }
     }
 }

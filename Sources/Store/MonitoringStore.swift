@@ -68,6 +68,13 @@ public protocol MonitoringStore: Sendable {
     /// transaction.
     func save(templates: [TemplateMiner.Template], verdicts: [Int: Verdict], decidedAt: Date, validFor: TimeInterval) throws
     func append(_ events: [TriggerEvent], processedAt: Date) throws
+    /// Layer 1's commit in one transaction — events, templates, verdicts, cursors, lines kept for a later verdict
+    /// and those judged again — so a crash leaves either all of it or none: no line lost, none judged twice.
+    func commit(_ commit: TriggerStateMachine.Commit, at date: Date, verdictsValidFor: TimeInterval) throws
+    /// The lines an earlier run decided by the rules alone while their templates had no verdict.
+    func provisionalLines() throws -> [TriggerStateMachine.ProvisionalLine]
+    /// Source → positions of lines decided past the source's cursor (an earlier line was still held).
+    func decidedAhead() throws -> [String: Set<String>]
     func events(since: Date?, limit: Int) throws -> [StoredEvent]
     /// Whether an escalating event arrived at or after `date` (a cheap check a loop can make often).
     func hasEscalation(since date: Date) throws -> Bool
@@ -204,6 +211,22 @@ public final class SQLiteStore: MonitoringStore {
                 t.column("failure", .text)
                 t.column("steps", .text).notNull()
                 t.column("json", .text)
+            }
+        }
+        migrator.registerMigration("v8: provisional lines, lines decided ahead of a cursor") { db in
+            try db.create(table: "decided_ahead") { t in
+                t.column("source", .text).notNull()
+                t.column("position", .text).notNull()
+                t.primaryKey(["source", "position"])
+            }
+            try db.create(table: "provisional_line") { t in
+                t.primaryKey("key", .text)
+                t.column("templateID", .integer).notNull().indexed()
+                t.column("record", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("ruledSeverity", .text)
+                t.column("ruledEscalate", .boolean).notNull()
+                t.column("keptAt", .datetime).notNull()
             }
         }
         migrator.registerMigration("v5: proposals and the audit log") { db in
@@ -397,39 +420,100 @@ public final class SQLiteStore: MonitoringStore {
 
     public func save(templates: [TemplateMiner.Template], verdicts: [Int: Verdict], decidedAt: Date, validFor: TimeInterval) throws {
         try database.write { db in
-            for template in templates {
-                try db.execute(sql: """
-                    INSERT INTO template (id, tokens, lineCount) VALUES (?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET tokens = excluded.tokens, lineCount = excluded.lineCount
-                    """, arguments: [template.id, template.text, template.count])
-            }
-            for (id, verdict) in verdicts {
-                try db.execute(sql: """
-                    INSERT INTO verdict (templateID, severity, category, escalate, summary, decidedAt, expiresAt)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT(templateID) DO UPDATE SET severity = excluded.severity, category = excluded.category,
-                        escalate = excluded.escalate, summary = excluded.summary, decidedAt = excluded.decidedAt,
-                        expiresAt = excluded.expiresAt
-                    """, arguments: [id, verdict.severity.rawValue, verdict.category.rawValue, verdict.escalate, verdict.summary,
-                                     decidedAt, decidedAt.addingTimeInterval(validFor)])
-            }
+            try Self.save(templates: templates, verdicts: verdicts, decidedAt: decidedAt, validFor: validFor, in: db)
         }
     }
 
     public func append(_ events: [TriggerEvent], processedAt: Date) throws {
         guard !events.isEmpty else { return }
-        let now = Int64(processedAt.timeIntervalSince1970 * 1_000_000)
+        try database.write { db in try Self.append(events, processedAt: processedAt, in: db) }
+    }
+
+    public func commit(_ commit: TriggerStateMachine.Commit, at date: Date, verdictsValidFor: TimeInterval) throws {
+        guard !commit.isEmpty else { return }
+        let encoder = JSONEncoder()
         try database.write { db in
-            let statement = try db.makeStatement(sql: """
-                INSERT INTO event (timeMicroseconds, templateID, severity, category, escalate, summary, source, message, unit, identifier)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            for event in events {
-                try statement.execute(arguments: [
-                    event.record.timestampMicroseconds ?? now, event.templateID, event.severity.rawValue, event.category.rawValue,
-                    event.escalate, event.summary, event.source.rawValue, event.record.message, event.record.unit, event.record.identifier,
-                ])
+            try Self.append(commit.events, processedAt: date, in: db)
+            try Self.save(templates: commit.templates, verdicts: commit.verdicts, decidedAt: date, validFor: verdictsValidFor, in: db)
+            for (source, cursor) in commit.cursors { try Self.setCursor(cursor, for: source, in: db) }
+            for (source, positions) in commit.decidedAhead {
+                for position in positions {
+                    try db.execute(sql: "INSERT OR IGNORE INTO decided_ahead (source, position) VALUES (?, ?)", arguments: [source, position])
+                }
             }
+            for (source, positions) in commit.passed {
+                for position in positions {
+                    try db.execute(sql: "DELETE FROM decided_ahead WHERE source = ? AND position = ?", arguments: [source, position])
+                }
+            }
+            for line in commit.provisional {
+                try db.execute(sql: """
+                    INSERT OR REPLACE INTO provisional_line (key, templateID, record, reason, ruledSeverity, ruledEscalate, keptAt)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [line.key, line.templateID, String(decoding: try encoder.encode(line.record), as: UTF8.self), line.reason,
+                                     line.ruledSeverity?.rawValue, line.ruledEscalate, date])
+            }
+            for key in commit.resolved {
+                try db.execute(sql: "DELETE FROM provisional_line WHERE key = ?", arguments: [key])
+            }
+        }
+    }
+
+    public func provisionalLines() throws -> [TriggerStateMachine.ProvisionalLine] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM provisional_line ORDER BY keptAt, key").compactMap { row in
+                let record: String = row["record"]
+                // A row this version cannot read is left for a person to look at, not guessed.
+                guard let decoded = try? JSONDecoder().decode(LogRecord.self, from: Data(record.utf8)) else { return nil }
+                let severity: String? = row["ruledSeverity"]
+                return TriggerStateMachine.ProvisionalLine(key: row["key"], templateID: row["templateID"], record: decoded, reason: row["reason"],
+                                                           ruledSeverity: severity.flatMap(Severity.init(rawValue:)), ruledEscalate: row["ruledEscalate"])
+            }
+        }
+    }
+
+    public func decidedAhead() throws -> [String: Set<String>] {
+        try database.read { db in
+            var positions: [String: Set<String>] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT source, position FROM decided_ahead") {
+                positions[row["source"], default: []].insert(row["position"])
+            }
+            return positions
+        }
+    }
+
+    private static func save(templates: [TemplateMiner.Template], verdicts: [Int: Verdict], decidedAt: Date, validFor: TimeInterval,
+                             in db: Database) throws {
+        for template in templates {
+            try db.execute(sql: """
+                INSERT INTO template (id, tokens, lineCount) VALUES (?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET tokens = excluded.tokens, lineCount = excluded.lineCount
+                """, arguments: [template.id, template.text, template.count])
+        }
+        for (id, verdict) in verdicts {
+            try db.execute(sql: """
+                INSERT INTO verdict (templateID, severity, category, escalate, summary, decidedAt, expiresAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(templateID) DO UPDATE SET severity = excluded.severity, category = excluded.category,
+                    escalate = excluded.escalate, summary = excluded.summary, decidedAt = excluded.decidedAt,
+                    expiresAt = excluded.expiresAt
+                """, arguments: [id, verdict.severity.rawValue, verdict.category.rawValue, verdict.escalate, verdict.summary,
+                                 decidedAt, decidedAt.addingTimeInterval(validFor)])
+        }
+    }
+
+    private static func append(_ events: [TriggerEvent], processedAt: Date, in db: Database) throws {
+        guard !events.isEmpty else { return }
+        let now = Int64(processedAt.timeIntervalSince1970 * 1_000_000)
+        let statement = try db.makeStatement(sql: """
+            INSERT INTO event (timeMicroseconds, templateID, severity, category, escalate, summary, source, message, unit, identifier)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        for event in events {
+            try statement.execute(arguments: [
+                event.record.timestampMicroseconds ?? now, event.templateID, event.severity.rawValue, event.category.rawValue,
+                event.escalate, event.summary, event.source.rawValue, event.record.message, event.record.unit, event.record.identifier,
+            ])
         }
     }
 
@@ -460,10 +544,12 @@ public final class SQLiteStore: MonitoringStore {
     }
 
     public func setCursor(_ cursor: String, for source: String) throws {
-        try database.write { db in
-            try db.execute(sql: "INSERT INTO cursor (source, value) VALUES (?, ?) ON CONFLICT(source) DO UPDATE SET value = excluded.value",
-                           arguments: [source, cursor])
-        }
+        try database.write { db in try Self.setCursor(cursor, for: source, in: db) }
+    }
+
+    private static func setCursor(_ cursor: String, for source: String, in db: Database) throws {
+        try db.execute(sql: "INSERT INTO cursor (source, value) VALUES (?, ?) ON CONFLICT(source) DO UPDATE SET value = excluded.value",
+                       arguments: [source, cursor])
     }
 
     @discardableResult

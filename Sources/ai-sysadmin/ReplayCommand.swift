@@ -105,51 +105,75 @@ struct ReplayCommand: AsyncParsableCommand {
             throw CommandSupport.fail(program, ["cannot read \(file): \(error.localizedDescription)"])
         }
         var database: SQLiteStore?
-        var known: [Int: Verdict] = [:]
-        var pipeline: TriggerPipeline
+        var machine: TriggerStateMachine
         do {
             database = try store.map { try SQLiteStore(path: $0) }
             let miner = try database.map { TemplateMiner(restoring: try $0.templates()) } ?? TemplateMiner()
-            known = try database?.verdicts(validAt: Date()) ?? [:]
-            pipeline = TriggerPipeline(classifier: classifier, miner: miner, verdicts: known, batchSize: batch, rules: rules)
+            // Lines wait for their templates' verdicts until the input ends, however slow the model; a replay keeps
+            // no provisional lines (it has no cursor to hold back).
+            machine = TriggerStateMachine(
+                settings: .init(batchSize: batch, holdLimit: .seconds(365 * 86_400), keepsProvisional: false, tracksCursors: false),
+                miner: miner, verdicts: try database?.verdicts(validAt: Date()) ?? [:], rules: rules, classifying: classifier != nil,
+                availability: .ready, at: .now)
         } catch {
             throw CommandSupport.fail(program, ["the store \(store ?? ""): \(error)"])
         }
+        if !machine.templatesWaiting.isEmpty, !json {
+            FileHandle.standardError.write(Data("\(machine.templatesWaiting.count) templates in the store have no verdict yet; they are asked about too\n".utf8))
+        }
         let started = ContinuousClock.now
-        var pending: [TriggerEvent] = []
+        var unstored = TriggerStateMachine.Commit()
         // The newest events, for the review's context (which keeps far fewer).
         var recent: [TriggerEvent] = []
-        func keep(_ produced: [TriggerEvent]) throws {
-            if events { produced.forEach { print(Self.describe($0)) } }
-            if review {
-                recent += produced
-                if recent.count > 20_000 { recent.removeFirst(recent.count - 10_000) }
-            }
-            guard let database else { return }
-            pending += produced
-            if pending.count >= 1000 {
-                try database.append(pending, processedAt: Date())
-                pending.removeAll(keepingCapacity: true)
+        /// Performs the machine's actions: a classification is awaited here (a replay has nothing else to do).
+        func perform(_ actions: [TriggerStateMachine.Action]) async throws {
+            var queue = actions
+            while !queue.isEmpty {
+                switch queue.removeFirst() {
+                case .classify(let batch):
+                    guard let classifier else { continue }
+                    let (results, calls) = await classifier.classify(batch.map { (key: $0.id, text: $0.text) })
+                    queue += machine.handle(.classified(results, modelCalls: calls), at: .now)
+                case .store(let commit):
+                    if events { commit.events.forEach { print(Self.describe($0)) } }
+                    if review {
+                        recent += commit.events
+                        if recent.count > 20_000 { recent.removeFirst(recent.count - 10_000) }
+                    }
+                    guard let database else { continue }
+                    unstored.absorb(commit)
+                    if unstored.events.count >= 1000 {
+                        try database.commit(unstored, at: Date(), verdictsValidFor: verdictDays * 86_400)
+                        unstored = TriggerStateMachine.Commit()
+                    }
+                }
             }
         }
         do {
-            for record in reader { try keep(await pipeline.process(record)) }
-            try keep(await pipeline.flush())
-            if let database {
-                try database.append(pending, processedAt: Date())
-                try database.save(templates: pipeline.miner.templates, verdicts: pipeline.verdicts.filter { known[$0.key] == nil },
-                                  decidedAt: Date(), validFor: verdictDays * 86_400)
+            var number = 0
+            for record in reader {
+                number += 1
+                // A replay keeps no cursor: the position is not used.
+                try await perform(machine.handle(.read(record, source: file, position: ""), at: .now))
+                if number % 1000 == 0 { try await perform(machine.handle(.tick, at: .now)) }
             }
+            // Ask about what is left until nothing more can be learnt; then the rest is decided by the rules.
+            while true {
+                let actions = machine.handle(.inputEnded, at: .now)
+                try await perform(actions)
+                if !actions.contains(where: { if case .classify = $0 { true } else { false } }) { break }
+            }
+            if let database { try database.commit(unstored, at: Date(), verdictsValidFor: verdictDays * 86_400) }
         } catch {
             throw CommandSupport.fail(program, ["the store \(store ?? ""): \(error)"])
         }
         let elapsed = ContinuousClock.now - started
-        for (id, reason) in pipeline.failures.sorted(by: { $0.key < $1.key }) {
-            let template = pipeline.miner[id]?.text.prefix(120) ?? ""
+        for (id, reason) in machine.failures.sorted(by: { $0.key < $1.key }) {
+            let template = machine.miner[id]?.text.prefix(120) ?? ""
             FileHandle.standardError.write(Data("template #\(id) not classified: \(reason) — \(template)\n".utf8))
         }
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let counts = pipeline.statistics
+        let counts = machine.statistics
 
         var outcome: ReviewOutcome?
         if review {

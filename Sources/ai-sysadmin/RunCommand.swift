@@ -55,8 +55,17 @@ struct RunCommand: AsyncParsableCommand {
             notifier: notifier.isEnabled ? notifier : nil, logger: Logger(label: "ai-sysadmin.actions"))
         // Failed units are read over D-Bus where systemd runs (or the configured bus); elsewhere they are not watched.
         let systemd = SdBusSystemdManager.available(address: configuration.autonomy.systemdBusAddress)
+        let backlog = BacklogBoard()
+        // Layer 1 asks the trigger model only when the supervisor reports it Ready, and at once when it is again.
+        let triggerModel: @Sendable () -> TriggerStateMachine.ModelAvailability = {
+            guard let trigger = supervisor.status().models.first(where: { $0.layer == .trigger }) else {
+                return .unavailable("the trigger model has not reported yet")
+            }
+            if trigger.state == .ready { return .ready }
+            return .unavailable("it is \(trigger.state.rawValue)\(trigger.lastError.map { ": \($0.split(separator: "\n").first ?? "")" } ?? "")")
+        }
         let monitoring = TriggerService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.monitoring"),
-                                        systemd: systemd, onCritical: { event in
+                                        triggerModel: triggerModel, backlog: backlog, systemd: systemd, onCritical: { event in
             notifier.notify(Notification(kind: .criticalTrigger, title: "Critical: \(event.summary)",
                                          message: "\(event.record.unit ?? event.record.identifier ?? "host"): \(event.record.message.prefix(500))"))
         })
@@ -88,8 +97,11 @@ struct RunCommand: AsyncParsableCommand {
             configuration: configuration, logger: Logger(label: "ai-sysadmin.chat"))
         let review = ReviewService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.review"),
                                    systemd: systemd, slots: slots[.review], proposals: propose, escalate: { await analysis.request($0) })
-        let control = ControlSocketServer(stateDirectory: configuration.stateDirectory, logger: logger,
-                                          status: { supervisor.status() })
+        let control = ControlSocketServer(stateDirectory: configuration.stateDirectory, logger: logger, status: {
+            var status = supervisor.status()
+            status.monitoring = backlog.current
+            return status
+        })
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup,

@@ -6,7 +6,7 @@ import ModelSupervisor
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show each model server's backend, state, pid, endpoint, uptime, restarts and last error.")
+        abstract: "Show each model server's backend, state, pid, endpoint, uptime, restarts and last error, and Layer 1's backlog.")
 
     @Option(name: .customLong("state-dir"), help: ArgumentHelp("The daemon's state directory (where control.sock lives).", valueName: "dir"))
     var stateDirectory = DaemonConfiguration().stateDirectory
@@ -47,6 +47,17 @@ struct StatusCommand: ParsableCommand {
                 index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
             }.joined(separator: "  "))
         }
+        if let monitoring = status.monitoring { print("\n" + Self.describe(monitoring)) }
+    }
+
+    /// `layer 1: 3 templates wait for a verdict (oldest 42s), 12 lines held, …`
+    static func describe(_ backlog: MonitoringBacklog) -> String {
+        var parts = ["\(backlog.templatesWaiting) template\(backlog.templatesWaiting == 1 ? "" : "s") wait for a verdict"
+            + (backlog.oldestWaitingSeconds.map { " (oldest \(formatUptime($0)))" } ?? "")]
+        parts.append("\(backlog.linesHeld) line\(backlog.linesHeld == 1 ? "" : "s") held")
+        if backlog.provisionalLines > 0 { parts.append("\(backlog.provisionalLines) decided by rules alone, to be judged again") }
+        parts.append("\(backlog.classificationFailuresLastHour) classification failure\(backlog.classificationFailuresLastHour == 1 ? "" : "s") in the last hour")
+        return "layer 1: " + parts.joined(separator: ", ") + "; trigger model \(backlog.triggerModel)"
     }
 
     static func formatUptime(_ seconds: Double) -> String {

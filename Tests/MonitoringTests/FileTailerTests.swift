@@ -17,7 +17,7 @@ import Testing
         handle.closeFile()
     }
 
-    private func text(_ lines: [[UInt8]]) -> [String] { lines.map { String(decoding: $0, as: UTF8.self) } }
+    private func text(_ lines: [FileTailer.Line]) -> [String] { lines.map { String(decoding: $0.bytes, as: UTF8.self) } }
 
     @Test func aNewSourceStartsAtTheEndAndReturnsOnlyCompleteLines() throws {
         let path = try directory() + "/app.log"
@@ -28,6 +28,17 @@ import Testing
         #expect(text(tailer.poll()) == ["one"])
         try append("o\r\n", to: path)
         #expect(text(tailer.poll()) == ["two"])
+    }
+
+    /// Layer 1 stores the cursor of the last line it decided, which need not be the last line read.
+    @Test func eachLineCarriesTheCursorThatResumesRightAfterIt() throws {
+        let path = try directory() + "/app.log"
+        try append("a\nbb\nccc\n", to: path)
+        let lines = FileTailer(path: path, cursor: nil, fromStart: true).poll()
+        #expect(text(lines) == ["a", "bb", "ccc"])
+        #expect(text(FileTailer(path: path, cursor: lines[0].end).poll()) == ["bb", "ccc"])
+        #expect(text(FileTailer(path: path, cursor: lines[1].end).poll()) == ["ccc"])
+        #expect(FileTailer(path: path, cursor: lines[2].end).poll().isEmpty)
     }
 
     @Test func aCursorResumesWithoutLossOrRepetition() throws {

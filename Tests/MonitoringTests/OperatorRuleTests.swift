@@ -2,13 +2,21 @@ import ModelSupervisor
 import Testing
 @testable import Monitoring
 
+extension TriggerStateMachine {
+    /// Reads one line and commits: the events it produced.
+    mutating func events(for record: LogRecord, at now: ContinuousClock.Instant = .now) -> [TriggerEvent] {
+        _ = handle(.read(record, source: "test", position: "\(statistics.lines + 1)"), at: now)
+        return handle(.tick, at: now).flatMap { action -> [TriggerEvent] in if case .store(let commit) = action { commit.events } else { [] } }
+    }
+}
+
 @Suite struct OperatorRuleTests {
     @Test func matchingLinesGetTheRulesVerdictWithoutAModel() async throws {
         let rule = try OperatorRule(pattern: #"segfault at [0-9a-f]+"#, severity: "critical", category: "hardware", escalate: true,
                                     summary: "a process crashed")
-        var pipeline = TriggerPipeline(classifier: nil, rules: [rule])
-        let crash = await pipeline.process(LogRecord(message: "app[12]: segfault at 7f3a error 4 in libc.so"))
-        let quiet = await pipeline.process(LogRecord(message: "app[12]: all good"))
+        var machine = TriggerStateMachine(rules: [rule], classifying: false, at: .now)
+        let crash = machine.events(for: LogRecord(message: "app[12]: segfault at 7f3a error 4 in libc.so"))
+        let quiet = machine.events(for: LogRecord(message: "app[12]: all good"))
         #expect(crash.count == 1 && quiet.isEmpty)
         #expect(crash.first?.severity == .critical && crash.first?.source == .rule && crash.first?.escalate == true)
         #expect(crash.first?.summary == "a process crashed")
@@ -16,10 +24,10 @@ import Testing
 
     @Test func theJournalPriorityFloorComesFirst() async throws {
         let noise = try OperatorRule(pattern: "noise", severity: "info", category: "other", escalate: false, summary: "known noise")
-        var pipeline = TriggerPipeline(classifier: nil, rules: [noise])
-        let events = await pipeline.process(LogRecord(message: "noise but critical", priority: 2))
+        var machine = TriggerStateMachine(rules: [noise], classifying: false, at: .now)
+        let events = machine.events(for: LogRecord(message: "noise but critical", priority: 2))
         #expect(events.first?.severity == .critical, "an operator rule must not lower a journal priority 0-2 line")
-        #expect(await pipeline.process(LogRecord(message: "plain noise")).isEmpty)
+        #expect(machine.events(for: LogRecord(message: "plain noise")).isEmpty)
     }
 
     @Test func invalidRulesAreRefusedWithTheReason() {

@@ -13,15 +13,23 @@ usage: broken-upstream.py PORT MODE
              reading a long prompt): for the chat agent, which probes /props first
   tool-calls answer like a tool-capable model: a call to get_weather(city=Paris), streamed as deltas (split
              arguments, usage when asked) or whole; not broken, but no small llama.cpp model does it reliably
+  busy       healthy /health and /props, but 503 "no slot available" for every completion
+  slow-verdicts SECONDS
+             healthy /health and /props; a trigger classification is answered after SECONDS with a valid
+             verdict for every template it names (severity error, summary "slow verdict"): a model that thinks long
 Each event is one line on stdout: "listening", "request PATH", "body JSON" (the request body as received),
-"closed PATH" (the client hung up).
+"closed PATH" (the client hung up), and for slow-verdicts "answered N" when the N-th classification is answered.
 """
 import json
 import socket
 import sys
 import threading
+import time
 
 port, mode = int(sys.argv[1]), sys.argv[2]
+delay = float(sys.argv[3]) if len(sys.argv) > 3 else 5.0
+answered = 0
+lock = threading.Lock()
 
 
 def say(line):
@@ -47,11 +55,19 @@ def handle(conn):
             body += chunk
         say(f"request {path}")
         say("body " + body.decode("utf-8", "replace").replace("\n", " "))
-        if mode == "stall-chat" and path in ("/health", "/props"):
+        if mode in ("stall-chat", "busy", "slow-verdicts") and path in ("/health", "/props"):
             payload = json.dumps({"status": "ok"} if path == "/health" else
                                  {"default_generation_settings": {"n_ctx": 4096}, "total_slots": 1}).encode()
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
                          + str(len(payload)).encode() + b"\r\nConnection: close\r\n\r\n" + payload)
+            return
+        if mode == "busy":
+            payload = b'{"error":{"code":503,"message":"no slot available","type":"unavailable_error"}}'
+            conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: "
+                         + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+            return
+        if mode == "slow-verdicts":
+            answer_slowly(conn, json.loads(body))
             return
         if mode == "loading":
             payload = b'{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}'
@@ -86,6 +102,24 @@ def handle(conn):
         if mode == "stall-sse":
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
         wait_for_close(conn, path)
+
+
+def answer_slowly(conn, request):
+    """Valid verdicts, one per template the schema asks for, after `delay` seconds."""
+    global answered
+    schema = request["response_format"]["json_schema"]["schema"]
+    count = len(schema["properties"]["verdicts"]["prefixItems"])
+    time.sleep(delay)
+    content = json.dumps({"verdicts": [{"template": n, "severity": "error", "category": "service", "escalate": False,
+                                        "summary": "slow verdict"} for n in range(1, count + 1)]})
+    payload = json.dumps({"id": "x", "object": "chat.completion", "created": 1, "model": "m",
+                          "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+                          "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                 + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+    with lock:
+        answered += 1
+        say(f"answered {answered}")
 
 
 def wait_for_close(conn, path):

@@ -73,8 +73,8 @@ public struct ConfigurationValidator: Sendable {
         if monitoring.review.intervalSeconds <= 0 || monitoring.review.escalationDelaySeconds < 0 {
             global("monitoring.review", "intervalSeconds must be greater than 0 and escalationDelaySeconds not negative")
         }
-        if monitoring.flushSeconds <= 0 || monitoring.verdictDays <= 0 || monitoring.eventRetentionDays <= 0 {
-            global("monitoring", "flushSeconds, verdictDays and eventRetentionDays must be greater than 0")
+        if monitoring.flushSeconds <= 0 || monitoring.holdSeconds <= 0 || monitoring.verdictDays <= 0 || monitoring.eventRetentionDays <= 0 {
+            global("monitoring", "flushSeconds, holdSeconds, verdictDays and eventRetentionDays must be greater than 0")
         }
 
         let autonomy = config.autonomy

@@ -212,6 +212,9 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
     public var templateBatch = 8
     /// A new template waits at most this long for others to share its request.
     public var flushSeconds = 2.0
+    /// A line whose template has no verdict yet waits at most this long (the trigger model loading, down or slow);
+    /// then the rules decide it, and it is judged again when the verdict comes (a late event if it deserves one).
+    public var holdSeconds = 60.0
     /// How long a verdict is trusted before its template is asked about again.
     public var verdictDays = 7.0
     /// Events older than this are deleted.
@@ -308,7 +311,7 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case enable, journal, journalDirectory, files, templateBatch, flushSeconds, verdictDays, eventRetentionDays, rules, metrics, review
+        case enable, journal, journalDirectory, files, templateBatch, flushSeconds, holdSeconds, verdictDays, eventRetentionDays, rules, metrics, review
     }
 
     public init(from decoder: any Decoder) throws {
@@ -320,6 +323,7 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
         files = try c.decode(.files, default: files)
         templateBatch = try c.decode(.templateBatch, default: templateBatch)
         flushSeconds = try c.decode(.flushSeconds, default: flushSeconds)
+        holdSeconds = try c.decode(.holdSeconds, default: holdSeconds)
         verdictDays = try c.decode(.verdictDays, default: verdictDays)
         eventRetentionDays = try c.decode(.eventRetentionDays, default: eventRetentionDays)
         rules = try c.decode(.rules, default: rules)
