@@ -3,12 +3,16 @@
 # Units, as the deployment contract says:
 #   ai-sysadmin-keys      oneshot: the per-boot key the model servers require (a 0600 file, root only),
 #                         handed to the other units with LoadCredential
-#   ai-sysadmin-models    oneshot: `ai-sysadmin models pull` for every model given by name (skipped when none)
+#   ai-sysadmin-models    `ai-sysadmin models pull` for every model given by name, in the background (skipped when
+#                         none): `nixos-rebuild switch` does not wait for gigabytes of downloads
 #   llama-trigger, llama-review, llama-meta
-#                         `ai-sysadmin serve-model LAYER`, which becomes llama-server with the daemon's own
-#                         command line (--host --port --model --ctx-size --n-gpu-layers ...); Restart=always
-#   ai-sysadmin-api       the OpenAI-compatible gateway; after and requiring llama-meta
-#   ${aiName}-ai          the daemon (Type=notify, WatchdogSec); after and requiring the model units
+#                         `ai-sysadmin serve-model LAYER --wait-for-model`, which waits for its model file (the
+#                         unit's status shows the download's progress) and becomes llama-server with the daemon's
+#                         own command line (--host --port --model --ctx-size --n-gpu-layers ...); Restart=always
+#   ai-sysadmin-api       the OpenAI-compatible gateway; after and wanting llama-meta
+#   ${aiName}-ai          the daemon (Type=notify, WatchdogSec); after and wanting the model units. Wants=, not
+#                         Requires=: the daemon restarts a hung model unit over D-Bus, and Requires= would restart
+#                         the daemon (and the gateway) with it.
 #
 # Every unit reads one generated configuration file, checked at build time with `ai-sysadmin config check`.
 { config, lib, pkgs, ... }:
@@ -28,11 +32,20 @@ let
     review = { option = "reviewModel"; port = 40081; model = "qwen3:4b"; contextSize = 32768; };
     meta = { option = "metaModel"; port = 40082; model = "qwen3:14b"; contextSize = 131072; };
   };
-  layerNames = attrNames layers;
+  # Smallest first: the trigger model is downloaded (and so starts) soonest.
+  layerNames = [ "trigger" "review" "meta" ];
   server = name: llama.${layers.${name}.option};
   enabledLayers = filter (name: (server name).enable) layerNames;
 
-  gpu = llama.acceleration == "cuda" || llama.acceleration == "rocm";
+  # Whether a llama.cpp build uses a GPU: nixpkgs' llama-cpp says so only in its CMake flags.
+  usesGpu = package: lib.any (flag: builtins.elem flag [ "-DGGML_CUDA:BOOL=TRUE" "-DGGML_HIP:BOOL=TRUE" "-DGGML_VULKAN:BOOL=TRUE" ])
+    (package.cmakeFlags or [ ]);
+  # GPU access (devices, groups, offloaded layers) follows the build that actually runs: `acceleration`, a GPU
+  # `llamacpp.package`, or nixpkgs' own config.cudaSupport / config.rocmSupport when neither is given.
+  gpu =
+    if llama.package != null then usesGpu llama.package
+    else if llama.acceleration != null then llama.acceleration == "cuda" || llama.acceleration == "rocm"
+    else (pkgs.config.cudaSupport or false) || (pkgs.config.rocmSupport or false);
 
   # The llama.cpp build that matches `acceleration`; `null` leaves nixpkgs' defaults (config.cudaSupport, ...).
   llamaPackage =
@@ -48,11 +61,14 @@ let
   modelFile = model:
     let text = toString model; in
     if isModelName model
-    then "${cfg.modelDirectory}/${lib.replaceStrings [ ":" ] [ "-" ] text}${optionalString (!lib.hasSuffix ".gguf" text) ".gguf"}"
+    then "${toString cfg.modelDirectory}/${lib.replaceStrings [ ":" ] [ "-" ] text}${optionalString (!lib.hasSuffix ".gguf" text) ".gguf"}"
     else text;
   namedModels = unique (map (name: toString (server name).model) (filter (name: isModelName (server name).model) enabledLayers));
 
-  isLoopback = host: builtins.elem host [ "127.0.0.1" "::1" "localhost" ];
+  # The daemon's rule (ConfigurationValidator.isLoopback): localhost, ::1, and all of 127.0.0.0/8.
+  isLoopback = host: host == "localhost" || host == "::1" || host == "[::1]" || lib.hasPrefix "127." host;
+  # An IPv6 address in a URL needs brackets.
+  urlHost = host: if lib.hasInfix ":" host && !(lib.hasPrefix "[" host) then "[${host}]" else host;
 
   # The unit policy the executor enforces (compiled into the binary from the same file): services only, never a
   # protected one. The polkit rule below is generated from it with the executor's own template, so polkit allows
@@ -70,6 +86,22 @@ let
   ] (builtins.readFile ./Sources/Autonomy/Policy/polkit-rule.js);
   gotifyCredential = "/run/credentials/${cfg.aiName}-ai.service/gotify-token";
 
+  # A model is one thing: a name, a path, or a derivation. Two definitions (a name here, a path there) get an
+  # error that says what to do instead of a type error.
+  modelType = lib.mkOptionType {
+    name = "ai-sysadmin-model";
+    description = "a model name (qwen3:14b), a path to a .gguf file, or a derivation producing one";
+    check = value: builtins.isString value || builtins.isPath value || lib.isDerivation value;
+    merge = loc: defs:
+      let values = lib.unique (map (def: toString def.value) defs); in
+      if length values == 1 then (lib.head defs).value
+      else throw ''
+        The option `${lib.showOption loc}' is set to more than one model: ${concatStringsSep ", " (map (def:
+          toString def.value + optionalString (def.file != "<unknown-file>") " (in ${def.file})") defs)}.
+        A layer runs one model: keep one definition, a name from `ai-sysadmin models list` (such as "qwen3:14b")
+        or a path to a .gguf file, or use lib.mkForce on the one that should win.'';
+  };
+
   modelServerOptions = name: defaults: {
     enable = mkEnableOption "the ${name} model server" // { default = true; };
     host = mkOption {
@@ -79,7 +111,7 @@ let
     };
     port = mkOption { type = types.port; default = defaults.port; description = "Port of the ${name} model server."; };
     model = mkOption {
-      type = types.either types.str types.path;
+      type = modelType;
       default = defaults.model;
       example = literalExpression ''pkgs.fetchurl { url = "https://.../model.gguf"; hash = "sha256-..."; }'';
       description = ''
@@ -104,10 +136,11 @@ let
     };
   };
 
+  # Paths go in as strings (toString), never copied into the store: a path literal such as /run/secrets/x must
+  # stay a path on the host.
   settings = {
-    stateDirectory = cfg.stateDir;
-    modelDirectory = cfg.modelDirectory;
-    llamaServer = "${llamaPackage}/bin/llama-server";
+    stateDirectory = toString cfg.stateDir;
+    modelDirectory = toString cfg.modelDirectory;
     models = listToAttrs (map (name:
       let s = server name; in
       nameValuePair name ({
@@ -123,8 +156,15 @@ let
         systemdUnit = "llama-${name}.service";
       }
       // optionalAttrs (s.threads != null) { threads = s.threads; }
-      // optionalAttrs (!llama.enable) { url = "http://${s.host}:${toString s.port}"; })
+      // optionalAttrs (!llama.enable) { url = "http://${urlHost s.host}:${toString s.port}"; })
     ) layerNames);
+  }
+  # The llama.cpp build is referenced only where units run it, so remote models pull no llama.cpp (no CUDA build)
+  # into the system closure.
+  // optionalAttrs llama.enable {
+    llamaServer = "${llamaPackage}/bin/llama-server";
+  }
+  // {
     api = {
       supervised = false;
       host = cfg.openaiApi.host;
@@ -134,7 +174,7 @@ let
     };
     chat = { inherit (cfg.chat) enable maxToolSteps; };
     monitoring = {
-      files = cfg.logFiles;
+      files = map toString cfg.logFiles;
       review.intervalSeconds = cfg.reviewInterval;
     };
     autonomyLevel = cfg.autonomyLevel;
@@ -149,21 +189,27 @@ let
       // optionalAttrs (cfg.notifications.webhook.url != null) { webhook = { url = cfg.notifications.webhook.url; }; };
   };
 
-  settingsFile = pkgs.writeText "ai-sysadmin.json" (builtins.toJSON settings);
-  # Checked when the system is built, so `nixos-rebuild` refuses a configuration the daemon would refuse.
-  configFile = pkgs.runCommand "ai-sysadmin-config.json" { } ''
-    ${cfg.package}/bin/ai-sysadmin config check ${settingsFile}
-    cp ${settingsFile} $out
+  settingsJSON = builtins.toJSON settings;
+  # What the units read, checked when the system is built, so `nixos-rebuild` refuses a configuration the daemon
+  # would refuse.
+  configFile = pkgs.runCommand "ai-sysadmin-config.json" {
+    settings = settingsJSON;
+    passAsFile = [ "settings" ];
+  } ''
+    ${cfg.package}/bin/ai-sysadmin config check "$settingsPath"
+    cp "$settingsPath" $out
   '';
 
+  # A key file is named by its path as a string: "${path}" would copy the secret into the world-readable store.
   apiKeysFile =
-    if cfg.openaiApi.apiKeyFile != null then cfg.openaiApi.apiKeyFile
+    if cfg.openaiApi.apiKeyFile != null then toString cfg.openaiApi.apiKeyFile
     else if cfg.openaiApi.apiKey != null then pkgs.writeText "ai-sysadmin-api-key" cfg.openaiApi.apiKey
     else null;
 
   keyCredential = "model-key:/run/ai-sysadmin-keys/model-key";
   keysUnit = "ai-sysadmin-keys.service";
   modelsUnit = optional (namedModels != [ ]) "ai-sysadmin-models.service";
+  modelUnits = map (name: "llama-${name}.service") enabledLayers;
 
   hardening = {
     User = "ai-sysadmin";
@@ -191,26 +237,35 @@ let
     AmbientCapabilities = "";
   };
 
-  # GPU model servers need the devices, the render/video groups, and (CUDA, ROCm) executable mappings.
+  # llama-server may set priorities, memory policy and locks (@resources): a call the filter refuses fails with EPERM
+  # instead of killing the server. GPU servers get their devices (as nixpkgs' ollama module lists them), the
+  # render/video groups, all of /proc (the drivers read /proc/driver/...) and executable mappings (CUDA, ROCm).
   modelHardening = hardening // {
     ProtectProc = "invisible";
     ProcSubset = "pid";
-    SystemCallFilter = [ "@system-service" "~@privileged" "~@resources" ];
+    SystemCallFilter = [ "@system-service" "~@privileged" ];
+    SystemCallErrorNumber = "EPERM";
     LimitMEMLOCK = "infinity";
   } // optionalAttrs gpu {
     PrivateDevices = false;
+    DevicePolicy = "closed";
+    DeviceAllow = [ "char-nvidiactl" "char-nvidia-caps" "char-nvidia-frontend" "char-nvidia-uvm" "char-drm" "char-fb" "char-kfd" ];
     SupplementaryGroups = [ "render" "video" ];
+    ProcSubset = "all";
     MemoryDenyWriteExecute = false;
   };
 
   modelUnit = name: nameValuePair "llama-${name}" {
     description = "ai-sysadmin: llama.cpp server for the ${name} model";
     wantedBy = [ "multi-user.target" ];
-    requires = [ keysUnit ] ++ modelsUnit;
-    after = [ keysUnit "network.target" ] ++ modelsUnit;
+    requires = [ keysUnit ];
+    # The download runs beside it; serve-model waits for the file and says how far it is (NotifyAccess, STATUS=).
+    wants = modelsUnit;
+    after = [ keysUnit "network.target" ];
     serviceConfig = modelHardening // {
       Type = "simple";
-      ExecStart = "${cfg.package}/bin/ai-sysadmin serve-model ${name} --config ${configFile} --api-key-file %d/model-key";
+      NotifyAccess = "main";
+      ExecStart = "${cfg.package}/bin/ai-sysadmin serve-model ${name} --wait-for-model --config ${configFile} --api-key-file %d/model-key";
       LoadCredential = [ keyCredential ];
       Restart = "always";
       RestartSec = 5;
@@ -249,7 +304,7 @@ in
 
     modelDirectory = mkOption {
       type = types.path;
-      default = "${cfg.stateDir}/models";
+      default = "${toString cfg.stateDir}/models";
       defaultText = literalExpression ''"''${stateDir}/models"'';
       description = "Where models given by name are downloaded to and loaded from.";
     };
@@ -335,13 +390,6 @@ in
       };
     };
 
-    generatedSettings = mkOption {
-      type = types.attrs;
-      internal = true;
-      readOnly = true;
-      description = "The configuration file's contents, for tests of this module.";
-    };
-
     openaiApi = {
       enable = mkEnableOption "the OpenAI-compatible API (ai-sysadmin-api) for Open WebUI, LibreChat, the openai SDKs" // { default = true; };
       host = mkOption {
@@ -392,8 +440,6 @@ in
 
   config = mkIf cfg.enable (mkMerge [
     {
-      services.ai-sysadmin.generatedSettings = settings;
-
       assertions =
         [
           {
@@ -409,10 +455,20 @@ in
             assertion = !cfg.openaiApi.enable || llama.metaModel.enable;
             message = "services.ai-sysadmin.openaiApi needs llamacpp.metaModel.enable: the API serves the meta model.";
           }
-          (let ports = map (name: (server name).port) enabledLayers ++ optional cfg.openaiApi.enable cfg.openaiApi.port; in {
+          # Model servers on this host (the units) need ports of their own; remote ones are someone else's, and the
+          # daemon does not check them either.
+          (let ports = optionals llama.enable (map (name: (server name).port) enabledLayers) ++ optional cfg.openaiApi.enable cfg.openaiApi.port; in {
             assertion = length ports == length (unique ports);
             message = "services.ai-sysadmin: the enabled model servers and the API need distinct ports, got ${concatStringsSep ", " (map toString ports)}.";
           })
+          {
+            assertion = !(llama.enable && llama.package == null && llama.acceleration == "cuda")
+              || (pkgs.config.allowUnfree or false) || pkgs.config ? allowUnfreePredicate;
+            message = ''
+              services.ai-sysadmin.llamacpp.acceleration = "cuda" builds llama.cpp with CUDA, which is unfree: nixpkgs
+              refuses it unless you set nixpkgs.config.allowUnfree = true (or an allowUnfreePredicate that allows the
+              CUDA packages).'';
+          }
         ]
         ++ [
           {
@@ -420,10 +476,11 @@ in
             message = "services.ai-sysadmin.notifications.gotify needs both url and tokenFile.";
           }
         ]
-        ++ map (name: {
+        # Only for servers this host runs: a remote model is wherever it is.
+        ++ optionals llama.enable (map (name: {
           assertion = isLoopback (server name).host || (server name).allowNonLoopback;
           message = "services.ai-sysadmin.llamacpp.${layers.${name}.option}.host = \"${(server name).host}\" is not loopback; set allowNonLoopback = true to serve the model there.";
-        }) enabledLayers;
+        }) enabledLayers);
 
       warnings =
         optional (cfg.openaiApi.apiKey != null)
@@ -434,18 +491,19 @@ in
       users.users.ai-sysadmin = {
         isSystemUser = true;
         group = "ai-sysadmin";
-        home = cfg.stateDir;
+        home = toString cfg.stateDir;
         description = "ai-sysadmin daemon and model servers";
       };
       users.groups.ai-sysadmin = { };
 
       environment.systemPackages = [ cfg.package ];
-      # Where the CLI looks by default (`ai-sysadmin approvals`, `audit`, `events`, ...), as on other distributions.
-      environment.etc."ai-sysadmin/config.json".source = configFile;
+      # Where the CLI looks by default (`ai-sysadmin approvals`, `audit`, `events`, ...), as on other distributions:
+      # the same text as the checked file the units read.
+      environment.etc."ai-sysadmin/config.json".text = settingsJSON;
 
       systemd.tmpfiles.rules = [
-        "d ${cfg.stateDir} 0750 ai-sysadmin ai-sysadmin - -"
-        "d ${cfg.modelDirectory} 0755 ai-sysadmin ai-sysadmin - -"
+        "d ${toString cfg.stateDir} 0750 ai-sysadmin ai-sysadmin - -"
+        "d ${toString cfg.modelDirectory} 0755 ai-sysadmin ai-sysadmin - -"
       ];
 
       # What the daemon may ask systemd over D-Bus: restart its own model units (after sustained /health
@@ -464,24 +522,47 @@ in
             RuntimeDirectoryMode = "0700";
             UMask = "0077";
             ExecStart = "${cfg.package}/bin/ai-sysadmin model-key /run/ai-sysadmin-keys/model-key";
+            # It writes one file as root: nothing else.
             PrivateNetwork = true;
+            RestrictAddressFamilies = [ "AF_UNIX" ];
+            IPAddressDeny = "any";
             ProtectSystem = "strict";
             ProtectHome = true;
             PrivateTmp = true;
+            PrivateDevices = true;
+            PrivateUsers = false;
             NoNewPrivileges = true;
+            CapabilityBoundingSet = [ "CAP_CHOWN" "CAP_FOWNER" "CAP_DAC_OVERRIDE" ];
+            ProtectKernelTunables = true;
+            ProtectKernelModules = true;
+            ProtectKernelLogs = true;
+            ProtectControlGroups = true;
+            ProtectClock = true;
+            ProtectHostname = true;
+            ProtectProc = "invisible";
+            ProcSubset = "pid";
+            RestrictNamespaces = true;
+            RestrictRealtime = true;
+            RestrictSUIDSGID = true;
+            LockPersonality = true;
+            MemoryDenyWriteExecute = true;
+            RemoveIPC = true;
+            SystemCallArchitectures = "native";
+            SystemCallFilter = [ "@system-service" "~@privileged @resources" ];
+            SystemCallErrorNumber = "EPERM";
           };
         };
 
         "${cfg.aiName}-ai" = {
           description = "ai-sysadmin: the autonomous system administrator";
           wantedBy = [ "multi-user.target" ];
-          requires = [ keysUnit ] ++ optionals llama.enable (map (name: "llama-${name}.service") enabledLayers);
-          after = [ keysUnit "network.target" ] ++ optionals llama.enable (map (name: "llama-${name}.service") enabledLayers);
+          requires = [ keysUnit ];
+          wants = optionals llama.enable modelUnits;
+          after = [ keysUnit "network.target" ] ++ optionals llama.enable modelUnits;
           serviceConfig = hardening // {
+            # READY=1 as soon as it watches the model units (it does not wait for a model to load).
             Type = "notify";
             NotifyAccess = "main";
-            # READY=1 comes when every enabled model answers /health; a large model on a CPU loads slowly.
-            TimeoutStartSec = "15min";
             WatchdogSec = 60;
             ExecStart = "${cfg.package}/bin/ai-sysadmin run --config ${configFile} --model-key-file %d/model-key";
             LoadCredential = [ keyCredential ]
@@ -490,7 +571,7 @@ in
             RestartSec = 5;
             SupplementaryGroups = [ "systemd-journal" ];
             ProtectHome = "read-only";
-            ReadWritePaths = [ cfg.stateDir ];
+            ReadWritePaths = [ (toString cfg.stateDir) ];
           };
         };
       };
@@ -501,17 +582,18 @@ in
     })
 
     (mkIf (llama.enable && namedModels != [ ]) {
+      # In the background: `nixos-rebuild switch` returns at once; the model units wait for their files and show the
+      # progress. A failed download is resumed after a minute.
       systemd.services.ai-sysadmin-models = {
         description = "ai-sysadmin: download the models given by name";
         wants = [ "network-online.target" ];
         after = [ "network-online.target" ];
         serviceConfig = hardening // {
-          Type = "oneshot";
-          RemainAfterExit = true;
-          # Large files on slow links: the download reports progress in the journal instead.
-          TimeoutStartSec = "infinity";
-          ExecStart = map (name: "${cfg.package}/bin/ai-sysadmin models pull ${name} --config ${configFile}") namedModels;
-          ReadWritePaths = [ cfg.modelDirectory ];
+          Type = "exec";
+          ExecStart = "${cfg.package}/bin/ai-sysadmin models pull ${concatStringsSep " " namedModels} --config ${configFile}";
+          Restart = "on-failure";
+          RestartSec = 60;
+          ReadWritePaths = [ (toString cfg.modelDirectory) ];
         };
       };
     })
@@ -521,7 +603,8 @@ in
       systemd.services.ai-sysadmin-api = {
         description = "ai-sysadmin: OpenAI-compatible API gateway";
         wantedBy = [ "multi-user.target" ];
-        requires = [ keysUnit ] ++ optional llama.enable "llama-meta.service";
+        requires = [ keysUnit ];
+        wants = optional llama.enable "llama-meta.service";
         after = [ keysUnit "network.target" ] ++ optional llama.enable "llama-meta.service";
         serviceConfig = hardening // {
           Type = "simple";

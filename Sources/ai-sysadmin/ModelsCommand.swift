@@ -73,20 +73,37 @@ struct ModelsCommand: ParsableCommand {
 
     struct Pull: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Download a model into the model directory: resumable, checksum-verified, renamed into place when complete.")
+            abstract: "Download models into the model directory: resumable, checksum-verified, renamed into place when complete.",
+            discussion: "Several names are pulled one after the other; a failure of one does not stop the others, but makes the exit status 1.")
         @OptionGroup var location: Location
-        @Argument(help: "A name from `ai-sysadmin models list`.") var name: String
+        @Argument(help: "Names from `ai-sysadmin models list`.") var names: [String]
+
+        func validate() throws {
+            guard !names.isEmpty else { throw ValidationError("give at least one model name (see `ai-sysadmin models list`)") }
+        }
 
         func run() async throws {
             let program = "ai-sysadmin models pull"
             let (directory, catalog) = try location.resolve(program)
+            var failures: [String] = []
+            for name in names {
+                do {
+                    try await pull(name, into: directory, from: catalog)
+                } catch {
+                    failures.append("\(name): \(error)")
+                }
+            }
+            guard failures.isEmpty else { throw CommandSupport.fail(program, failures) }
+        }
+
+        private func pull(_ name: String, into directory: String, from catalog: ModelCatalog) async throws {
             let destination = ModelReference.resolve(name, modelDirectory: directory)
             // A file already in place is enough, catalogued or not (the NixOS module pulls every named model).
             if !name.contains("/"), FileManager.default.fileExists(atPath: destination) {
                 print("\(destination) is already there; delete it to download again")
                 return
             }
-            guard let entry = catalog[name] else { throw CommandSupport.fail(program, [ModelsCommand.unknown(name, in: catalog)]) }
+            guard let entry = catalog[name] else { throw PullError(message: ModelsCommand.unknown(name, in: catalog)) }
             let progress = ProgressLine(interactive: isatty(STDERR_FILENO) == 1)
             FileHandle.standardError.write(Data("\(entry.name) → \(destination)\n".utf8))
             let outcome: ModelDownloader.Outcome
@@ -94,13 +111,18 @@ struct ModelsCommand: ParsableCommand {
                 outcome = try await ModelDownloader().pull(entry, to: destination) { event in progress.show(event) }
             } catch {
                 progress.finish()
-                throw CommandSupport.fail(program, ["\(error)"])
+                throw error
             }
             progress.finish()
             switch outcome {
             case .alreadyPresent: print("\(destination) is already there; delete it to download again")
             case .downloaded: print("\(destination): \(entry.name), SHA-256 verified")
             }
+        }
+
+        struct PullError: Error, CustomStringConvertible {
+            let message: String
+            var description: String { message }
         }
     }
 }

@@ -106,6 +106,26 @@ extension IntegrationTests {
             #expect(messages.contains("STOPPING=1"))
         }
 
+        /// Model servers systemd runs (the NixOS units) may still be downloading or loading their models: the daemon
+        /// does not hold `systemctl start` (and `nixos-rebuild switch`) until they answer. READY=1 comes at once, and
+        /// STATUS= says how they are.
+        @Test func withExternalModelServersTheDaemonIsReadyWithoutWaitingForThem() async throws {
+            var config = try TestEnvironment.configuration(layers: [.trigger, .meta], label: "external-ready")
+            for layer in [ModelLayer.trigger, .meta] {
+                config.models[layer].backend = .external
+                config.models[layer].systemdUnit = "llama-\(layer).service"
+            }
+            config.monitoring.enable = false
+            let notifySocket = try DatagramListener(path: config.stateDirectory + "/notify.sock")
+            let daemon = try launchDaemon(config, environment: ["NOTIFY_SOCKET": notifySocket.path])
+            defer { TestEnvironment.end(daemon) }
+            let messages = await notifySocket.receive(until: { $0.contains { $0.contains("READY=1") } }, timeout: .seconds(20))
+            let ready = try #require(messages.first { $0.hasPrefix("READY=1") }, "no READY=1 while the model servers are not there: \(messages)")
+            #expect(ready.contains("STATUS=") && !ready.contains("ready,") && ready.contains("trigger"), "\(ready)")
+            let status = try ControlClient(stateDirectory: config.stateDirectory).status()
+            #expect(!status.allReady, "the model servers were never there")
+        }
+
         /// Layer 1 in the daemon: a followed file's lines become templates with the trigger model's verdicts, and
         /// a daemon stopped and started again continues where it stopped — every line counted exactly once.
         @Test func layerOneFollowsAFileAndAResumedDaemonNeitherLosesNorRepeatsLines() async throws {

@@ -40,7 +40,8 @@ extension IntegrationTests {
             }
             let main = try unit("ai-sysadmin-ai.service")
             for layer in ["trigger", "review", "meta"] {
-                #expect(main.contains("Requires=llama-trigger.service llama-review.service llama-meta.service"))
+                // Wants=, so restarting a model unit does not restart the daemon (Requires= would).
+                #expect(main.contains("Wants=llama-trigger.service llama-review.service llama-meta.service") && !main.contains("Requires=llama"))
                 let model = try unit("llama-\(layer).service")
                 #expect(model.contains("Restart=always"))
                 #expect(model.contains("ExecStart=/usr/local/bin/ai-sysadmin serve-model \(layer) "))
@@ -48,7 +49,7 @@ extension IntegrationTests {
             }
             #expect(main.contains("Type=notify") && main.contains("WatchdogSec=") && main.contains("Restart=always"))
             let api = try unit("ai-sysadmin-api.service")
-            #expect(api.contains("Requires=llama-meta.service") && api.contains("After=llama-meta.service"))
+            #expect(api.contains("Wants=llama-meta.service") && api.contains("After=llama-meta.service") && !api.contains("Requires=llama"))
             // Keys travel as credentials, never in the environment or on a command line.
             for name in try units {
                 let text = try unit(name)
@@ -149,6 +150,41 @@ extension IntegrationTests {
 
             kill(pid, SIGTERM)
             #expect(await eventually(timeout: .seconds(10)) { !process.isRunning }, "SIGTERM did not stop it")
+        }
+
+        /// Under NixOS a model unit starts while its model still downloads: `serve-model --wait-for-model` waits, says
+        /// how far the download is (sd_notify STATUS=, which `systemctl status` shows, and its log), and goes on once
+        /// the file is there.
+        @Test func serveModelWaitsForItsModelAndSaysHowFarTheDownloadIs() async throws {
+            let directory = try TestEnvironment.temporaryDirectory("wait")
+            let keyFile = directory + "/model-key"
+            _ = try ModelAPIKey.createKeyFile(at: keyFile)
+            let models = directory + "/models"
+            try FileManager.default.createDirectory(atPath: models, withIntermediateDirectories: true)
+            // A download under way: the partial file `models pull` writes.
+            try Data(count: 2 * 1024 * 1024).write(to: URL(fileURLWithPath: models + "/.qwen3-1b.gguf.partial"))
+            let notify = try DatagramListener(path: directory + "/notify.sock")
+            let output = directory + "/stdout", errors = directory + "/stderr"
+            for file in [output, errors] { _ = FileManager.default.createFile(atPath: file, contents: nil) }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try TestEnvironment.daemonExecutable())
+            process.arguments = ["serve-model", "trigger", "--wait-for-model", "--dry-run", "--trigger-model", "qwen3:1b", "--state-dir", directory,
+                                 "--llama-server", try TestEnvironment.llamaServer(), "--api-key-file", keyFile]
+            process.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": notify.path]) { _, new in new }
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+            try process.run()
+            defer { TestEnvironment.end(process) }
+
+            let statuses = await notify.receive(until: { $0.contains { $0.contains("downloaded") } }, timeout: .seconds(20))
+            #expect(statuses.contains("STATUS=waiting for qwen3-1b.gguf: 2.0 MiB of 1.7 GiB downloaded (0%)"), "\(statuses)")
+            #expect(process.isRunning, "it must wait while the file is not there")
+            #expect(try String(contentsOfFile: errors, encoding: .utf8).contains("serve-model trigger: waiting for qwen3-1b.gguf"))
+
+            try FileManager.default.moveItem(atPath: models + "/.qwen3-1b.gguf.partial", toPath: models + "/qwen3-1b.gguf")
+            #expect(await eventually(timeout: .seconds(20)) { !process.isRunning }, "it did not go on once the file was there")
+            #expect(process.terminationStatus == 0)
+            #expect(try String(contentsOfFile: output, encoding: .utf8).contains("--model \(models)/qwen3-1b.gguf"), "the dry run prints llama-server's command")
         }
 
         @Test func serveModelRefusesWhatItCannotRun() throws {

@@ -106,6 +106,12 @@ public final class ModelSupervisor: Service, Sendable {
 
         logger.notice("starting model servers", metadata: ["ai.layers": "\(controllers.keys.map(\.rawValue).sorted())"])
         for controller in controllers.values { await controller.start() }
+        // Servers it starts itself it waits for (READY=1 once they answer); servers systemd or another host runs it
+        // only watches: it is ready as soon as it watches them, and STATUS= says how they are.
+        let startsModels = controllers.keys.contains { configuration.models[$0].backend == .managed }
+        if !startsModels, let summary = board.readyNow() {
+            notifier.ready(status: summary.isEmpty ? "watching the model servers" : summary)
+        }
         if let gateway {
             try writeEffectiveConfiguration()
             await gateway.start()

@@ -52,6 +52,19 @@ final class StatusBoard: Sendable {
         }
     }
 
+    /// Announces readiness now, whatever the models' states (once): for a daemon whose model servers someone
+    /// else runs, which cannot make them come up and must not hold `systemctl start` (or `nixos-rebuild switch`)
+    /// until a model has downloaded and loaded.
+    func readyNow() -> String? {
+        state.withLock { state in
+            guard !state.readyAnnounced else { return nil }
+            state.readyAnnounced = true
+            let summary = SupervisorStatus(models: ModelLayer.allCases.compactMap { state.models[$0] }, gateway: state.gateway).summaryLine
+            state.lastSummary = summary
+            return summary
+        }
+    }
+
     var snapshot: SupervisorStatus {
         state.withLock { state in
             SupervisorStatus(models: ModelLayer.allCases.compactMap { state.models[$0] }, gateway: state.gateway)

@@ -1,0 +1,68 @@
+# The NixOS configurations the module tests evaluate, by name. Each is evaluated by NixOS's own systemd machinery
+# (../shared/nix/nixos-systemd/eval.nix) with the stand-in packages of ./pkgs.nix; `nixpkgsConfig` is what that
+# case's nixpkgs `config` holds (cudaSupport, allowUnfree).
+let
+  case = services: { module = { pkgs, ... }: { services.ai-sysadmin = { enable = true; } // services pkgs; }; };
+  plain = services: case (_: services);
+in
+{
+  default = plain { };
+  cuda = plain { llamacpp.acceleration = "cuda"; } // { nixpkgsConfig.allowUnfree = true; };
+  cudaWithoutUnfree = plain { llamacpp.acceleration = "cuda"; };
+  cpu = plain { llamacpp.acceleration = "cpu"; };
+  # A GPU build chosen otherwise than by `acceleration`: a package, or nixpkgs' own config.
+  gpuPackage = case (pkgs: { llamacpp.package = pkgs.llama-cpp.override { cudaSupport = true; }; });
+  nixpkgsCuda = plain { } // { nixpkgsConfig.cudaSupport = true; };
+  modelsByPath = case (pkgs: {
+    llamacpp.triggerModel.model = "/srv/models/tiny.gguf";
+    llamacpp.reviewModel.model = pkgs.fetchurl { url = "https://example.org/review.gguf"; hash = "sha256-AAAA"; };
+    llamacpp.metaModel.model = /srv/models/meta.gguf;
+  });
+  # The same layer's model given twice: a name in one place, a path in another.
+  twoModels = {
+    module = {
+      imports = [
+        { services.ai-sysadmin = { enable = true; llamacpp.metaModel.model = "qwen3:14b"; }; }
+        { services.ai-sysadmin.llamacpp.metaModel.model = "/srv/models/meta.gguf"; }
+      ];
+    };
+  };
+  named = plain { aiName = "macha"; };
+  exposedModel = plain { llamacpp.metaModel.host = "0.0.0.0"; };
+  exposedModelAllowed = plain { llamacpp.metaModel.host = "0.0.0.0"; llamacpp.metaModel.allowNonLoopback = true; };
+  samePorts = plain { llamacpp.reviewModel.port = 40080; };
+  authWithoutKey = plain { openaiApi.requireAuth = true; };
+  authWithKeyFile = plain {
+    openaiApi = { requireAuth = true; apiKeyFile = "/run/secrets/api-keys"; host = "0.0.0.0"; openFirewall = true; };
+  };
+  # A path literal, as people write them: it must stay a path on the host, never be copied into the store.
+  keyFileAsPathLiteral = plain { openaiApi.apiKeyFile = /run/secrets/api-keys; logFiles = [ /var/log/app.log ]; };
+  operatorKeys = plain { openaiApi.operatorKeyFile = "/run/secrets/operator-keys"; };
+  keyInStore = plain { openaiApi.apiKey = "sk-visible"; };
+  openOnNetwork = plain { openaiApi.host = "0.0.0.0"; };
+  noLlamaUnits = plain { llamacpp.enable = false; llamacpp.acceleration = "cuda"; };
+  # Remote model servers: other hosts, the same port on two of them, IPv6.
+  remoteModels = plain {
+    llamacpp = {
+      enable = false;
+      triggerModel = { host = "10.0.0.5"; port = 8080; };
+      reviewModel = { host = "10.0.0.6"; port = 8080; };
+      metaModel = { host = "fd00::7"; port = 8080; };
+    };
+  };
+  ipv6Loopback = plain { llamacpp.metaModel.host = "::1"; llamacpp.reviewModel.host = "127.0.0.2"; };
+  noApi = plain { openaiApi.enable = false; llamacpp.reviewModel.enable = false; };
+  ollama = plain { ollamaHost = "http://127.0.0.1:11434"; };
+  autonomy = plain {
+    autonomyLevel = "auto-safe";
+    autonomy.protectedUnits = [ "postgresql.service" ];
+    reviewInterval = 300;
+    logFiles = [ "/var/log/app.log" ];
+    notifications.gotify = { url = "https://gotify.example.org"; tokenFile = "/run/secrets/gotify-token"; };
+    notifications.webhook.url = "https://hooks.example.org/ai";
+  };
+  observe = plain { autonomyLevel = "observe"; };
+  noChat = plain { chat.enable = false; };
+  chatRenamed = plain { openaiApi.agentModelId = "sysadmin"; chat.maxToolSteps = 2; };
+  gotifyWithoutToken = plain { notifications.gotify.url = "https://gotify.example.org"; };
+}
