@@ -205,7 +205,8 @@ public struct TriggerStateMachine: Sendable {
     private var provisionalCount = 0
     private var failureTimes: [ContinuousClock.Instant] = []
     private var commit = Commit()
-    private var dirtyTemplates: Set<Int> = []
+    /// Template id → the line count last committed, so a commit carries only templates that changed.
+    private var committedCounts: [Int: Int] = [:]
 
     /// - Parameters:
     ///   - verdicts: the store's valid verdicts; every other template of `miner` is queued for one.
@@ -222,6 +223,7 @@ public struct TriggerStateMachine: Sendable {
         self.classifying = classifying
         self.availability = availability
         for (source, positions) in decidedAhead { sources[source] = SourceTrail(alreadyDecided: positions) }
+        for template in miner.templates { committedCounts[template.id] = template.count }
         guard classifying else { return }
         for template in miner.templates where verdicts[template.id] == nil { enqueue(template.id, at: now) }
         for line in provisional where miner[line.templateID] != nil {
@@ -273,7 +275,6 @@ public struct TriggerStateMachine: Sendable {
         }
         statistics.lines += 1
         let match = miner.add(record.message)
-        dirtyTemplates.insert(match.id)
         if match.isNew { statistics.templates += 1 } else { statistics.cacheHits += 1 }
         let decideNow = !classifying || verdicts[match.id] != nil || decidedByRules(record)
         if settings.tracksCursors {
@@ -453,8 +454,8 @@ public struct TriggerStateMachine: Sendable {
             }
             sources[source] = trail
         }
-        commit.templates = dirtyTemplates.sorted().compactMap { miner[$0] }
-        dirtyTemplates.removeAll()
+        commit.templates = miner.templates.filter { committedCounts[$0.id] != $0.count }
+        for template in commit.templates { committedCounts[template.id] = template.count }
         defer { commit = Commit() }
         return commit.isEmpty ? [] : [.store(commit)]
     }
