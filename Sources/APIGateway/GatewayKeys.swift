@@ -49,12 +49,13 @@ struct GatewayKeys: Sendable {
         Self.contains(operatorKeys, presented)
     }
 
-    /// Compares against every key without an early exit, so timing does not reveal how much of a key matched.
-    private static func contains(_ keys: [[UInt8]], _ presented: String) -> Bool {
+    /// Compares against every key without an early exit, so timing does not reveal how much of a key matched, and
+    /// exactly: a key with anything appended is not the key.
+    static func contains(_ keys: [[UInt8]], _ presented: String) -> Bool {
         let candidate = Array(presented.utf8)
         var matched = false
         for key in keys {
-            var difference = UInt8(truncatingIfNeeded: key.count ^ candidate.count)
+            var difference: UInt8 = key.count == candidate.count ? 0 : 1
             for index in 0..<key.count {
                 difference |= key[index] ^ (index < candidate.count ? candidate[index] : 0)
             }
