@@ -92,6 +92,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Layer 1: log sources (sd_journal, files, dumps), template mining, rules, the trigger model's verdicts.
+        // The built-in signatures are data (Signatures/signatures.json) compiled into the binary.
         .target(
             name: "Monitoring",
             dependencies: [
@@ -100,6 +101,7 @@ let package = Package(
                 "UpstreamClient",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            resources: [.embedInCode("Signatures/signatures.json")],
             swiftSettings: swiftSettings
         ),
         // What the layers remember: templates, verdicts, events, source cursors — behind a protocol, SQLite first.

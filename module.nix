@@ -21,7 +21,7 @@ let
   inherit (lib)
     mkOption mkEnableOption mkIf mkMerge mkRemovedOptionModule types literalExpression
     optional optionals optionalAttrs optionalString filter attrNames concatMap concatStringsSep
-    listToAttrs nameValuePair unique length;
+    listToAttrs nameValuePair unique length mapAttrs filterAttrs;
 
   cfg = config.services.ai-sysadmin;
   llama = cfg.llamacpp;
@@ -176,6 +176,9 @@ let
     monitoring = {
       files = map toString cfg.logFiles;
       review.intervalSeconds = cfg.reviewInterval;
+      # Only what the operator set: unset fields keep the built-in signature's.
+      signatures = mapAttrs (_: filterAttrs (_: value: value != null)) cfg.signatures;
+      errorRate = cfg.errorRate;
     };
     autonomyLevel = cfg.autonomyLevel;
     autonomy = {
@@ -365,6 +368,38 @@ in
       type = types.ints.positive;
       default = 600;
       description = "Seconds between periodic reviews (Layer 3); an escalation brings one sooner.";
+    };
+
+    signatures = mkOption {
+      type = types.attrsOf (types.submodule {
+        options = {
+          enable = mkOption { type = types.bool; default = true; description = "false switches the signature off."; };
+          severity = mkOption {
+            type = types.nullOr (types.enum [ "normal" "info" "warning" "error" "critical" ]);
+            default = null;
+            description = "The minimum severity a matching line gets, instead of the built-in one.";
+          };
+          escalate = mkOption { type = types.nullOr types.bool; default = null; description = "Whether a matching line escalates, instead of the built-in choice."; };
+        };
+      });
+      default = { };
+      example = literalExpression ''{ auth-failure.enable = false; time-jump.severity = "error"; }'';
+      description = ''
+        Changes to Layer 1's built-in signatures (failures such as the OOM killer, I/O errors or a read-only
+        file system, whose floor the trigger model cannot talk a line below), by id; `ai-sysadmin signatures`
+        lists them. An unknown id fails the build (the configuration is checked when the system is built).
+      '';
+    };
+
+    errorRate = {
+      enable = mkOption { type = types.bool; default = true; description = "An event for each burst of error lines from a unit or the whole host."; };
+      windowSeconds = mkOption { type = types.numbers.positive; default = 60; description = "The sliding window errors are counted over."; };
+      minimumBurst = mkOption { type = types.ints.positive; default = 10; description = "Fewer error lines than this within the window are never a burst."; };
+      factor = mkOption {
+        type = types.numbers.between 1 1000;
+        default = 5;
+        description = "A burst is also this many times the series' usual errors per window (its baseline over about an hour).";
+      };
     };
 
     logFiles = mkOption {

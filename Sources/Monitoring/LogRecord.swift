@@ -71,8 +71,12 @@ public struct LogDumpReader: Sequence, IteratorProtocol {
     public enum Format: String, Sendable { case json, export, syslog }
 
     public let format: Format
+    /// Where the record `next()` returned last was: its line in the file (1-based) for json and syslog dumps, its
+    /// entry's number for export dumps. What `ai-sysadmin eval`'s labels refer to.
+    public private(set) var recordNumber = 0
     private var lines: LineReader
     private var peeked: [UInt8]?
+    private var linesRead = 0
 
     public init(path: String) throws {
         lines = try LineReader(path: path)
@@ -92,11 +96,14 @@ public struct LogDumpReader: Sequence, IteratorProtocol {
             switch format {
             case .json:
                 guard let line = nextLine() else { return nil }
+                recordNumber = linesRead
                 if let record = Self.parseJSON(line) { return record }
             case .syslog:
                 guard let line = nextLine() else { return nil }
+                recordNumber = linesRead
                 if !line.isEmpty { return Self.parseSyslog(line) }
             case .export:
+                recordNumber += 1
                 var fields: [String: String] = [:]
                 while let line = nextLine() {
                     if line.isEmpty { break }
@@ -115,6 +122,7 @@ public struct LogDumpReader: Sequence, IteratorProtocol {
     }
 
     private mutating func nextLine() -> [UInt8]? {
+        linesRead += 1
         if let line = peeked {
             peeked = nil
             return line

@@ -157,7 +157,7 @@ public struct MetricTriggers: Sendable {
                     let text = "\(reading.name) at \(Self.format(value))\(reading.unit) for \(thresholds.samples) samples (threshold \(Self.format(reading.limit))\(reading.unit))"
                     events.append(TriggerEvent(record: LogRecord(message: text, identifier: "ai-sysadmin-metrics"), templateID: 0,
                                                severity: .warning, category: reading.category, escalate: true,
-                                               summary: "\(reading.name) over its threshold", source: .rule))
+                                               summary: "\(reading.name) over its threshold", source: .metric))
                 }
             } else {
                 over[reading.name] = 0
@@ -176,7 +176,7 @@ public struct MetricTriggers: Sendable {
         defer { failed = now }
         return now.subtracting(failed).sorted().map { unit in
             TriggerEvent(record: LogRecord(message: "\(unit) entered the failed state", unit: unit, identifier: "ai-sysadmin-metrics"),
-                         templateID: 0, severity: .error, category: .service, escalate: true, summary: "a systemd unit failed", source: .rule)
+                         templateID: 0, severity: .error, category: .service, escalate: true, summary: "a systemd unit failed", source: .metric)
         }
     }
 

@@ -109,8 +109,12 @@ public struct ContextWindow: Sendable {
         public var unit: String?
         public var count: Int
         public var lastMicroseconds: Int64
+        /// What set the severity (a signature by id, the priority floor, a rule, the model, an error burst).
+        public var source: TriggerEvent.Source
 
-        public init(templateID: Int, severity: Severity, summary: String, example: String, unit: String?, count: Int, lastMicroseconds: Int64) {
+        public init(templateID: Int, severity: Severity, summary: String, example: String, unit: String?, count: Int, lastMicroseconds: Int64,
+                    source: TriggerEvent.Source = .model) {
+            self.source = source
             self.templateID = templateID
             self.severity = severity
             self.summary = summary
@@ -121,11 +125,11 @@ public struct ContextWindow: Sendable {
         }
     }
 
-    /// Groups events by template and severity, newest group first.
+    /// Groups events by template, severity and what set it, newest group first.
     public static func compact(_ events: [TriggerEvent], at now: Int64) -> [Entry] {
         var groups: [String: Entry] = [:]
         for event in events {
-            let key = "\(event.templateID)/\(event.severity.rawValue)/\(event.templateID == 0 ? event.record.message : "")"
+            let key = "\(event.templateID)/\(event.severity.rawValue)/\(event.source)/\(event.templateID == 0 ? event.record.message : "")"
             let time = event.record.timestampMicroseconds ?? now
             if var entry = groups[key] {
                 entry.count += 1
@@ -133,14 +137,22 @@ public struct ContextWindow: Sendable {
                 groups[key] = entry
             } else {
                 groups[key] = Entry(templateID: event.templateID, severity: event.severity, summary: event.summary, example: event.record.message,
-                                    unit: event.record.unit ?? event.record.identifier, count: 1, lastMicroseconds: time)
+                                    unit: event.record.unit ?? event.record.identifier, count: 1, lastMicroseconds: time, source: event.source)
             }
         }
         return groups.values.sorted { ($0.lastMicroseconds, $0.count) > ($1.lastMicroseconds, $1.count) }
     }
 
+    /// `3× [error, signature oom-killer] app.service: why it matters — e.g. "…"`: the review sees which signature,
+    /// floor or burst set a severity, and why that matters, next to what the model thought.
     static func line(_ entry: Entry) -> String {
-        "\(entry.count)× [\(entry.severity.rawValue)] \(entry.unit.map { "\($0): " } ?? "")\(entry.summary) — e.g. \"\(entry.example.prefix(200))\""
+        let source = switch entry.source {
+        case .signature(let id): "signature \(id)"
+        case .priorityFloor: "journal priority"
+        case .errorRate: "error burst"
+        case .model, .rule, .metric: entry.source.rawValue
+        }
+        return "\(entry.count)× [\(entry.severity.rawValue), \(source)] \(entry.unit.map { "\($0): " } ?? "")\(entry.summary) — e.g. \"\(entry.example.prefix(200))\""
     }
 
     /// The entries' lines, newest first, as many as fit in `budget` tokens by `count` (the server's tokenizer,

@@ -22,10 +22,18 @@ public struct TemplateMiner: Sendable {
         }
     }
 
-    /// What `add` found: the template and whether this line created it.
+    /// What `add` found: the template, whether this line created it, and whether it changed the template's
+    /// tokens (a position became `<*>`).
     public struct Match: Sendable, Equatable {
         public let id: Int
         public let isNew: Bool
+        public var changed = false
+
+        public init(id: Int, isNew: Bool, changed: Bool = false) {
+            self.id = id
+            self.isNew = isNew
+            self.changed = changed
+        }
     }
 
     /// How alike a message must be to a cluster (equal tokens / all tokens) to join it.
@@ -82,10 +90,11 @@ public struct TemplateMiner: Sendable {
             if let best {
                 var merged = templates[best.index].tokens
                 for position in merged.indices where merged[position] != tokens[position] { merged[position] = "<*>" }
+                let changed = merged != templates[best.index].tokens
                 templates[best.index].tokens = merged
                 templates[best.index].count += 1
                 exact[MaskedKey(bytes: key)] = best.index
-                return Match(id: templates[best.index].id, isNew: false)
+                return Match(id: templates[best.index].id, isNew: false, changed: changed)
             }
         }
         let template = Template(id: nextID, tokens: tokens, count: 1)

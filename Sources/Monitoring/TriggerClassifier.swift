@@ -4,9 +4,18 @@ import UpstreamClient
 public enum Severity: String, Codable, Sendable, CaseIterable, Comparable {
     case normal, info, warning, error, critical
 
-    public static func < (a: Severity, b: Severity) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    /// The order of gravity; a switch, since comparing is on Layer 1's per-line path.
+    var rank: Int {
+        switch self {
+        case .normal: 0
+        case .info: 1
+        case .warning: 2
+        case .error: 3
+        case .critical: 4
+        }
     }
+
+    public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
 }
 
 public enum Category: String, Codable, Sendable, CaseIterable {

@@ -169,6 +169,11 @@ public struct TriggerStateMachine: Sendable {
     }
 
     /// One source's lines read past its stored cursor, in order.
+    enum TemplateSignature: Sendable {
+        case fixed(Signature?)
+        case perLine
+    }
+
     struct SourceTrail: Sendable {
         struct Entry: Sendable {
             let position: String
@@ -189,6 +194,12 @@ public struct TriggerStateMachine: Sendable {
     public let settings: Settings
     /// Operator rules, checked before the model's verdict.
     let rules: [OperatorRule]
+    /// The built-in signatures with the operator's overrides: floors the model cannot lower.
+    let signatures: SignaturePack
+    /// What each template's lines match: decided once per template, or per line where the template would hide
+    /// the difference (a signature's words sit where the template varies).
+    private var templateSignatures: [Int: TemplateSignature] = [:]
+    private var errorRate: ErrorRateTrigger?
     /// False: rules and template mining only (no model at all).
     let classifying: Bool
     public private(set) var statistics = TriggerStatistics()
@@ -214,12 +225,15 @@ public struct TriggerStateMachine: Sendable {
     ///   - decidedAhead: source → positions an earlier run decided past its stored cursor.
     ///   - classifying: false when there is no model at all: the rules decide every line at once.
     public init(settings: Settings = .init(), miner: TemplateMiner = TemplateMiner(), verdicts: [Int: Verdict] = [:], rules: [OperatorRule] = [],
-                classifying: Bool, provisional: [ProvisionalLine] = [], decidedAhead: [String: Set<String>] = [:],
-                availability: ModelAvailability = .unavailable("not asked yet"), at now: ContinuousClock.Instant) {
+                signatures: SignaturePack = .builtIn, errorRate: ErrorRateTrigger? = nil, classifying: Bool, provisional: [ProvisionalLine] = [],
+                decidedAhead: [String: Set<String>] = [:], availability: ModelAvailability = .unavailable("not asked yet"),
+                at now: ContinuousClock.Instant) {
         self.settings = settings
         self.miner = miner
         self.verdicts = verdicts
         self.rules = rules
+        self.signatures = signatures
+        self.errorRate = errorRate
         self.classifying = classifying
         self.availability = availability
         for (source, positions) in decidedAhead { sources[source] = SourceTrail(alreadyDecided: positions) }
@@ -276,14 +290,17 @@ public struct TriggerStateMachine: Sendable {
         statistics.lines += 1
         let match = miner.add(record.message)
         if match.isNew { statistics.templates += 1 } else { statistics.cacheHits += 1 }
-        let decideNow = !classifying || verdicts[match.id] != nil || decidedByRules(record)
+        let signature = signature(of: match, record.message)
+        let decideNow = !classifying || verdicts[match.id] != nil || signature != nil || decidedByRules(record)
         if settings.tracksCursors {
             sources[source, default: SourceTrail()].entries.append(.init(position: position, decided: decideNow, recorded: false))
         }
         if classifying, verdicts[match.id] == nil { enqueue(match.id, at: now) }
+        countErrors(record, templateID: match.id, signature: signature)
         if decideNow {
-            // The priority floor and the operator's rules come before any verdict: a line they decide need not wait.
-            emit(decide(record, match.id))
+            // The priority floor, a signature and the operator's rules come before any verdict: a line they decide
+            // need not wait (its template is still asked about, and the model may raise later lines of it).
+            emit(decide(record, match.id, signature: signature, position: position))
             return classifyIfDue(at: now, force: false)
         }
         held.append(HeldLine(record: record, templateID: match.id, source: source, position: position, since: now))
@@ -311,7 +328,7 @@ public struct TriggerStateMachine: Sendable {
                 held = waiting
                 for line in done {
                     sources[line.source]?.markDecided(line.position)
-                    emit(decide(line.record, id))
+                    emit(decide(line.record, id, position: line.position))
                 }
                 judgeProvisional(of: id)
             case .failure(let failure)?:
@@ -378,7 +395,7 @@ public struct TriggerStateMachine: Sendable {
     /// Decides a held line by the rules alone and keeps it to be judged again when its template has a verdict.
     private mutating func release(_ line: HeldLine, because reason: String) {
         sources[line.source]?.markDecided(line.position)
-        let event = decide(line.record, line.templateID)
+        let event = decide(line.record, line.templateID, position: line.position)
         emit(event)
         guard settings.keepsProvisional, provisionalCount < settings.maximumProvisional else { return }
         let kept = ProvisionalLine(key: "\(line.source)@\(line.position)", templateID: line.templateID, record: line.record, reason: reason,
@@ -394,7 +411,8 @@ public struct TriggerStateMachine: Sendable {
         for line in provisional.removeValue(forKey: id) ?? [] {
             provisionalCount -= 1
             commit.resolved.append(line.key)
-            guard let event = decide(line.record, id) else { continue }
+            // The signatures as configured now: a line kept from an earlier run may predate an override.
+            guard let event = decide(line.record, id, signature: signatures.match(line.record.message)) else { continue }
             if line.ruledSeverity.map({ event.severity > $0 }) ?? true || (event.escalate && !line.ruledEscalate) {
                 emit(event.late(because: line.reason))
             }
@@ -412,26 +430,80 @@ public struct TriggerStateMachine: Sendable {
         record.priority.map { $0 <= 2 } ?? false || rules.contains { $0.matches(record.message) }
     }
 
-    /// The event for one line, if it deserves one. Journal priorities 0–2 (emerg, alert, crit) are critical
-    /// whatever the model thinks: a log line must not be able to talk its way below that floor. Then the
-    /// operator's rules, then the model's verdict.
-    func decide(_ record: LogRecord, _ templateID: Int) -> TriggerEvent? {
+    /// The signature this line matches: its template's, decided once when the template appears or changes, or the
+    /// line's own where the template's placeholders would hide the difference.
+    private mutating func signature(of match: TemplateMiner.Match, _ message: String) -> Signature? {
+        if !match.isNew, !match.changed, let known = templateSignatures[match.id] {
+            switch known {
+            case .fixed(let signature): return signature
+            case .perLine: return signatures.match(message)
+            }
+        }
+        let byLine = signatures.match(message)
+        let template = miner[match.id]?.text ?? message
+        let byTemplate = signatures.match(template)
+        let fixed = byLine?.id == byTemplate?.id && !signatures.looksAtValues(template)
+        templateSignatures[match.id] = fixed ? .fixed(byLine) : .perLine
+        return byLine
+    }
+
+    /// Feeds the error-rate trigger: journal priority 3 or graver, a line judged error or worse, or a failed login.
+    private mutating func countErrors(_ record: LogRecord, templateID: Int, signature: Signature?) {
+        guard errorRate != nil else { return }
+        let errorish = record.priority.map { $0 <= 3 } ?? false || signature.map { $0.severity >= .error || $0.category == .security } ?? false
+            || verdicts[templateID].map { $0.severity >= .error } ?? false
+        guard errorish else { return }
+        for event in errorRate!.observe(record) { emit(event) }
+    }
+
+    /// The event for one line, if it deserves one: the gravest of what applies — journal priorities 0–2 (emerg,
+    /// alert, crit) are critical, a signature sets its floor, an operator rule or else the model's verdict says
+    /// the rest. Neither the model nor a rule can lower a line below the priority floor or a signature; a log
+    /// line cannot talk its way below them.
+    func decide(_ record: LogRecord, _ templateID: Int, signature: Signature? = nil, position: String? = nil) -> TriggerEvent? {
         let verdict = verdicts[templateID]
+        // The gravest decides; among equals the first considered (the floors before a rule or the model). Any of
+        // them escalating makes the event escalate.
+        var chosen: Judgement?
+        var escalate = false
         if let priority = record.priority, priority <= 2 {
-            return TriggerEvent(record: record, templateID: templateID, severity: .critical, category: verdict?.category ?? .other, escalate: true,
-                                summary: verdict?.summary ?? "journal priority \(priority)", source: .rule)
+            chosen = Judgement(severity: .critical, category: verdict?.category ?? signature?.category ?? .other, escalate: true,
+                               summary: verdict?.summary ?? signature?.why ?? "journal priority \(priority)", source: .priorityFloor)
+            escalate = true
         }
-        if let rule = rules.first(where: { $0.matches(record.message) }) {
-            let ruled = rule.verdict
-            guard ruled.severity >= .warning || ruled.escalate else { return nil }
-            return TriggerEvent(record: record, templateID: templateID, severity: ruled.severity, category: ruled.category,
-                                escalate: ruled.escalate || ruled.severity == .critical, summary: ruled.summary, source: .rule)
+        if let signature {
+            escalate = escalate || signature.escalate
+            if chosen.map({ signature.severity > $0.severity }) ?? true {
+                chosen = Judgement(severity: signature.severity, category: signature.category, escalate: signature.escalate,
+                                   summary: signature.why, source: .signature(signature.id))
+            }
         }
-        if let verdict, verdict.severity >= .warning || verdict.escalate {
-            return TriggerEvent(record: record, templateID: templateID, severity: verdict.severity, category: verdict.category,
-                                escalate: verdict.escalate || verdict.severity == .critical, summary: verdict.summary, source: .model)
+        let said = rules.first(where: { $0.matches(record.message) }).map { Judgement($0.verdict, source: .rule) }
+            ?? verdict.map { Judgement($0, source: .model) }
+        if let said {
+            escalate = escalate || said.escalate
+            if chosen.map({ said.severity > $0.severity }) ?? true { chosen = said }
         }
-        return nil
+        guard let chosen, chosen.severity >= .warning || escalate else { return nil }
+        return TriggerEvent(record: record, templateID: templateID, severity: chosen.severity, category: chosen.category,
+                            escalate: escalate || chosen.severity == .critical, summary: chosen.summary, source: chosen.source, position: position)
+    }
+
+    /// One thing that has a say on a line's severity.
+    struct Judgement {
+        let severity: Severity
+        let category: Category
+        let escalate: Bool
+        let summary: String
+        let source: TriggerEvent.Source
+
+        init(severity: Severity, category: Category, escalate: Bool, summary: String, source: TriggerEvent.Source) {
+            (self.severity, self.category, self.escalate, self.summary, self.source) = (severity, category, escalate, summary, source)
+        }
+
+        init(_ verdict: Verdict, source: TriggerEvent.Source) {
+            self.init(severity: verdict.severity, category: verdict.category, escalate: verdict.escalate, summary: verdict.summary, source: source)
+        }
     }
 
     // MARK: Committing
@@ -490,7 +562,7 @@ extension TriggerEvent {
     /// This event, judged after its line had been decided by the rules alone: its summary says so and why.
     func late(because reason: String) -> TriggerEvent {
         TriggerEvent(record: record, templateID: templateID, severity: severity, category: category, escalate: escalate,
-                     summary: "\(summary) (late: decided by the rules alone at first, because \(reason))", source: source)
+                     summary: "\(summary) (late: decided by the rules alone at first, because \(reason))", source: source, position: position)
     }
 }
 

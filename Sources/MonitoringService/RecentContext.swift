@@ -19,7 +19,7 @@ public enum RecentContext {
             TriggerEvent(record: LogRecord(message: stored.message, unit: stored.unit, identifier: stored.identifier,
                                            timestampMicroseconds: stored.timeMicroseconds),
                          templateID: stored.templateID, severity: stored.severity, category: stored.category,
-                         escalate: stored.escalate, summary: stored.summary, source: stored.source == "rule" ? .rule : .model)
+                         escalate: stored.escalate, summary: stored.summary, source: TriggerEvent.Source(rawValue: stored.source) ?? .model)
         }
         return header + (await ContextWindow.render(ContextWindow.compact(events, at: now), budget: remaining, count: count).text)
     }

@@ -63,7 +63,9 @@ public struct ReviewService: Service {
                 if case .ready = await makeClient().health() {
                     let started = Date()
                     let budget = await reviewer.contextBudget()
-                    let context = await RecentContext.render(store, since: lastReview, budget: budget) { await reviewer.tokens($0) }
+                    let causes = escalationDue ? Self.escalationCauses((try? store.events(since: lastReview, limit: 20_000)) ?? []) : nil
+                    let recent = await RecentContext.render(store, since: lastReview, budget: budget) { await reviewer.tokens($0) }
+                    let context = (causes.map { "Layer 1 escalated because of: \($0)\n\n" } ?? "") + recent
                     var metrics = Self.describe(sampler.sample())
                     if let systemd, let failed = try? await systemd.failedUnits() {
                         metrics += "\nfailed systemd units: " + (failed.isEmpty ? "none" : failed.joined(separator: ", "))
@@ -80,7 +82,10 @@ public struct ReviewService: Service {
                                 "ai.review.proposals": "\(review.proposedActions.count)",
                             ])
                             if !review.proposedActions.isEmpty { await proposals(review.proposedActions, "review \(id)") }
-                            if review.escalate { await escalate("review \(id): \(review.escalationReason.isEmpty ? review.summary : review.escalationReason)") }
+                            if review.escalate {
+                                let reason = review.escalationReason.isEmpty ? review.summary : review.escalationReason
+                                await escalate("review \(id): \(reason)" + (causes.map { " (Layer 1 escalated because of: \($0))" } ?? ""))
+                            }
                         } catch {
                             logger.error("the store failed to keep a review: \(error)")
                         }
@@ -94,6 +99,24 @@ public struct ReviewService: Service {
             }
             try? await Task.sleep(for: pollInterval)
         }
+    }
+
+    /// What made Layer 1 escalate, by what set each event's severity: `signature oom-killer ×3 (the host ran out of
+    /// memory…), error burst ×1 (…)`; nil when nothing escalated.
+    public static func escalationCauses(_ events: [StoredEvent]) -> String? {
+        var causes: [(source: String, count: Int, summary: String)] = []
+        for event in events where event.escalate {
+            let source = TriggerEvent.Source(rawValue: event.source).map { source in
+                if case .signature(let id) = source { "signature \(id)" } else { source.rawValue }
+            } ?? "model"
+            if let index = causes.firstIndex(where: { $0.source == source }) {
+                causes[index].count += 1
+            } else {
+                causes.append((source, 1, String(event.summary.prefix(120))))
+            }
+        }
+        guard !causes.isEmpty else { return nil }
+        return causes.prefix(8).map { "\($0.source) ×\($0.count) (\($0.summary))" }.joined(separator: ", ")
     }
 
     /// Where the first review's events begin: after the last stored review (a restart loses no events to the

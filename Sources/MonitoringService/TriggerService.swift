@@ -146,7 +146,8 @@ extension TriggerService {
             let rules = try settings.rules.map(OperatorRule.init)
             let machine = TriggerStateMachine(
                 settings: .init(batchSize: settings.templateBatch, flushAfter: .seconds(settings.flushSeconds), holdLimit: .seconds(settings.holdSeconds)),
-                miner: TemplateMiner(restoring: templates), verdicts: verdicts, rules: rules, classifying: classifier != nil,
+                miner: TemplateMiner(restoring: templates), verdicts: verdicts, rules: rules, signatures: SignaturePack(overrides: settings.signatures),
+                errorRate: ErrorRateTrigger(settings.errorRate), classifying: classifier != nil,
                 provisional: provisional, decidedAhead: decidedAhead, at: .now)
             if !machine.templatesWaiting.isEmpty || !provisional.isEmpty {
                 service.logger.notice("\(machine.templatesWaiting.count) templates wait for a verdict from an earlier run; \(provisional.count) lines decided by the rules alone wait to be judged again")
@@ -205,9 +206,13 @@ extension TriggerService {
                 }
             }
             for tailer in tailers {
+                let readAt = Int64(Date().timeIntervalSince1970 * 1_000_000)
                 for line in tailer.poll() {
-                    actions += machine.handle(.read(LogDumpReader.parseSyslog(line.bytes), source: "file:" + tailer.path,
-                                                    position: line.end.description), at: .now)
+                    var record = LogDumpReader.parseSyslog(line.bytes)
+                    // A line followed as it is written happened about now; one without a time of its own (a classic
+                    // syslog stamp has no year) gets the time it was read, so the error rate counts it.
+                    if record.timestampMicroseconds == nil { record.timestampMicroseconds = readAt }
+                    actions += machine.handle(.read(record, source: "file:" + tailer.path, position: line.end.description), at: .now)
                 }
             }
             return actions
@@ -256,7 +261,7 @@ extension TriggerService {
             logger.debug("classifying \(batch.count) templates")
             classification = Task {
                 let (results, calls) = await classifier.classify(batch.map { (key: $0.id, text: $0.text) })
-                await self.deliver(results, calls: calls)
+                self.deliver(results, calls: calls)
             }
         }
 
@@ -280,7 +285,7 @@ extension TriggerService {
             for event in commit.events where event.escalate {
                 logger.warning("\(event.summary)", metadata: [
                     "ai.event.severity": "\(event.severity.rawValue)", "ai.event.category": "\(event.category.rawValue)",
-                    "ai.event.unit": "\(event.record.unit ?? event.record.identifier ?? "-")",
+                    "ai.event.unit": "\(event.record.unit ?? event.record.identifier ?? "-")", "ai.event.source": "\(event.source)",
                 ])
             }
         }

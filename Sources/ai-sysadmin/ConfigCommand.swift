@@ -2,6 +2,7 @@ import ArgumentParser
 import CommandSupport
 import Foundation
 import ModelSupervisor
+import Monitoring
 
 struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,7 +33,7 @@ struct ConfigCommand: ParsableCommand {
             } catch {
                 throw CommandSupport.fail(file, ["\(error)"])
             }
-            let issues = ConfigurationValidator().validate(configuration)
+            let issues = ConfigurationValidator().validate(configuration) + SignaturePack.problems(in: configuration.monitoring)
             guard issues.isEmpty else { throw CommandSupport.fail(file, issues.map(\.description)) }
             print("\(file): ok")
         }

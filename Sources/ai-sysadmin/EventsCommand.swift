@@ -9,7 +9,7 @@ import Store
 struct EventsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "events",
-        abstract: "List the trigger events in the store, oldest first.")
+        abstract: "List the trigger events in the store, oldest first, with what set each one's severity.")
 
     @OptionGroup var location: StoreOptions
 
@@ -41,7 +41,8 @@ struct EventsCommand: ParsableCommand {
                 print(String(decoding: try encoder.encode(event), as: UTF8.self))
             } else {
                 let time = formatter.string(from: Date(timeIntervalSince1970: Double(event.timeMicroseconds) / 1_000_000))
-                print("\(time)  \(event.severity.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(event.category.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(event.unit ?? event.identifier ?? "-")  \(event.summary) — \(event.message.prefix(160))")
+                // What set the severity: the model, a rule, the priority floor, a signature (by id), an error burst, a metric.
+                print("\(time)  \(event.severity.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(event.category.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) [\(event.source)] \(event.unit ?? event.identifier ?? "-")  \(event.summary) — \(event.message.prefix(160))")
             }
         }
     }

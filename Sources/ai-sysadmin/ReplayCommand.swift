@@ -23,23 +23,13 @@ struct ReplayCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The log dump.", valueName: "file"))
     var file: String
 
-    @Option(name: .long, help: ArgumentHelp("Configuration file: its trigger model is asked and its monitoring.rules apply.", valueName: "file"))
-    var config: String?
-
-    @Option(name: .customLong("trigger-url"), help: ArgumentHelp("The trigger model server, instead of the configuration's.", valueName: "url"))
-    var triggerURL: String?
-
-    @Option(name: .customLong("trigger-key-file"), help: ArgumentHelp("The key that server requires.", valueName: "file"))
-    var triggerKeyFile: String?
+    @OptionGroup var layerOne: TriggerModelOptions
 
     @Option(name: .long, help: ArgumentHelp("A store (SQLite file) to start from and write to: templates and verdicts carry over between runs, events are kept.", valueName: "file"))
     var store: String?
 
     @Option(name: .customLong("verdict-days"), help: "How long a stored verdict is trusted before its template is asked about again.")
     var verdictDays = 7.0
-
-    @Option(name: .long, help: "New templates per model request.")
-    var batch = 8
 
     @Flag(name: .long, help: "After the replay, have the review model (Layer 3) review its events.")
     var review = false
@@ -59,9 +49,6 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(name: .customLong("meta-key-file"), help: ArgumentHelp("The key that server requires.", valueName: "file"))
     var metaKeyFile: String?
 
-    @Flag(name: .customLong("rules-only"), help: "Ask no model: template mining and the journal-priority rule only.")
-    var rulesOnly = false
-
     @Flag(name: .long, help: "Print the counts as JSON.")
     var json = false
 
@@ -71,102 +58,45 @@ struct ReplayCommand: AsyncParsableCommand {
     func run() async throws {
         let program = "ai-sysadmin replay"
         let review = review || analyze
-        guard (1...64).contains(batch) else { throw CommandSupport.fail(program, ["--batch must be between 1 and 64, got \(batch)"]) }
-        let configuration: DaemonConfiguration
-        let rules: [OperatorRule]
-        do {
-            configuration = try config.map { path throws(ConfigurationError) in try DaemonConfiguration.load(from: path) } ?? DaemonConfiguration()
-            rules = try configuration.monitoring.rules.map(OperatorRule.init)
-        } catch {
-            throw CommandSupport.fail(program, ["\(error)"])
-        }
-        var classifier: TriggerClassifier?
-        if !rulesOnly {
-            do {
-                let endpoint = try Self.endpoint(.trigger, url: triggerURL, keyFile: triggerKeyFile, configuration, program: program)
-                let client = OpenAIClient(endpoint: endpoint, timeouts: .init(connect: .seconds(5), total: .seconds(300), idle: .seconds(120)))
-                classifier = TriggerClassifier(client: client)
-                // Every template would fail against a server that is not there; say so once instead.
-                switch await client.health() {
-                case .ready: break
-                case .loading: throw CommandSupport.fail(program, ["the trigger model at \(endpoint.baseURL) is still loading; try again shortly, or use --rules-only"])
-                case .unavailable(let why): throw CommandSupport.fail(program, ["the trigger model at \(endpoint.baseURL) is not available (\(why)); start it, or use --rules-only"])
-                }
-            } catch let exit as ExitCode {
-                throw exit
-            } catch {
-                throw CommandSupport.fail(program, ["\(error)"])
-            }
-        }
-        let reader: LogDumpReader
-        do {
-            reader = try LogDumpReader(path: file)
-        } catch {
-            throw CommandSupport.fail(program, ["cannot read \(file): \(error.localizedDescription)"])
-        }
+        let configuration = try layerOne.configuration(program)
+        let classifier = try await layerOne.classifier(configuration, program)
+        let reader = try TriggerModelOptions.reader(file, program)
         var database: SQLiteStore?
-        var machine: TriggerStateMachine
+        var replay: LogReplay
         do {
             database = try store.map { try SQLiteStore(path: $0) }
             let miner = try database.map { TemplateMiner(restoring: try $0.templates()) } ?? TemplateMiner()
-            // Lines wait for their templates' verdicts until the input ends, however slow the model; a replay keeps
-            // no provisional lines (it has no cursor to hold back).
-            machine = TriggerStateMachine(
-                settings: .init(batchSize: batch, holdLimit: .seconds(365 * 86_400), keepsProvisional: false, tracksCursors: false),
-                miner: miner, verdicts: try database?.verdicts(validAt: Date()) ?? [:], rules: rules, classifying: classifier != nil,
-                availability: .ready, at: .now)
+            replay = try LogReplay(monitoring: configuration.monitoring, batch: layerOne.batch, classifier: classifier, miner: miner,
+                                   verdicts: try database?.verdicts(validAt: Date()) ?? [:])
         } catch {
             throw CommandSupport.fail(program, ["the store \(store ?? ""): \(error)"])
         }
-        if !machine.templatesWaiting.isEmpty, !json {
-            FileHandle.standardError.write(Data("\(machine.templatesWaiting.count) templates in the store have no verdict yet; they are asked about too\n".utf8))
+        if !replay.machine.templatesWaiting.isEmpty, !json {
+            FileHandle.standardError.write(Data("\(replay.machine.templatesWaiting.count) templates in the store have no verdict yet; they are asked about too\n".utf8))
         }
         let started = ContinuousClock.now
         var unstored = TriggerStateMachine.Commit()
         // The newest events, for the review's context (which keeps far fewer).
         var recent: [TriggerEvent] = []
-        /// Performs the machine's actions: a classification is awaited here (a replay has nothing else to do).
-        func perform(_ actions: [TriggerStateMachine.Action]) async throws {
-            var queue = actions
-            while !queue.isEmpty {
-                switch queue.removeFirst() {
-                case .classify(let batch):
-                    guard let classifier else { continue }
-                    let (results, calls) = await classifier.classify(batch.map { (key: $0.id, text: $0.text) })
-                    queue += machine.handle(.classified(results, modelCalls: calls), at: .now)
-                case .store(let commit):
-                    if events { commit.events.forEach { print(Self.describe($0)) } }
-                    if review {
-                        recent += commit.events
-                        if recent.count > 20_000 { recent.removeFirst(recent.count - 10_000) }
-                    }
-                    guard let database else { continue }
-                    unstored.absorb(commit)
-                    if unstored.events.count >= 1000 {
-                        try database.commit(unstored, at: Date(), verdictsValidFor: verdictDays * 86_400)
-                        unstored = TriggerStateMachine.Commit()
-                    }
-                }
-            }
-        }
         do {
-            var number = 0
-            for record in reader {
-                number += 1
-                // A replay keeps no cursor: the position is not used.
-                try await perform(machine.handle(.read(record, source: file, position: ""), at: .now))
-                if number % 1000 == 0 { try await perform(machine.handle(.tick, at: .now)) }
-            }
-            // Ask about what is left until nothing more can be learnt; then the rest is decided by the rules.
-            while true {
-                let actions = machine.handle(.inputEnded, at: .now)
-                try await perform(actions)
-                if !actions.contains(where: { if case .classify = $0 { true } else { false } }) { break }
+            try await replay.run(reader, source: file) { commit in
+                if events { commit.events.forEach { print(Self.describe($0)) } }
+                if review {
+                    recent += commit.events
+                    if recent.count > 20_000 { recent.removeFirst(recent.count - 10_000) }
+                }
+                guard let database else { return }
+                unstored.absorb(commit)
+                if unstored.events.count >= 1000 {
+                    try database.commit(unstored, at: Date(), verdictsValidFor: verdictDays * 86_400)
+                    unstored = TriggerStateMachine.Commit()
+                }
             }
             if let database { try database.commit(unstored, at: Date(), verdictsValidFor: verdictDays * 86_400) }
         } catch {
             throw CommandSupport.fail(program, ["the store \(store ?? ""): \(error)"])
         }
+        let machine = replay.machine
         let elapsed = ContinuousClock.now - started
         for (id, reason) in machine.failures.sorted(by: { $0.key < $1.key }) {
             let template = machine.miner[id]?.text.prefix(120) ?? ""
@@ -177,7 +107,7 @@ struct ReplayCommand: AsyncParsableCommand {
 
         var outcome: ReviewOutcome?
         if review {
-            let endpoint = try Self.endpoint(.review, url: reviewURL, keyFile: reviewKeyFile, configuration, program: program)
+            let endpoint = try TriggerModelOptions.endpoint(.review, url: reviewURL, keyFile: reviewKeyFile, configuration, program: program)
             let reviewer = Reviewer(makeClient: {
                 OpenAIClient(endpoint: endpoint, timeouts: .init(connect: .seconds(5), total: .seconds(600), idle: .seconds(120)))
             })
@@ -204,7 +134,7 @@ struct ReplayCommand: AsyncParsableCommand {
         let escalation = outcome?.review.flatMap { $0.escalate ? "review: \($0.escalationReason)" : nil }
             ?? (counts.escalations > 0 ? "\(counts.escalations) escalating events in the replay of \(file)" : nil)
         if analyze, let escalation {
-            let endpoint = try Self.endpoint(.meta, url: metaURL, keyFile: metaKeyFile, configuration, program: program)
+            let endpoint = try TriggerModelOptions.endpoint(.meta, url: metaURL, keyFile: metaKeyFile, configuration, program: program)
             let makeClient: @Sendable () -> OpenAIClient = {
                 OpenAIClient(endpoint: endpoint, timeouts: .init(connect: .seconds(5), total: .seconds(600), idle: .seconds(120)))
             }
@@ -274,17 +204,6 @@ struct ReplayCommand: AsyncParsableCommand {
                     print("analysis failed after \(stored.steps.count) tool steps: \(stored.failure ?? "")")
                 }
             }
-        }
-    }
-
-    /// A layer's server: `url` with `keyFile` (or no key) when given by hand, else the configuration's URL and key.
-    static func endpoint(_ layer: ModelLayer, url: String?, keyFile: String?, _ configuration: DaemonConfiguration,
-                         program: String) throws -> ModelEndpoint {
-        let file = url == nil ? keyFile ?? configuration.apiKeyFile(for: layer) : keyFile
-        do {
-            return ModelEndpoint(baseURL: url ?? configuration.baseURL(for: layer), apiKey: try file.map { try ModelAPIKey.read(from: $0) })
-        } catch {
-            throw CommandSupport.fail(program, ["\(error) (--\(layer.rawValue)-key-file)"])
         }
     }
 

@@ -40,7 +40,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         // Problems that make the whole configuration unusable stop here, all of them at once; a problem of one
         // layer (its model file is missing) only marks that layer Failed once running.
-        let fatal = ConfigurationValidator().validate(configuration).filter(\.stopsTheDaemon)
+        let fatal = (ConfigurationValidator().validate(configuration) + SignaturePack.problems(in: configuration.monitoring)).filter(\.stopsTheDaemon)
         guard fatal.isEmpty else { throw CommandSupport.fail("ai-sysadmin", fatal.map(\.description)) }
         let supervisor = ModelSupervisor(configuration: configuration, logger: logger)
         let store: SQLiteStore

@@ -240,7 +240,7 @@ extension IntegrationTests {
             #expect(log.contains("following the journal"))
         }
 
-        /// Layer 3 in the daemon: an escalating event (here from an operator rule, so the tiny model's judgement
+        /// Layer 3 in the daemon: an escalating event (here from a built-in signature, so the tiny model's judgement
         /// does not matter) brings a review soon after, stored with what the review model said.
         @Test func anEscalationBringsAReviewSoonAfter() async throws {
             var config = try TestEnvironment.configuration(layers: [.trigger, .review], label: "review")
@@ -250,8 +250,7 @@ extension IntegrationTests {
             config.monitoring.files = [watched]
             config.monitoring.flushSeconds = 0.2
             config.monitoring.metrics.enable = false
-            config.monitoring.rules = [.init(pattern: "Out of memory", severity: "critical", category: "resource", escalate: true,
-                                             summary: "the kernel killed a process for memory")]
+            // No rule: the built-in OOM-killer signature makes the line critical and escalating, model or not.
             config.monitoring.review.escalationDelaySeconds = 0.5
             let daemon = try launchDaemon(config)
             defer {
@@ -269,7 +268,7 @@ extension IntegrationTests {
             let reviewed = await eventually(timeout: .seconds(90)) { ((try? store.reviews(limit: 5)) ?? []).count == 1 }
             let log = (try? String(contentsOfFile: config.stateDirectory + "/daemon.log", encoding: .utf8)) ?? ""
             #expect(reviewed, "no review after the escalation; daemon log:\n\(log.suffix(2000))")
-            #expect(try store.events(since: nil, limit: 10).contains { $0.escalate && $0.source == "rule" })
+            #expect(try store.events(since: nil, limit: 10).contains { $0.escalate && $0.source == "signature:oom-killer" })
         }
 
         @Test func statusWithoutADaemonSaysSo() throws {

@@ -22,10 +22,12 @@ extension IntegrationTests {
             "smartd[700]: Device: /dev/sda [SAT], 8 Currently unreadable (pending) sectors",
             "kernel: nvme nvme0: I/O 123 QID 4 timeout, aborting",
         ]
+        /// Lines no built-in signature knows (a signature decides its line at once, model or not): only the model
+        /// can judge them, so they wait for it.
         static let later = [
-            "kernel: md/raid1:md0: Disk failure on sdb1, disabling device. Operation continuing on 1 devices.",
-            "chronyd[600]: System clock wrong by 3600.5 seconds, adjustment started",
-            "systemd[1]: Failed to start Nightly backup of the database volumes.",
+            "haproxy[700]: backend api has no server available!",
+            "postgres[901]: FATAL:  the database system is in recovery mode",
+            "dockerd[850]: level=error msg=\"Handler for POST /v1.43/containers/create returned error: no such image\"",
         ]
 
         struct Daemon {

@@ -338,6 +338,33 @@ extension IntegrationTests {
             try expectConfigCheckPasses(evaluation, "autonomy")
         }
 
+        /// Signature overrides reach the daemon with only what was set; an id no signature has fails the check the
+        /// build runs, naming it.
+        @Test(.enabled(if: evalNix != nil, Comment(rawValue: reason)))
+        func signatureOverridesAndTheErrorRateReachTheDaemon() throws {
+            struct Monitoring: Decodable, Equatable {
+                struct Override: Decodable, Equatable { let enable: Bool; let severity: String?; let escalate: Bool? }
+                struct ErrorRate: Decodable, Equatable { let enable: Bool; let windowSeconds: Double; let minimumBurst: Int; let factor: Double }
+                let signatures: [String: Override]
+                let errorRate: ErrorRate
+            }
+            struct Settings: Decodable { let monitoring: Monitoring }
+            let evaluation = try Self.evaluate("judgment")
+            let settings = try evaluation.settingsJSON
+            #expect(try JSONDecoder().decode(Settings.self, from: Data(settings.utf8)).monitoring == Monitoring(
+                signatures: ["auth-failure": .init(enable: false, severity: nil, escalate: nil), "time-jump": .init(enable: true, severity: "error", escalate: true)],
+                errorRate: .init(enable: true, windowSeconds: 120, minimumBurst: 20, factor: 5)))
+            #expect(!settings.contains("null"), "unset fields stay out: \(settings)")
+            try expectConfigCheckPasses(evaluation, "judgment")
+
+            let unknown = try Self.evaluate("unknownSignature")
+            let file = try TestEnvironment.temporaryDirectory("nixcfg") + "/ai-sysadmin.json"
+            try unknown.settingsJSON.write(toFile: file, atomically: true, encoding: .utf8)
+            let check = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), ["config", "check", file])
+            #expect(check.status != 0)
+            #expect(check.stderr.contains("monitoring.signatures.no-such-signature"), "\(check.stderr)")
+        }
+
         /// Chat is on by default under the id `ai-sysadmin`; it can be renamed, bounded, or turned off, which also
         /// takes the agent's id off the API.
         @Test(.enabled(if: evalNix != nil, Comment(rawValue: reason)))

@@ -28,7 +28,7 @@ import UpstreamClient
         // A stand-in tokenizer: one token per 4 bytes.
         let rendered = await ContextWindow.render(entries, budget: 300) { $0.utf8.count / 4 }
         #expect(rendered.tokens <= 300 && rendered.dropped > 0)
-        #expect(rendered.text.hasPrefix("1× [warning] summary 0 "), "the newest entry must stay")
+        #expect(rendered.text.hasPrefix("1× [warning, model] summary 0 "), "the newest entry must stay")
         #expect(!rendered.text.contains("summary 49 "), "the oldest entry must go first")
         let small = await ContextWindow.render(Array(entries.prefix(2)), budget: 300) { $0.utf8.count / 4 }
         #expect(small.dropped == 0)

@@ -1,3 +1,4 @@
+import Foundation
 import ModelSupervisor
 import Testing
 @testable import Monitoring
@@ -123,7 +124,7 @@ import Testing
         let rule = try OperatorRule(pattern: "^kernel", severity: "warning", category: "hardware", escalate: false, summary: "a kernel line")
         var machine = TriggerStateMachine(settings: settings, rules: [rule], classifying: true, availability: .unavailable("loading"), at: start)
         read(&machine, "payment service refused 12 requests", position: "1", at: 0)
-        read(&machine, "kernel: nvme0 timeout, resetting", position: "2", at: 1)
+        read(&machine, "kernel: usb 1-1: new high-speed USB device number 4 using xhci_hcd", position: "2", at: 1)
         // A line the rules decide does not wait for a verdict; the other one does, and holds its source's cursor.
         let first = try #require(commit(machine.handle(.tick, at: at(30))))
         #expect(first.events.map(\.summary) == ["a kernel line"] && first.cursors.isEmpty)
@@ -193,5 +194,75 @@ import Testing
         let actions = read(&machine, "anything at all", position: "1", at: 0)
         #expect(actions.isEmpty && machine.templatesWaiting.isEmpty)
         #expect(commit(machine.handle(.tick, at: at(0)))?.cursors == ["file:/a": "1"])
+    }
+
+    // MARK: Signatures
+
+    static let oom = "Out of memory: Killed process 2203 (gunicorn) total-vm:16934412kB, anon-rss:15573284kB"
+    let talkedDown = Verdict(severity: .normal, category: .other, escalate: false, summary: "nothing to see here")
+
+    /// Lets the flush timer send template 1 and answers it with `verdict`.
+    func answer(_ machine: inout TriggerStateMachine, _ verdict: Verdict, at time: Double) throws {
+        let batch = try #require(classified(machine.handle(.tick, at: at(time))))
+        #expect(batch.map(\.id) == [1])
+        _ = machine.handle(.classified([1: .success(verdict)], modelCalls: 1), at: at(time))
+    }
+
+    @Test func aSignatureIsAFloorTheModelCannotTalkALineBelow() throws {
+        var machine = machine()
+        read(&machine, Self.oom, position: "1", at: 0)
+        let first = try #require(commit(machine.handle(.tick, at: at(0))))
+        #expect(first.events.map(\.source) == [.signature("oom-killer")], "decided at once, no verdict needed")
+        #expect(first.events.first?.severity == .critical && first.events.first?.escalate == true)
+        #expect(first.events.first?.summary == SignaturePack.builtIn.signatures.first { $0.id == "oom-killer" }?.why)
+        #expect(first.cursors == ["file:/a": "1"] && machine.templatesWaiting == [1], "no line waits, yet its template is asked about")
+        // The line talks the model into "normal": later lines of the template stay critical.
+        try answer(&machine, talkedDown, at: 3)
+        read(&machine, Self.oom.replacingOccurrences(of: "2203", with: "2204"), position: "2", at: 4)
+        let second = try #require(commit(machine.handle(.tick, at: at(4))))
+        #expect(second.events.map(\.severity) == [.critical] && second.events.first?.source == .signature("oom-killer"))
+        // A rule that says normal does not lower it either.
+        let rule = try OperatorRule(pattern: "Out of memory", severity: "normal", category: "other", escalate: false, summary: "ignore")
+        var ruled = TriggerStateMachine(settings: settings, verdicts: [1: talkedDown], rules: [rule], classifying: true, availability: .ready, at: start)
+        read(&ruled, Self.oom, position: "1", at: 0)
+        #expect(commit(ruled.handle(.tick, at: at(0)))?.events.map(\.severity) == [.critical])
+    }
+
+    @Test func theModelCanRaiseALineAboveItsSignature() throws {
+        var machine = machine()
+        let failed = "Failed password for root from 203.0.113.45 port 52000 ssh2"
+        read(&machine, failed, position: "1", at: 0)
+        #expect(commit(machine.handle(.tick, at: at(0)))?.events.map(\.severity) == [.warning])
+        try answer(&machine, Verdict(severity: .critical, category: .security, escalate: true, summary: "someone is in"), at: 3)
+        read(&machine, failed.replacingOccurrences(of: "52000", with: "52001"), position: "2", at: 4)
+        let raised = try #require(commit(machine.handle(.tick, at: at(4)))?.events.first)
+        #expect(raised.severity == .critical && raised.source == .model && raised.summary == "someone is in")
+    }
+
+    @Test func anOverriddenSignatureSetsTheOperatorsFloorAndASwitchedOffOneNone() throws {
+        let milder = SignaturePack(overrides: ["oom-killer": .init(severity: "warning", escalate: false)])
+        var machine = TriggerStateMachine(settings: settings, signatures: milder, classifying: false, at: start)
+        read(&machine, Self.oom, position: "1", at: 0)
+        let event = try #require(commit(machine.handle(.tick, at: at(0)))?.events.first)
+        #expect(event.severity == .warning && !event.escalate && event.source == .signature("oom-killer"))
+
+        var off = TriggerStateMachine(settings: settings, signatures: SignaturePack(overrides: ["oom-killer": .init(enable: false)]),
+                                      classifying: true, availability: .ready, at: start)
+        read(&off, Self.oom, position: "1", at: 0)
+        #expect(commit(off.handle(.tick, at: at(0)))?.cursors.isEmpty ?? true, "without its signature the line waits for the model")
+    }
+
+    @Test func aTemplateThatHidesTheValueASignatureLooksAtIsMatchedLineByLine() throws {
+        var machine = TriggerStateMachine(settings: settings, classifying: false, at: start)
+        var flagged: [String] = []
+        for counter in 1...7 {
+            let line = "app.service: Scheduled restart job, restart counter is at \(counter)."
+            for action in read(&machine, line, position: "\(counter)", at: Double(counter)) {
+                if case .store(let commit) = action { flagged += commit.events.map(\.record.message) }
+            }
+            flagged += commit(machine.handle(.tick, at: at(Double(counter))))?.events.map(\.record.message) ?? []
+        }
+        #expect(flagged == (5...7).map { "app.service: Scheduled restart job, restart counter is at \($0)." }, "one template, judged per line")
+        #expect(machine.statistics.templates == 1)
     }
 }

@@ -62,6 +62,11 @@ in
     notifications.webhook.url = "https://hooks.example.org/ai";
   };
   observe = plain { autonomyLevel = "observe"; };
+  judgment = plain {
+    signatures = { auth-failure.enable = false; time-jump = { severity = "error"; escalate = true; }; };
+    errorRate = { windowSeconds = 120; minimumBurst = 20; };
+  };
+  unknownSignature = plain { signatures.no-such-signature.enable = false; };
   noChat = plain { chat.enable = false; };
   chatRenamed = plain { openaiApi.agentModelId = "sysadmin"; chat.maxToolSteps = 2; };
   gotifyWithoutToken = plain { notifications.gotify.url = "https://gotify.example.org"; };

@@ -17,8 +17,12 @@ usage: broken-upstream.py PORT MODE
   slow-verdicts SECONDS
              healthy /health and /props; a trigger classification is answered after SECONDS with a valid
              verdict for every template it names (severity error, summary "slow verdict"): a model that thinks long
+  normal-verdicts
+             healthy /health and /props; every trigger classification is answered at once with severity normal,
+             no escalation, for every template it names: a model a log line has talked into calling everything fine
 Each event is one line on stdout: "listening", "request PATH", "body JSON" (the request body as received),
-"closed PATH" (the client hung up), and for slow-verdicts "answered N" when the N-th classification is answered.
+"closed PATH" (the client hung up), and for slow-verdicts and normal-verdicts "answered N" when the N-th classification
+is answered.
 """
 import json
 import socket
@@ -55,7 +59,7 @@ def handle(conn):
             body += chunk
         say(f"request {path}")
         say("body " + body.decode("utf-8", "replace").replace("\n", " "))
-        if mode in ("stall-chat", "busy", "slow-verdicts") and path in ("/health", "/props"):
+        if mode in ("stall-chat", "busy", "slow-verdicts", "normal-verdicts") and path in ("/health", "/props"):
             payload = json.dumps({"status": "ok"} if path == "/health" else
                                  {"default_generation_settings": {"n_ctx": 4096}, "total_slots": 1}).encode()
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
@@ -67,7 +71,10 @@ def handle(conn):
                          + str(len(payload)).encode() + b"\r\n\r\n" + payload)
             return
         if mode == "slow-verdicts":
-            answer_slowly(conn, json.loads(body))
+            answer_verdicts(conn, json.loads(body), "error", "slow verdict", delay)
+            return
+        if mode == "normal-verdicts":
+            answer_verdicts(conn, json.loads(body), "normal", "nothing to see here", 0)
             return
         if mode == "loading":
             payload = b'{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}'
@@ -104,14 +111,14 @@ def handle(conn):
         wait_for_close(conn, path)
 
 
-def answer_slowly(conn, request):
-    """Valid verdicts, one per template the schema asks for, after `delay` seconds."""
+def answer_verdicts(conn, request, severity, summary, after):
+    """Valid verdicts, one per template the schema asks for, after `after` seconds."""
     global answered
     schema = request["response_format"]["json_schema"]["schema"]
     count = len(schema["properties"]["verdicts"]["prefixItems"])
-    time.sleep(delay)
-    content = json.dumps({"verdicts": [{"template": n, "severity": "error", "category": "service", "escalate": False,
-                                        "summary": "slow verdict"} for n in range(1, count + 1)]})
+    time.sleep(after)
+    content = json.dumps({"verdicts": [{"template": n, "severity": severity, "category": "service", "escalate": False,
+                                        "summary": summary} for n in range(1, count + 1)]})
     payload = json.dumps({"id": "x", "object": "chat.completion", "created": 1, "model": "m",
                           "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
                           "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode()

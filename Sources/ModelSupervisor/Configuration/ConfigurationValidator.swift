@@ -13,6 +13,13 @@ public struct ConfigurationValidator: Sendable {
         /// The issue concerns only the gateway (`api`): the daemon runs regardless.
         public var gatewayOnly = false
 
+        public init(keyPath: String, message: String, layer: ModelLayer?, gatewayOnly: Bool = false) {
+            self.keyPath = keyPath
+            self.message = message
+            self.layer = layer
+            self.gatewayOnly = gatewayOnly
+        }
+
         /// Whether the daemon must refuse to start over this issue.
         public var stopsTheDaemon: Bool { layer == nil && !gatewayOnly }
 
@@ -69,6 +76,16 @@ public struct ConfigurationValidator: Sendable {
         for (name, value) in [("cpuPercent", metrics.cpuPercent), ("memoryPercent", metrics.memoryPercent),
                               ("swapPercent", metrics.swapPercent), ("diskPercent", metrics.diskPercent)] where !(0...100).contains(value) {
             global("monitoring.metrics.\(name)", "\(value) must be between 0 and 100")
+        }
+        for (id, override) in monitoring.signatures.sorted(by: { $0.key < $1.key }) {
+            if let severity = override.severity, !MonitoringConfiguration.Rule.severities.contains(severity) {
+                global("monitoring.signatures.\(id.prefix(64)).severity",
+                       "'\(severity.prefix(40))' is not one of \(MonitoringConfiguration.Rule.severities.joined(separator: ", "))")
+            }
+        }
+        let rate = monitoring.errorRate
+        if rate.windowSeconds <= 0 || rate.minimumBurst < 1 || rate.factor < 1 {
+            global("monitoring.errorRate", "windowSeconds must be greater than 0, minimumBurst at least 1, factor at least 1")
         }
         if monitoring.review.intervalSeconds <= 0 || monitoring.review.escalationDelaySeconds < 0 {
             global("monitoring.review", "intervalSeconds must be greater than 0 and escalationDelaySeconds not negative")

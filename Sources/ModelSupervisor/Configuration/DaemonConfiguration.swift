@@ -221,8 +221,60 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
     public var eventRetentionDays = 30.0
     /// Operator rules: a line whose message matches `pattern` gets at least this verdict, model or not.
     public var rules: [Rule] = []
+    /// Changes to the built-in signatures (Layer 1's floor the model cannot talk a line below), by id: switch one
+    /// off, or change its minimum severity or whether it escalates. `ai-sysadmin signatures` lists them.
+    public var signatures: [String: SignatureOverride] = [:]
+    /// Bursts of error lines per unit and per host, against their own recent rate.
+    public var errorRate = ErrorRate()
     public var metrics = Metrics()
     public var review = Review()
+
+    /// One built-in signature as the operator wants it.
+    public struct SignatureOverride: Sendable, Equatable, Codable {
+        public var enable = true
+        /// The minimum severity a matching line gets instead of the built-in one.
+        public var severity: String?
+        public var escalate: Bool?
+
+        public init(enable: Bool = true, severity: String? = nil, escalate: Bool? = nil) {
+            self.enable = enable
+            self.severity = severity
+            self.escalate = escalate
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case enable, severity, escalate }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            enable = try c.decode(.enable, default: enable)
+            severity = try c.decodeIfPresent(String.self, forKey: .severity)
+            escalate = try c.decodeIfPresent(Bool.self, forKey: .escalate)
+        }
+    }
+
+    /// An event when a unit (or the whole host) logs errors — journal priority 3 or graver, or lines judged error
+    /// or worse, or authentication failures — at `factor` times its usual rate and at least `minimumBurst` within
+    /// `windowSeconds`; one event per burst.
+    public struct ErrorRate: Sendable, Equatable, Codable {
+        public var enable = true
+        public var windowSeconds = 60.0
+        public var minimumBurst = 10
+        public var factor = 5.0
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey, CaseIterable { case enable, windowSeconds, minimumBurst, factor }
+
+        public init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            enable = try c.decode(.enable, default: enable)
+            windowSeconds = try c.decode(.windowSeconds, default: windowSeconds)
+            minimumBurst = try c.decode(.minimumBurst, default: minimumBurst)
+            factor = try c.decode(.factor, default: factor)
+        }
+    }
 
     /// Layer 3 in the daemon: every `intervalSeconds`, and `escalationDelaySeconds` after an escalating event
     /// (so a burst gives one review, not many).
@@ -311,7 +363,8 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
     public init() {}
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case enable, journal, journalDirectory, files, templateBatch, flushSeconds, holdSeconds, verdictDays, eventRetentionDays, rules, metrics, review
+        case enable, journal, journalDirectory, files, templateBatch, flushSeconds, holdSeconds, verdictDays, eventRetentionDays, rules
+        case signatures, errorRate, metrics, review
     }
 
     public init(from decoder: any Decoder) throws {
@@ -327,6 +380,8 @@ public struct MonitoringConfiguration: Sendable, Equatable, Codable {
         verdictDays = try c.decode(.verdictDays, default: verdictDays)
         eventRetentionDays = try c.decode(.eventRetentionDays, default: eventRetentionDays)
         rules = try c.decode(.rules, default: rules)
+        signatures = try c.decode(.signatures, default: signatures)
+        errorRate = try c.decode(.errorRate, default: errorRate)
         metrics = try c.decode(.metrics, default: metrics)
         review = try c.decode(.review, default: review)
     }
