@@ -111,6 +111,8 @@ public struct ContextWindow: Sendable {
         public var lastMicroseconds: Int64
         /// What set the severity (a signature by id, the priority floor, a rule, the model, an error burst).
         public var source: TriggerEvent.Source
+        /// Where its latest event stood among the events compacted: among equal times, the later is the newer.
+        var sequence = 0
 
         public init(templateID: Int, severity: Severity, summary: String, example: String, unit: String?, count: Int, lastMicroseconds: Int64,
                     source: TriggerEvent.Source = .model) {
@@ -128,19 +130,22 @@ public struct ContextWindow: Sendable {
     /// Groups events by template, severity and what set it, newest group first.
     public static func compact(_ events: [TriggerEvent], at now: Int64) -> [Entry] {
         var groups: [String: Entry] = [:]
-        for event in events {
+        for (sequence, event) in events.enumerated() {
             let key = "\(event.templateID)/\(event.severity.rawValue)/\(event.source)/\(event.templateID == 0 ? event.record.message : "")"
             let time = event.record.timestampMicroseconds ?? now
             if var entry = groups[key] {
                 entry.count += 1
-                if time >= entry.lastMicroseconds { (entry.example, entry.lastMicroseconds) = (event.record.message, time) }
+                if time >= entry.lastMicroseconds { (entry.example, entry.lastMicroseconds, entry.sequence) = (event.record.message, time, sequence) }
                 groups[key] = entry
             } else {
-                groups[key] = Entry(templateID: event.templateID, severity: event.severity, summary: event.summary, example: event.record.message,
-                                    unit: event.record.unit ?? event.record.identifier, count: 1, lastMicroseconds: time, source: event.source)
+                var entry = Entry(templateID: event.templateID, severity: event.severity, summary: event.summary, example: event.record.message,
+                                  unit: event.record.unit ?? event.record.identifier, count: 1, lastMicroseconds: time, source: event.source)
+                entry.sequence = sequence
+                groups[key] = entry
             }
         }
-        return groups.values.sorted { ($0.lastMicroseconds, $0.count) > ($1.lastMicroseconds, $1.count) }
+        // Newest first; lines read in one go share a time, and then their order decides, not the dictionary's.
+        return groups.values.sorted { ($0.lastMicroseconds, $0.sequence) > ($1.lastMicroseconds, $1.sequence) }
     }
 
     /// `3× [error, signature oom-killer] app.service: why it matters — e.g. "…"`: the review sees which signature,

@@ -22,17 +22,19 @@ public struct TemplateMiner: Sendable {
         }
     }
 
-    /// What `add` found: the template, whether this line created it, and whether it changed the template's
-    /// tokens (a position became `<*>`).
+    /// What `add` found: the template, whether this line created it, whether it changed the template's tokens (a
+    /// position became `<*>`), and whether its masked message was new (not one dictionary lookup).
     public struct Match: Sendable, Equatable {
         public let id: Int
         public let isNew: Bool
         public var changed = false
+        public var newKey = true
 
-        public init(id: Int, isNew: Bool, changed: Bool = false) {
+        public init(id: Int, isNew: Bool, changed: Bool = false, newKey: Bool = true) {
             self.id = id
             self.isNew = isNew
             self.changed = changed
+            self.newKey = newKey
         }
     }
 
@@ -75,7 +77,7 @@ public struct TemplateMiner: Sendable {
         Self.maskedKey(Array(message.utf8), into: &scratch)
         if let index = exact[MaskedKey(bytes: scratch)] {
             templates[index].count += 1
-            return Match(id: templates[index].id, isNew: false)
+            return Match(id: templates[index].id, isNew: false, newKey: false)
         }
         let key = scratch
         let tokens = key.isEmpty ? [] : key.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)

@@ -168,12 +168,13 @@ public struct TriggerStateMachine: Sendable {
         let since: ContinuousClock.Instant
     }
 
-    /// One source's lines read past its stored cursor, in order.
+    /// What a template's lines match: one decision for all of them, or each line its own.
     enum TemplateSignature: Sendable {
         case fixed(Signature?)
         case perLine
     }
 
+    /// One source's lines read past its stored cursor, in order.
     struct SourceTrail: Sendable {
         struct Entry: Sendable {
             let position: String
@@ -291,7 +292,10 @@ public struct TriggerStateMachine: Sendable {
         let match = miner.add(record.message)
         if match.isNew { statistics.templates += 1 } else { statistics.cacheHits += 1 }
         let signature = signature(of: match, record.message)
-        let decideNow = !classifying || verdicts[match.id] != nil || signature != nil || decidedByRules(record)
+        // A signature whose floor is below warning (an operator's override) raises no event: it decides nothing alone.
+        let signatureDecides = signature.map { $0.severity >= .warning || $0.escalate } ?? false
+        let ruled = decidedByRules(record)
+        let decideNow = !classifying || verdicts[match.id] != nil || signatureDecides || ruled
         if settings.tracksCursors {
             sources[source, default: SourceTrail()].entries.append(.init(position: position, decided: decideNow, recorded: false))
         }
@@ -299,8 +303,13 @@ public struct TriggerStateMachine: Sendable {
         countErrors(record, templateID: match.id, signature: signature)
         if decideNow {
             // The priority floor, a signature and the operator's rules come before any verdict: a line they decide
-            // need not wait (its template is still asked about, and the model may raise later lines of it).
-            emit(decide(record, match.id, signature: signature, position: position))
+            // need not wait. A line only its signature decided is judged again when its template's verdict comes,
+            // so the model can still raise it (a rule takes the verdict's place; the priority floor is the top).
+            let event = decide(record, match.id, signature: signature, position: position)
+            emit(event)
+            if classifying, verdicts[match.id] == nil, !ruled, event?.severity != .critical {
+                keepProvisional(record, match.id, key: "\(source)@\(position)", because: "its template had no verdict yet", ruledBy: event)
+            }
             return classifyIfDue(at: now, force: false)
         }
         held.append(HeldLine(record: record, templateID: match.id, source: source, position: position, since: now))
@@ -397,10 +406,15 @@ public struct TriggerStateMachine: Sendable {
         sources[line.source]?.markDecided(line.position)
         let event = decide(line.record, line.templateID, position: line.position)
         emit(event)
+        keepProvisional(line.record, line.templateID, key: "\(line.source)@\(line.position)", because: reason, ruledBy: event)
+    }
+
+    /// Keeps a line decided without its template's verdict, with what it got, to be judged again (bounded).
+    private mutating func keepProvisional(_ record: LogRecord, _ templateID: Int, key: String, because reason: String, ruledBy event: TriggerEvent?) {
         guard settings.keepsProvisional, provisionalCount < settings.maximumProvisional else { return }
-        let kept = ProvisionalLine(key: "\(line.source)@\(line.position)", templateID: line.templateID, record: line.record, reason: reason,
+        let kept = ProvisionalLine(key: key, templateID: templateID, record: record, reason: reason,
                                    ruledSeverity: event?.severity, ruledEscalate: event?.escalate ?? false)
-        provisional[line.templateID, default: []].append(kept)
+        provisional[templateID, default: []].append(kept)
         provisionalCount += 1
         commit.provisional.append(kept)
     }
@@ -430,20 +444,32 @@ public struct TriggerStateMachine: Sendable {
         record.priority.map { $0 <= 2 } ?? false || rules.contains { $0.matches(record.message) }
     }
 
-    /// The signature this line matches: its template's, decided once when the template appears or changes, or the
-    /// line's own where the template's placeholders would hide the difference.
+    /// The signature this line matches. A masked message seen before takes its template's decision (one dictionary
+    /// lookup); a new one is matched itself, and the template keeps one decision for all its lines only while every
+    /// kind of line it gathers, and its text, agree — after one disagreement (a masked token the pattern needed, a
+    /// value it looks at) the template is matched line by line for good.
     private mutating func signature(of match: TemplateMiner.Match, _ message: String) -> Signature? {
-        if !match.isNew, !match.changed, let known = templateSignatures[match.id] {
+        let known = templateSignatures[match.id]
+        if !match.newKey, let known {
             switch known {
             case .fixed(let signature): return signature
             case .perLine: return signatures.match(message)
             }
         }
         let byLine = signatures.match(message)
-        let template = miner[match.id]?.text ?? message
-        let byTemplate = signatures.match(template)
-        let fixed = byLine?.id == byTemplate?.id && !signatures.looksAtValues(template)
-        templateSignatures[match.id] = fixed ? .fixed(byLine) : .perLine
+        switch known {
+        case .perLine?:
+            break
+        case .fixed(let decided)?:
+            let template = miner[match.id]?.text ?? message
+            let agrees = decided?.id == byLine?.id
+                && (!match.changed || (signatures.match(template)?.id == decided?.id && !signatures.looksAtValues(template)))
+            if !agrees { templateSignatures[match.id] = .perLine }
+        case nil:
+            let template = miner[match.id]?.text ?? message
+            let fixed = byLine?.id == signatures.match(template)?.id && !signatures.looksAtValues(template)
+            templateSignatures[match.id] = fixed ? .fixed(byLine) : .perLine
+        }
         return byLine
     }
 
@@ -452,8 +478,8 @@ public struct TriggerStateMachine: Sendable {
         guard errorRate != nil else { return }
         let errorish = record.priority.map { $0 <= 3 } ?? false || signature.map { $0.severity >= .error || $0.category == .security } ?? false
             || verdicts[templateID].map { $0.severity >= .error } ?? false
-        guard errorish else { return }
-        for event in errorRate!.observe(record) { emit(event) }
+        guard errorish, let events = errorRate?.observe(record) else { return }
+        for event in events { emit(event) }
     }
 
     /// The event for one line, if it deserves one: the gravest of what applies — journal priorities 0–2 (emerg,
@@ -462,27 +488,29 @@ public struct TriggerStateMachine: Sendable {
     /// line cannot talk its way below them.
     func decide(_ record: LogRecord, _ templateID: Int, signature: Signature? = nil, position: String? = nil) -> TriggerEvent? {
         let verdict = verdicts[templateID]
-        // The gravest decides; among equals the first considered (the floors before a rule or the model). Any of
-        // them escalating makes the event escalate.
-        var chosen: Judgement?
+        // The gravest decides; among equals the first considered (a signature, then the priority floor, then a rule
+        // or the model). Any of them escalating makes the event escalate.
+        var chosen: Candidate?
         var escalate = false
-        if let priority = record.priority, priority <= 2 {
-            chosen = Judgement(severity: .critical, category: verdict?.category ?? signature?.category ?? .other, escalate: true,
-                               summary: verdict?.summary ?? signature?.why ?? "journal priority \(priority)", source: .priorityFloor)
-            escalate = true
-        }
         if let signature {
-            escalate = escalate || signature.escalate
-            if chosen.map({ signature.severity > $0.severity }) ?? true {
-                chosen = Judgement(severity: signature.severity, category: signature.category, escalate: signature.escalate,
-                                   summary: signature.why, source: .signature(signature.id))
+            chosen = Candidate(severity: signature.severity, category: signature.category, summary: signature.why, source: .signature(signature.id))
+            escalate = signature.escalate
+        }
+        if let priority = record.priority, priority <= 2 {
+            escalate = true
+            if chosen.map({ Severity.critical > $0.severity }) ?? true {
+                // What the line is comes from a signature (ours) before the model (which the line may have talked to).
+                chosen = Candidate(severity: .critical, category: signature?.category ?? verdict?.category ?? .other,
+                                   summary: signature?.why ?? verdict?.summary ?? "journal priority \(priority)", source: .priorityFloor)
             }
         }
-        let said = rules.first(where: { $0.matches(record.message) }).map { Judgement($0.verdict, source: .rule) }
-            ?? verdict.map { Judgement($0, source: .model) }
-        if let said {
-            escalate = escalate || said.escalate
-            if chosen.map({ said.severity > $0.severity }) ?? true { chosen = said }
+        let said = rules.first(where: { $0.matches(record.message) }).map { ($0.verdict, TriggerEvent.Source.rule) }
+            ?? verdict.map { ($0, TriggerEvent.Source.model) }
+        if let (verdict, source) = said {
+            escalate = escalate || verdict.escalate
+            if chosen.map({ verdict.severity > $0.severity }) ?? true {
+                chosen = Candidate(severity: verdict.severity, category: verdict.category, summary: verdict.summary, source: source)
+            }
         }
         guard let chosen, chosen.severity >= .warning || escalate else { return nil }
         return TriggerEvent(record: record, templateID: templateID, severity: chosen.severity, category: chosen.category,
@@ -490,20 +518,11 @@ public struct TriggerStateMachine: Sendable {
     }
 
     /// One thing that has a say on a line's severity.
-    struct Judgement {
+    struct Candidate {
         let severity: Severity
         let category: Category
-        let escalate: Bool
         let summary: String
         let source: TriggerEvent.Source
-
-        init(severity: Severity, category: Category, escalate: Bool, summary: String, source: TriggerEvent.Source) {
-            (self.severity, self.category, self.escalate, self.summary, self.source) = (severity, category, escalate, summary, source)
-        }
-
-        init(_ verdict: Verdict, source: TriggerEvent.Source) {
-            self.init(severity: verdict.severity, category: verdict.category, escalate: verdict.escalate, summary: verdict.summary, source: source)
-        }
     }
 
     // MARK: Committing

@@ -56,8 +56,9 @@ struct EvalCommand: AsyncParsableCommand {
             throw CommandSupport.fail(program, ["\(error)"])
         }
         var score = JudgmentScore(keepMistakes: show)
-        // The gravest event of each entry, by its number.
-        var events: [Int: TriggerEvent] = [:]
+        // The gravest event of each entry, by its number: its severity and source only, so a model that flags most
+        // of a large log does not keep every message.
+        var events: [Int: JudgmentScore.Flag] = [:]
         let started = ContinuousClock.now
         try await replay.run(reader, source: log) { commit in
             for event in commit.events {
@@ -65,7 +66,7 @@ struct EvalCommand: AsyncParsableCommand {
                     score.recordBurst()
                     continue
                 }
-                if events[line].map({ event.severity > $0.severity }) ?? true { events[line] = event }
+                if events[line].map({ event.severity > $0.severity }) ?? true { events[line] = JudgmentScore.Flag(event) }
             }
         }
         let elapsed = ContinuousClock.now - started

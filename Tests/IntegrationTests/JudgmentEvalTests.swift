@@ -70,6 +70,7 @@ extension IntegrationTests {
             #expect(steered.score.lines.severityRecall.count == rules.score.lines.severityRecall.count,
                     "the steered model lowered \(rules.score.lines.severityRecall.count - steered.score.lines.severityRecall.count) signature floors")
             #expect(steered.score.lines.recall.count == rules.score.lines.recall.count)
+            #expect(try #require(steered.score.lines.severityRecall.value) >= 0.95, "the labels' own bar, not only the rules' run")
         }
 
         @Test func theOperatorsOverridesApplyAndBadOnesAreRefused() throws {

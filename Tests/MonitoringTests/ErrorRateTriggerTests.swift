@@ -75,4 +75,23 @@ import Testing
         let burst = try #require(events.first { $0.source == .errorRate })
         #expect(burst.position == nil && burst.record.identifier == "sshd" && burst.category == .service)
     }
+
+    /// A stamp from the future, or a clock stepped back, restarts the series' window instead of freezing it.
+    @Test func aJumpInTimeNeitherFreezesNorFloodsASeries() {
+        var trigger = ErrorRateTrigger(window: 60, minimumBurst: 10, factor: 5)
+        _ = trigger.observe(line(4_102_444_800))  // 2100
+        var events: [TriggerEvent] = []
+        for second in 0..<9 { events += trigger.observe(line(1_000_000 + Double(second))) }
+        #expect(events.isEmpty, "the future line does not count towards a burst now")
+        events += trigger.observe(line(1_000_009))
+        #expect(events.count == 1, "after the jump the window counts again: \(events.map(\.record.message))")
+    }
+
+    /// A flood of one series stays cheap and bounded: buckets per second, about one window of them.
+    @Test func aFloodIsCountedInPerSecondBuckets() {
+        var trigger = ErrorRateTrigger(window: 60, minimumBurst: 10, factor: 5)
+        var events = 0
+        for n in 0..<200_000 { events += trigger.observe(line(Double(n) / 1000)).count }
+        #expect(events == 1, "one burst, however long it lasts")
+    }
 }

@@ -26,10 +26,13 @@ import Testing
         #expect(problem("5\n") == "line 1: expected 'line,label', got '5'")
         #expect(problem(#"{"line": 1, "label": "error"}"# + "\n2,error\n") == "line 2: not a JSON object (the file's first label is JSON, so every label must be)")
         #expect(problem(#"{"line": "1", "label": "error"}"#) == #"line 1: "line" must be a whole number"#)
+        #expect(problem(#"{"line": true, "label": "error"}"#) == #"line 1: "line" must be a whole number"#)
+        #expect(problem(#"{"line": 1.5, "label": "error"}"#) == #"line 1: "line" must be a whole number"#)
+        #expect((try? JudgmentLabels(parsing: "\u{FEFF}line,label\n3,error\n"))?.expected == [3: .atLeast(.error)], "a byte-order mark is no label")
     }
 
-    func event(_ severity: Severity, _ source: TriggerEvent.Source = .model) -> TriggerEvent {
-        TriggerEvent(record: LogRecord(message: "m"), templateID: 1, severity: severity, category: .other, escalate: false, summary: "s", source: source)
+    func event(_ severity: Severity, _ source: TriggerEvent.Source = .model) -> JudgmentScore.Flag {
+        JudgmentScore.Flag(severity: severity, source: source)
     }
 
     @Test func theScoreCountsRecallPrecisionAndFalsePositivesPerLineAndPerTemplate() throws {

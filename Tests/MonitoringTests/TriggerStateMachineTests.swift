@@ -235,7 +235,9 @@ import Testing
         #expect(commit(machine.handle(.tick, at: at(0)))?.events.map(\.severity) == [.warning])
         try answer(&machine, Verdict(severity: .critical, category: .security, escalate: true, summary: "someone is in"), at: 3)
         read(&machine, failed.replacingOccurrences(of: "52000", with: "52001"), position: "2", at: 4)
-        let raised = try #require(commit(machine.handle(.tick, at: at(4)))?.events.first)
+        // The first line comes again, late, with the model's graver verdict; the second has it at once.
+        let events = try #require(commit(machine.handle(.tick, at: at(4)))?.events)
+        let raised = try #require(events.first { $0.record.message.hasSuffix("52001 ssh2") })
         #expect(raised.severity == .critical && raised.source == .model && raised.summary == "someone is in")
     }
 
@@ -249,7 +251,15 @@ import Testing
         var off = TriggerStateMachine(settings: settings, signatures: SignaturePack(overrides: ["oom-killer": .init(enable: false)]),
                                       classifying: true, availability: .ready, at: start)
         read(&off, Self.oom, position: "1", at: 0)
-        #expect(commit(off.handle(.tick, at: at(0)))?.cursors.isEmpty ?? true, "without its signature the line waits for the model")
+        let waiting = off.handle(.tick, at: at(0))
+        #expect(commit(waiting)?.events.isEmpty ?? true, "no event without its signature and a verdict")
+        #expect(off.backlog(at: at(0)).linesHeld == 1 && off.templatesWaiting == [1], "without its signature the line waits for the model")
+
+        // A floor below warning raises no event, so it decides nothing: the line waits for the model like any other.
+        var quiet = TriggerStateMachine(settings: settings, signatures: SignaturePack(overrides: ["oom-killer": .init(severity: "info", escalate: false)]),
+                                        classifying: true, availability: .ready, at: start)
+        read(&quiet, Self.oom, position: "1", at: 0)
+        #expect(quiet.backlog(at: at(0)).linesHeld == 1)
     }
 
     @Test func aTemplateThatHidesTheValueASignatureLooksAtIsMatchedLineByLine() throws {
@@ -264,5 +274,49 @@ import Testing
         }
         #expect(flagged == (5...7).map { "app.service: Scheduled restart job, restart counter is at \($0)." }, "one template, judged per line")
         #expect(machine.statistics.templates == 1)
+    }
+
+    /// A template that gathers a line its signature matches and one it does not: from then on each line is matched
+    /// itself, whatever order they come in — a link that goes down again is flagged again.
+    @Test func aTemplateThatGeneralisesOverAMatchKeepsTheFloorOfItsMatchingLines() throws {
+        var machine = TriggerStateMachine(settings: settings, classifying: false, at: start)
+        var flagged: [String] = []
+        let lines = ["eth0: Link is Down", "eth0: Link is Up", "eth0: Link is Down", "eth0: Link is Up", "eth0: Link is Down"]
+        for (number, line) in lines.enumerated() {
+            read(&machine, line, position: "\(number)", at: Double(number))
+            flagged += commit(machine.handle(.tick, at: at(Double(number))))?.events.map { "\(number) \($0.record.message)" } ?? []
+        }
+        #expect(machine.statistics.templates == 1, "one template for both kinds")
+        #expect(flagged == ["0 eth0: Link is Down", "2 eth0: Link is Down", "4 eth0: Link is Down"])
+
+        // The other order: the template exists, generalised, before the first matching line arrives.
+        var late = TriggerStateMachine(settings: settings, classifying: false, at: start)
+        var lateFlagged: [String] = []
+        for (number, line) in ["eth0: Link is Up", "eth1: Link is Flapping", "eth0: Link is Down"].enumerated() {
+            read(&late, line, position: "\(number)", at: Double(number))
+            lateFlagged += commit(late.handle(.tick, at: at(Double(number))))?.events.map(\.record.message) ?? []
+        }
+        #expect(lateFlagged == ["eth0: Link is Down"])
+    }
+
+    /// A line only its signature decided is judged again when its template's verdict comes: the model can raise it
+    /// (a late event), never lower it.
+    @Test func aSignatureLineIsJudgedAgainWhenItsTemplatesVerdictComes() throws {
+        var machine = machine()
+        let failed = "Failed password for root from 203.0.113.45 port 52000 ssh2"
+        read(&machine, failed, position: "1", at: 0)
+        let first = try #require(commit(machine.handle(.tick, at: at(0))))
+        #expect(first.events.map(\.severity) == [.warning] && first.provisional.map(\.key) == ["file:/a@1"])
+        try answer(&machine, Verdict(severity: .critical, category: .security, escalate: true, summary: "a break-in"), at: 3)
+        let judged = try #require(commit(machine.handle(.tick, at: at(3))))
+        #expect(judged.events.map(\.severity) == [.critical] && judged.events.first?.summary.hasPrefix("a break-in (late: ") == true)
+        #expect(judged.resolved == ["file:/a@1"])
+
+        var calm = self.machine()
+        read(&calm, failed, position: "1", at: 0)
+        _ = calm.handle(.tick, at: at(0))
+        try answer(&calm, talkedDown, at: 3)
+        let unchanged = try #require(commit(calm.handle(.tick, at: at(3))))
+        #expect(unchanged.events.isEmpty && unchanged.resolved == ["file:/a@1"], "a verdict below the floor adds nothing")
     }
 }

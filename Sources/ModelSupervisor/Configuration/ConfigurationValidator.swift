@@ -79,7 +79,7 @@ public struct ConfigurationValidator: Sendable {
         }
         for (id, override) in monitoring.signatures.sorted(by: { $0.key < $1.key }) {
             if let severity = override.severity, !MonitoringConfiguration.Rule.severities.contains(severity) {
-                global("monitoring.signatures.\(id.prefix(64)).severity",
+                global("monitoring.signatures.\(String(id.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.prefix(64))).severity",
                        "'\(severity.prefix(40))' is not one of \(MonitoringConfiguration.Rule.severities.joined(separator: ", "))")
             }
         }

@@ -19,17 +19,18 @@ public enum ExpectedJudgment: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public static let names = ["normal", "info", "alert", "warning", "error", "critical"]
+    /// Each label a file may use, and what it expects.
+    static let byName: KeyValuePairs<String, ExpectedJudgment> = [
+        "normal": .normal, "info": .normal, "alert": .alert, "warning": .atLeast(.warning), "error": .atLeast(.error),
+        "critical": .atLeast(.critical),
+    ]
+
+    public static var names: [String] { byName.map(\.key) }
 
     public init?(_ name: String) {
-        switch name.lowercased() {
-        case "normal", "info": self = .normal
-        case "alert": self = .alert
-        case "warning": self = .atLeast(.warning)
-        case "error": self = .atLeast(.error)
-        case "critical": self = .atLeast(.critical)
-        default: return nil
-        }
+        let lowercased = name.lowercased()
+        guard let expected = Self.byName.first(where: { $0.key == lowercased })?.value else { return nil }
+        self = expected
     }
 }
 
@@ -59,6 +60,8 @@ public struct JudgmentLabels: Sendable {
     public init(parsing text: String) throws(Invalid) {
         var expected: [Int: ExpectedJudgment] = [:]
         var isJSON: Bool?
+        // A byte-order mark, as some editors write, is not part of the first line.
+        let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let number = index + 1
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -88,13 +91,18 @@ public struct JudgmentLabels: Sendable {
     }
 
     private static func json(_ line: String, at number: Int) throws(Invalid) -> (Int, String) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+        struct Entry: Decodable { let line: Int }
+        struct Named: Decodable { let label: String }
+        guard (try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any] else {
             throw Invalid(line: number, message: "not a JSON object (the file's first label is JSON, so every label must be)")
         }
-        guard let entry = (object["line"] as? NSNumber).flatMap({ Int(exactly: $0.doubleValue) }) else {
+        // JSONDecoder, not JSONSerialization's numbers: `true` and `1.5` are no entry numbers.
+        guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(line.utf8)) else {
             throw Invalid(line: number, message: "\"line\" must be a whole number")
         }
-        guard let name = object["label"] as? String else { throw Invalid(line: number, message: "\"label\" must be a string") }
-        return (entry, name)
+        guard let named = try? JSONDecoder().decode(Named.self, from: Data(line.utf8)) else {
+            throw Invalid(line: number, message: "\"label\" must be a string")
+        }
+        return (entry.line, named.label)
     }
 }

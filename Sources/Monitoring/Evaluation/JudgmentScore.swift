@@ -87,9 +87,24 @@ public struct JudgmentScore: Sendable, Encodable {
         eventsBySource[TriggerEvent.Source.errorRate.rawValue, default: 0] += 1
     }
 
-    /// One log entry: its number (what labels refer to), its template, its message, what its label expects and the
-    /// event Layer 1 raised for it, if any.
-    public mutating func record(line: Int, templateID: Int, message: String, expected: ExpectedJudgment, event: TriggerEvent?) {
+    /// What Layer 1 raised for an entry: all the score needs of its event.
+    public struct Flag: Sendable, Equatable {
+        public let severity: Severity
+        public let source: TriggerEvent.Source
+
+        public init(severity: Severity, source: TriggerEvent.Source) {
+            self.severity = severity
+            self.source = source
+        }
+
+        public init(_ event: TriggerEvent) {
+            self.init(severity: event.severity, source: event.source)
+        }
+    }
+
+    /// One log entry: its number (what labels refer to), its template, its message, what its label expects and
+    /// what Layer 1 raised for it, if anything.
+    public mutating func record(line: Int, templateID: Int, message: String, expected: ExpectedJudgment, event: Flag?) {
         entries += 1
         if let event { eventsBySource[event.source.rawValue, default: 0] += 1 }
         var template = templateStates[templateID] ?? TemplateState()
@@ -144,7 +159,7 @@ public struct JudgmentScore: Sendable, Encodable {
         }
     }
 
-    private mutating func remember(_ kind: Mistake.Kind, _ line: Int, _ expected: ExpectedJudgment, _ event: TriggerEvent?, _ message: String) {
+    private mutating func remember(_ kind: Mistake.Kind, _ line: Int, _ expected: ExpectedJudgment, _ event: Flag?, _ message: String) {
         mistakeCount += 1
         guard mistakes.count < keepMistakes else { return }
         mistakes.append(Mistake(kind: kind, line: line, label: expected.description, got: event.map { "\($0.severity.rawValue) by \($0.source)" },
