@@ -27,6 +27,10 @@ let package = Package(
         // The gateway's HTTP server. Its upstream side is our libcurl client, not AsyncHTTPClient.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        // Hummingbird's own foundations, used directly where the gateway needs the HTTP/1 layer Hummingbird hides
+        // (an HTTP/1.0 request's version decides whether its connection stays open).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         // The gateway's /metrics in Prometheus text format.
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // The embedded store: one SQLite file, WAL, versioned migrations (system libsqlite3).
@@ -76,6 +80,9 @@ let package = Package(
                 "ModelSupervisor",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

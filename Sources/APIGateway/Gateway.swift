@@ -57,19 +57,14 @@ public struct Gateway: Sendable {
         let v1 = router.group("/v1")
         if configuration.api.requireAuth { v1.add(middleware: AuthMiddleware(keys: keys)) }
         v1.get("/models") { _, _ in models() }
-        v1.post("/chat/completions") { request, context in
-            try await forward(request, context: context, path: "/v1/chat/completions", requiredArray: "messages")
-        }
-        v1.post("/completions") { request, context in
-            try await forward(request, context: context, path: "/v1/completions", requiredArray: nil)
-        }
-        v1.post("/embeddings") { request, context in
-            try await forward(request, context: context, path: "/v1/embeddings", requiredArray: nil)
-        }
+        v1.post("/chat/completions") { request, context in try await forward(request, context: context, route: .chat) }
+        v1.post("/completions") { request, context in try await forward(request, context: context, route: .completions) }
+        v1.post("/embeddings") { request, context in try await forward(request, context: context, route: .embeddings) }
 
         return Application(
             router: router,
             server: .http1(configuration: .init(
+                additionalChannelHandlers: [HTTP10CloseInstaller()],
                 idleTimeout: .nanoseconds(Int64(configuration.api.clientIdleTimeoutSeconds * 1_000_000_000)))),
             configuration: .init(address: .hostname(configuration.api.host, port: configuration.api.port),
                                  serverName: "ai-sysadmin-api"),
@@ -107,176 +102,199 @@ public struct Gateway: Sendable {
 
     /// Checks the request, maps `model` to the upstream's name, and forwards the body otherwise as sent:
     /// unknown fields (tools, response_format, stream_options, …) pass through.
-    private func forward(_ request: Request, context: GatewayRequestContext, path: String, requiredArray: String?) async throws
-        -> Response
-    {
+    private func forward(_ request: Request, context: GatewayRequestContext, route: RequestCheck.Route) async throws -> Response {
         let started = ContinuousClock.now
         let contentType = request.headers[.contentType] ?? ""
         guard contentType.lowercased().hasPrefix("application/json") else {
             throw OpenAIError.invalidRequest(
                 "Content-Type must be application/json (got '\(contentType.prefix(64))')", code: "invalid_content_type")
         }
-        let limit = configuration.api.maxBodyBytes
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
-            throw Self.tooLarge(limit)
-        }
         var request = request
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.collectBody(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw Self.tooLarge(limit)
+        let received = Data(try await Self.collectBody(&request, limit: configuration.api.maxBodyBytes).readableBytesView)
+        let check = try RequestCheck(received, route: route, api: configuration.api, upstreamModelJSON: upstreamModelJSON)
+        context.record.update {
+            $0.model = check.model
+            $0.streamed = check.streaming
         }
-
-        let received = Data(buffer.readableBytesView)
-        let members: JSONObjectMembers
-        do {
-            members = try JSONObjectMembers(scanning: received)
-        } catch {
-            throw OpenAIError.invalidRequest("the request body is not a valid JSON object: \(error)", code: "invalid_json")
-        }
-        if let key = members.duplicateKey {
-            throw OpenAIError.invalidRequest("the key '\(key.prefix(64))' occurs more than once", code: "invalid_json")
-        }
-        guard let modelMember = members["model"], let model = members.string("model", in: received) else {
-            throw OpenAIError.invalidRequest("'model' is required and must be a string; available: \(configuration.api.advertisedModelIds.joined(separator: ", "))",
-                                             code: "missing_model")
-        }
-        guard configuration.api.advertisedModelIds.contains(model) else {
-            throw OpenAIError(.notFound, "the model '\(model.prefix(128))' does not exist; available: \(configuration.api.advertisedModelIds.joined(separator: ", "))",
-                              type: "invalid_request_error", code: "model_not_found")
-        }
-        let toAgent = model == configuration.api.agentModelId
-        if toAgent, path != "/v1/chat/completions" {
-            throw OpenAIError.invalidRequest("the agent model '\(model)' answers chat completions only; use '\(configuration.api.modelId)' for \(path)",
-                                             code: "unsupported_for_agent")
-        }
-        if let requiredArray {
-            guard members[requiredArray]?.kind == .array else {
-                throw OpenAIError.invalidRequest("'\(requiredArray)' is required and must be an array", code: "missing_\(requiredArray)")
-            }
-        }
-        context.record.update { $0.model = model }
+        let requestedModelJSON = (try? JSONEncoder().encode(check.model)) ?? upstreamModelJSON
         var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
-        let body: Data, url: String, lease: SlotLease?
-        if toAgent {
+        let url: String, lease: SlotLease?
+        if check.toAgent {
             // The daemon's agent takes the request as sent; it queues on the daemon's own slots of the meta model.
             // Whatever the client sent, the requester is the gateway's word: only an operator key makes one.
             let isOperator = GatewayKeys.presented(in: request.headers).map(keys.isOperator) ?? false
             headers.append((AgentRequesterHeader.name.rawName,
                             isOperator ? AgentRequesterHeader.authenticatedOperator : AgentRequesterHeader.unauthenticatedClient))
-            (body, url, lease) = (received, "http://localhost" + path, nil)
+            (url, lease) = ("http://localhost" + route.rawValue, nil)
         } else {
-            // Everything but `model` goes as the client wrote it: spliced, not re-encoded.
-            var spliced = Data(capacity: received.count + upstreamModelJSON.count)
-            spliced += received[received.startIndex..<(received.startIndex + modelMember.value.lowerBound)]
-            spliced += upstreamModelJSON
-            spliced += received[(received.startIndex + modelMember.value.upperBound)...]
-            lease = try await acquireSlot(upstream.endpoint)
+            // Open WebUI's background tasks (titles, tags, follow-ups) wait behind interactive requests.
+            lease = try await acquireSlot(upstream.endpoint, background: received.range(of: Data("### Task:".utf8)) != nil)
             // Read after the wait: the supervisor writes a new key whenever it restarts the meta server.
             let endpoint = upstream.endpoint
             if let key = endpoint.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
-            (body, url) = (spliced, endpoint.url(path))
+            url = endpoint.url(route.rawValue)
         }
-        let streaming = members["stream"]?.kind == .true
-        context.record.update { $0.streamed = streaming }
         let upstreamRequest = UpstreamClient.HTTPRequest(
-            method: .post, url: url, headers: headers, body: body,
-            timeouts: .init(connect: .seconds(2), total: streaming ? nil : .seconds(configuration.api.upstreamTimeoutSeconds),
+            method: .post, url: url, headers: headers, body: check.body,
+            timeouts: .init(connect: .seconds(2), total: check.streaming ? nil : .seconds(configuration.api.upstreamTimeoutSeconds),
                             idle: .seconds(configuration.api.upstreamIdleTimeoutSeconds)),
-            unixSocketPath: toAgent ? configuration.agentSocketPath : nil)
-        let map: @Sendable (UpstreamError) -> OpenAIError = toAgent ? Self.mapAgent : Self.map
-
-        if streaming {
-            let response: HTTPStreamingResponse
-            do {
-                response = try await http.stream(upstreamRequest)
-            } catch let error as UpstreamError {
-                lease?.release()
-                metrics.upstreamError(error.code)
-                return try map(error).response(from: request, context: context)
-            }
-            let metrics = self.metrics
-            let requestBody = request.body
-            let record = context.record
-            return Response(
-                status: .ok,
-                headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", Self.accelBuffering: "no"],
-                body: ResponseBody { writer in
-                    defer {
-                        lease?.release()
-                        metrics.duration(route: path, ContinuousClock.now - started)
-                        record.streamEnded()
-                    }
-                    var relay = StreamRelay()
-                    func fail(_ message: String) async throws {
-                        // The status line is long gone, so say it as an event and end.
-                        let event = OpenAIError(.badGateway, message, type: "server_error", code: "upstream_stream_error")
-                        try await writer.write(ByteBuffer(bytes: Data("data: ".utf8) + event.json + Data("\n\n".utf8)))
-                    }
-                    do {
-                        // A client that goes away while the model is silent is only noticed through the
-                        // connection closing; it must free the model's slot at once, not at the next token.
-                        try await requestBody.consumeWithInboundCloseHandler { _ in
-                            for try await chunk in response.body {
-                                let output = try relay.relay(chunk)
-                                if !output.bytes.isEmpty { try await writer.write(ByteBuffer(bytes: output.bytes)) }
-                                record.add(metrics.count(output.usage))
-                            }
-                        } onInboundClosed: {
-                            response.body.cancel(reason: "the client closed the connection")
-                        }
-                        if let fault = relay.finish() {
-                            metrics.upstreamError(.malformedStream)
-                            try await fail(fault.message)
-                        }
-                    } catch let fault as StreamRelay.Fault {
-                        response.body.cancel(reason: fault.message)
-                        metrics.upstreamError(.malformedStream)
-                        try await fail(fault.message)
-                    } catch let error as UpstreamError where error.code != .cancelled {
-                        metrics.upstreamError(error.code)
-                        try await fail("the meta model's stream broke off: \(error.message)")
-                    }
-                    try await writer.finish(nil)
-                })
+            unixSocketPath: check.toAgent ? configuration.agentSocketPath : nil)
+        let map: @Sendable (UpstreamError) -> OpenAIError = check.toAgent ? Self.mapAgent : Self.map
+        if check.streaming {
+            return try await stream(upstreamRequest, request: request, context: context, route: route, lease: lease, map: map,
+                                    modelJSON: requestedModelJSON, started: started)
         }
 
-        let response: UpstreamClient.HTTPResponse
         defer { lease?.release() }
+        // A client that leaves (a chat frontend's Stop) cancels the upstream request at once, so the model's slot
+        // comes free instead of generating for nobody until the timeout.
+        let exchange = Task { [http] in try await http.execute(upstreamRequest) }
+        let response: UpstreamClient.HTTPResponse
         do {
-            response = try await http.execute(upstreamRequest)
+            response = try await request.body.consumeWithInboundCloseHandler { _ in
+                try await exchange.value
+            } onInboundClosed: {
+                exchange.cancel()
+            }
         } catch let error as UpstreamError {
             metrics.upstreamError(error.code)
-            return try map(error).response(from: request, context: context)
+            return try Self.closing(Self.failed(map(error), context).response(from: request, context: context))
         }
-        metrics.duration(route: path, ContinuousClock.now - started)
-        if response.status == 503, !toAgent {
+        metrics.duration(route: route.rawValue, ContinuousClock.now - started)
+        if response.status == 503, !check.toAgent {
             // llama-server's "Loading model": say it the way clients retry on, with Retry-After.
-            return try OpenAIError.upstreamUnavailable("the model is loading").response(from: request, context: context)
+            return try Self.closing(Self.failed(.upstreamUnavailable("the model is loading"), context).response(from: request, context: context))
         }
-        if response.status == 200 {
-            // Passed on as sent, but only if it is what an OpenAI client can parse.
-            guard let document = try? UpstreamDocument(response.body) else {
-                metrics.upstreamError(.invalidResponse)
-                return try OpenAIError(.badGateway, "the meta model answered 200 with a body that is not a JSON object (\(response.body.count) bytes)",
-                                       type: "server_error", code: "upstream_error").response(from: request, context: context)
-            }
-            context.record.add(metrics.count(document.usage))
+        guard response.status == 200 else {
+            let error = check.toAgent ? Self.agentRefusal(status: response.status, body: response.body)
+                                      : Self.upstreamRefusal(status: response.status, body: response.body)
+            return try Self.closing(Self.failed(error, context).response(from: request, context: context))
         }
-        return Response(
-            status: .init(code: response.status),
+        // Passed on as sent, but only if it is what an OpenAI client can parse, and naming the model it asked for.
+        guard let document = try? UpstreamDocument(response.body) else {
+            metrics.upstreamError(.invalidResponse)
+            let error = OpenAIError(.badGateway, "the meta model answered 200 with a body that is not a JSON object (\(response.body.count) bytes)",
+                                    type: "server_error", code: "upstream_error")
+            return try Self.closing(Self.failed(error, context).response(from: request, context: context))
+        }
+        context.record.add(metrics.count(document.usage))
+        return Self.closing(Response(
+            status: .ok,
             headers: [.contentType: response.header("Content-Type") ?? "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: response.body)))
+            body: .init(byteBuffer: ByteBuffer(bytes: document.renamingModel(in: response.body, to: requestedModelJSON)))))
     }
+
+    /// Relays an upstream event stream event by event; a client that leaves cancels it.
+    private func stream(_ upstreamRequest: UpstreamClient.HTTPRequest, request: Request, context: GatewayRequestContext, route: RequestCheck.Route,
+                        lease: SlotLease?, map: @escaping @Sendable (UpstreamError) -> OpenAIError, modelJSON: Data,
+                        started: ContinuousClock.Instant) async throws -> Response {
+        let response: HTTPStreamingResponse
+        do {
+            response = try await http.stream(upstreamRequest)
+        } catch let error as UpstreamError {
+            lease?.release()
+            metrics.upstreamError(error.code)
+            return try Self.failed(map(error), context).response(from: request, context: context)
+        }
+        let metrics = self.metrics
+        let requestBody = request.body
+        let record = context.record
+        return Response(
+            status: .ok,
+            // Watching for the client leaving ends the connection with the stream (Hummingbird's inbound-close
+            // handler); it is announced, so a pooling client does not send its next request on it.
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", Self.accelBuffering: "no", .connection: "close"],
+            body: ResponseBody { writer in
+                defer {
+                    lease?.release()
+                    metrics.duration(route: route.rawValue, ContinuousClock.now - started)
+                    record.streamEnded()
+                }
+                var relay = StreamRelay(modelJSON: modelJSON)
+                func fail(_ message: String) async throws {
+                    // The status line is long gone, so say it as an event and end.
+                    let event = OpenAIError(.badGateway, message, type: "server_error", code: "upstream_stream_error")
+                    record.update { $0.error = message }
+                    try await writer.write(ByteBuffer(bytes: Data("data: ".utf8) + event.json + Data("\n\n".utf8)))
+                }
+                do {
+                    // A client that goes away while the model is silent is only noticed through the
+                    // connection closing; it must free the model's slot at once, not at the next token.
+                    try await requestBody.consumeWithInboundCloseHandler { _ in
+                        for try await chunk in response.body {
+                            let output = try relay.relay(chunk)
+                            if !output.bytes.isEmpty { try await writer.write(ByteBuffer(bytes: output.bytes)) }
+                            record.add(metrics.count(output.usage))
+                        }
+                    } onInboundClosed: {
+                        response.body.cancel(reason: "the client closed the connection")
+                    }
+                    if let fault = relay.finish() {
+                        metrics.upstreamError(.malformedStream)
+                        try await fail(fault.message)
+                    }
+                } catch let fault as StreamRelay.Fault {
+                    response.body.cancel(reason: fault.message)
+                    metrics.upstreamError(.malformedStream)
+                    try await fail(fault.message)
+                } catch let error as UpstreamError where error.code != .cancelled {
+                    metrics.upstreamError(error.code)
+                    try await fail("the meta model's stream broke off: \(error.message)")
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    /// Keeps a refusal's reason for the request's log line.
+    private static func failed(_ error: OpenAIError, _ context: GatewayRequestContext) -> OpenAIError {
+        context.record.update { $0.error = error.message }
+        return error
+    }
+
+    /// A response after which Hummingbird closes the connection (the inbound-close watch consumed it), saying so.
+    private static func closing(_ response: Response) -> Response {
+        var response = response
+        response.headers[.connection] = "close"
+        return response
+    }
+
+    /// The body, at most `limit` bytes. A larger one is still read to its end and thrown away — within
+    /// `drainLimit` bytes and `drainTime` — before the 413, as nginx does: a client that writes its whole body
+    /// before it reads (Python's urllib, with `Connection: close`) would otherwise block and never see the answer.
+    static func collectBody(_ request: inout Request, limit: Int) async throws -> ByteBuffer {
+        var collected = ByteBuffer()
+        var total = 0
+        let started = ContinuousClock.now
+        for try await chunk in request.body {
+            total += chunk.readableBytes
+            if total <= limit {
+                var chunk = chunk
+                collected.writeBuffer(&chunk)
+            } else {
+                collected.clear()
+                if total > max(limit, drainLimit) || ContinuousClock.now - started > drainTime { break }
+            }
+        }
+        guard total <= limit else {
+            var error = tooLarge(limit)
+            error.headers[.connection] = "close"
+            throw error
+        }
+        request.body = RequestBody(buffer: collected)
+        return collected
+    }
+
+    static let drainLimit = 64 * 1024 * 1024
+    static let drainTime = Duration.seconds(30)
 
     // MARK: Concurrency
 
     /// Upstream requests in flight and requests waiting for a slot.
     public var load: (inFlight: Int, waiting: Int) { limiter.load }
 
-    /// Waits for an upstream slot in the FIFO queue; 429 when the queue is full, 503 when the wait times out.
-    private func acquireSlot(_ endpoint: ModelEndpoint) async throws -> SlotLease {
+    /// Waits for an upstream slot in the FIFO queue, then for the request's turn on the daemon's slots of the meta
+    /// model; 429 when the queue is full, 503 when the wait times out.
+    private func acquireSlot(_ endpoint: ModelEndpoint, background: Bool) async throws -> SlotLease {
         if limiter.limitIsProvisional {
             // Learn the server's slot count once it answers; until then one request at a time.
             let client = OpenAIClient(endpoint: endpoint, http: http,
@@ -291,12 +309,53 @@ public struct Gateway: Sendable {
             error.headers[.retryAfter] = "1"
             throw error
         } catch ConcurrencyLimiter.Refusal.timedOut {
-            var error = OpenAIError(.serviceUnavailable, "no slot of the meta model came free within \(limiter.queueTimeout)",
-                                    type: "server_error", code: "queue_timeout")
-            error.headers[.retryAfter] = "5"
-            throw error
+            throw Self.queueTimeout(limiter.queueTimeout)
         }
-        return SlotLease(limiter)
+        let lease = SlotLease(limiter)
+        lease.hold(try await daemonTurn(background: background))
+        return lease
+    }
+
+    private static func queueTimeout(_ waited: Duration) -> OpenAIError {
+        var error = OpenAIError(.serviceUnavailable, "no slot of the meta model came free within \(waited)", type: "server_error", code: "queue_timeout")
+        error.headers[.retryAfter] = "5"
+        return error
+    }
+
+    private struct TurnTimedOut: Error {}
+
+    /// The request's turn on the daemon's own slots of the meta model (its chat and analyses ask through them), so
+    /// everything that asks the meta model follows one priority order: interactive requests first, background
+    /// tasks after. The turn is a connection to the daemon's agent socket held open for the request's length. No
+    /// daemon there (the gateway alone, or chat off): no turn to take, and the model server's own queue decides.
+    private func daemonTurn(background: Bool) async throws -> HTTPStreamingResponse? {
+        let path = configuration.agentSocketPath
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let request = UpstreamClient.HTTPRequest(
+            method: .post, url: "http://localhost/slots/meta?priority=\(background ? "background" : "interactive")",
+            timeouts: .init(connect: .seconds(1), total: nil, idle: nil), unixSocketPath: path)
+        let http = self.http, waited = limiter.queueTimeout
+        do {
+            let turn = try await withThrowingTaskGroup(of: HTTPStreamingResponse?.self) { group in
+                group.addTask { try await http.stream(request) }
+                group.addTask {
+                    try await Task.sleep(for: waited)
+                    throw TurnTimedOut()
+                }
+                defer { group.cancelAll() }
+                return try await group.next() ?? nil
+            }
+            guard let turn, turn.status == 200 else {
+                turn?.body.cancel(reason: "no turn needed")
+                return nil
+            }
+            return turn
+        } catch is TurnTimedOut {
+            throw Self.queueTimeout(waited)
+        } catch {
+            logger.debug("no turn from the daemon's slots: \(error)")
+            return nil
+        }
     }
 
     // MARK: Helpers
@@ -323,14 +382,32 @@ public struct Gateway: Sendable {
             unavailable.headers[.retryAfter] = "5"
             return unavailable
         case .httpStatus:
-            let status = HTTPResponse.Status(code: error.status ?? 502)
-            let message = error.serverMessage ?? "the chat agent answered \(error.status ?? 0)"
-            return OpenAIError(status, message, type: status.code < 500 ? "invalid_request_error" : "server_error", code: "agent_error")
+            return agentRefusal(status: error.status ?? 502, body: Data((error.body ?? "").utf8))
         case .idleTimeout, .totalTimeout:
             return OpenAIError(.gatewayTimeout, "the chat agent did not answer in time (\(error.code))", type: "server_error", code: "agent_timeout")
         default:
             return OpenAIError(.badGateway, "the chat agent's answer could not be relayed (\(error.code))", type: "server_error", code: "agent_error")
         }
+    }
+
+    /// The agent's own refusal, passed on as it said it: its status, message, type and code.
+    static func agentRefusal(status: Int, body: Data) -> OpenAIError {
+        let said = ReportedError(body)
+        let status = HTTPResponse.Status(code: (400...599).contains(status) ? status : 502)
+        return OpenAIError(status, said?.message ?? "the chat agent answered \(status.code)",
+                           type: said?.type ?? (status.code < 500 ? "invalid_request_error" : "server_error"), code: said?.code ?? "agent_error")
+    }
+
+    /// A refusal of the meta model's server (llama-server's own error shape, an integer `code`) in OpenAI's: a 4xx
+    /// keeps its status and says what the server objected to; anything else is the server's failure, a 502.
+    static func upstreamRefusal(status: Int, body: Data) -> OpenAIError {
+        let said = ReportedError(body)?.message ?? String(decoding: body.prefix(300), as: UTF8.self)
+        let detail = said.isEmpty ? "" : ": \(said.prefix(500))"
+        if (400...499).contains(status) {
+            return OpenAIError(HTTPResponse.Status(code: status), "the meta model's server refused the request (\(status))\(detail)",
+                               type: "invalid_request_error", code: "upstream_rejected")
+        }
+        return OpenAIError(.badGateway, "the meta model's server failed (\(status))\(detail)", type: "server_error", code: "upstream_error")
     }
 
     /// Maps a failure to reach the upstream to what the client should see.
@@ -341,9 +418,7 @@ public struct Gateway: Sendable {
         case .httpStatus where error.status == 503:
             return .upstreamUnavailable("the model is loading")
         case .httpStatus:
-            let status = HTTPResponse.Status(code: error.status ?? 502)
-            return OpenAIError(status, "the meta model answered \(error.status ?? 0): \((error.body ?? "").prefix(500))",
-                               type: status.code < 500 ? "invalid_request_error" : "server_error", code: "upstream_error")
+            return upstreamRefusal(status: error.status ?? 502, body: Data((error.body ?? "").utf8))
         case .idleTimeout, .totalTimeout:
             return OpenAIError(.gatewayTimeout, "the meta model did not answer in time (\(error.code))",
                                type: "server_error", code: "upstream_timeout")
@@ -406,13 +481,16 @@ struct RequestLogMiddleware: RouterMiddleware {
                 metadata["ai.tokens.prompt"] = "\(facts.promptTokens)"
                 metadata["ai.tokens.completion"] = "\(facts.completionTokens)"
             }
-            logger.info("request", metadata: metadata)
+            if let error = facts.error { metadata["ai.response.error"] = "\(error.prefix(300))" }
+            // The supervisor's health probe and metric scrapes come every few seconds: they are not news.
+            logger.log(level: route == "/health" || route == "/metrics" ? .debug : .info, "request", metadata: metadata)
         }
 
         var response: Response
         do {
             response = try await next(request, context)
         } catch let error as any HTTPResponseError {
+            if let refusal = error as? OpenAIError { context.record.update { $0.error = refusal.message } }
             response = try error.response(from: request, context: context)
         }
         let head = ContinuousClock.now - start
@@ -445,14 +523,20 @@ struct RequestLogMiddleware: RouterMiddleware {
     }
 }
 
-/// One held upstream slot, released exactly once: explicitly, or when the last reference goes (a response
-/// body that Hummingbird never ran must not keep its slot).
+/// One held upstream slot (and the request's turn on the daemon's slots, when it took one), released exactly
+/// once: explicitly, or when the last reference goes (a response body that Hummingbird never ran must not keep
+/// its slot).
 final class SlotLease: Sendable {
     private let limiter: ConcurrencyLimiter
     private let released = Mutex(false)
+    private let turn = Mutex<HTTPStreamingResponse?>(nil)
 
     init(_ limiter: ConcurrencyLimiter) {
         self.limiter = limiter
+    }
+
+    func hold(_ turn: HTTPStreamingResponse?) {
+        self.turn.withLock { $0 = turn }
     }
 
     func release() {
@@ -460,7 +544,9 @@ final class SlotLease: Sendable {
             defer { released = true }
             return !released
         }
-        if first { limiter.release() }
+        guard first else { return }
+        turn.withLock { $0 }?.body.cancel(reason: "the request is done")
+        limiter.release()
     }
 
     deinit {

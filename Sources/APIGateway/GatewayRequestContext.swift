@@ -21,6 +21,8 @@ final class RequestRecord: Sendable {
         var promptTokens = 0
         var completionTokens = 0
         var streamed = false
+        /// Why the request was refused or failed, for the log line.
+        var error: String?
     }
 
     private let facts = Mutex(Facts())

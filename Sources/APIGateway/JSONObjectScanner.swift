@@ -53,6 +53,12 @@ struct JSONObjectMembers {
         return Int(String(decoding: Self.slice(member, of: data), as: UTF8.self))
     }
 
+    /// The value of a number member of `data`, the document this scanned.
+    func number(_ key: String, in data: Data) -> Double? {
+        guard let member = self[key], member.kind == .number else { return nil }
+        return Double(String(decoding: Self.slice(member, of: data), as: UTF8.self))
+    }
+
     /// The value of a string member of `data`, the document this scanned.
     func string(_ key: String, in data: Data) -> String? {
         guard let member = self[key], member.kind == .string else { return nil }

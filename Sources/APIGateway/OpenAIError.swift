@@ -55,3 +55,19 @@ public struct OpenAIError: HTTPResponseError, Sendable {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json)))
     }
 }
+
+/// An error an upstream reported in its body, OpenAI's shape or llama-server's (whose `code` is the HTTP status).
+struct ReportedError {
+    let message: String
+    let type: String?
+    /// A string code; llama-server's integer codes are none.
+    let code: String?
+
+    init?(_ body: Data) {
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+              let error = object["error"] as? [String: Any], let message = error["message"] as? String else { return nil }
+        self.message = String(message.prefix(1000))
+        type = (error["type"] as? String).map { String($0.prefix(64)) }
+        code = (error["code"] as? String).map { String($0.prefix(64)) }
+    }
+}

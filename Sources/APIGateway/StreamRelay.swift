@@ -7,10 +7,13 @@ import UpstreamClient
 struct UpstreamDocument {
     let usage: Usage?
     let isError: Bool
+    /// Where the top-level `model` string is, to say the id the client asked for instead of the upstream's name.
+    let model: Range<Int>?
 
     init(_ data: Data) throws(JSONObjectMembers.SyntaxError) {
         let members = try JSONObjectMembers(scanning: data)
         isError = members["error"] != nil
+        model = members["model"].flatMap { $0.kind == .string ? $0.value : nil }
         usage = members["usage"].flatMap { usage in
             guard usage.kind == .object else { return nil }
             let object = JSONObjectMembers.slice(usage, of: data)
@@ -19,6 +22,13 @@ struct UpstreamDocument {
                   let completion = counts.integer("completion_tokens", in: object) else { return nil }
             return Usage(promptTokens: prompt, completionTokens: completion)
         }
+    }
+
+    /// `data` (the document this scanned) with its `model` replaced by `modelJSON`, a JSON string.
+    func renamingModel(in data: Data, to modelJSON: Data) -> Data {
+        guard let model else { return data }
+        let start = data.startIndex
+        return data[start..<(start + model.lowerBound)] + modelJSON + data[(start + model.upperBound)...]
     }
 }
 
@@ -46,9 +56,12 @@ struct StreamRelay {
     private var parser: ServerSentEventParser
     private var ended = false
     private var reportedError = false
+    /// The model id the client asked for, as a JSON string: every event says it rather than the upstream's name.
+    private let modelJSON: Data?
 
-    init(maximumLineLength: Int = 1024 * 1024) {
+    init(maximumLineLength: Int = 1024 * 1024, modelJSON: Data? = nil) {
         parser = ServerSentEventParser(maximumLineLength: maximumLineLength)
+        self.modelJSON = modelJSON
     }
 
     mutating func relay(_ chunk: some Sequence<UInt8>) throws(Fault) -> Output {
@@ -63,21 +76,25 @@ struct StreamRelay {
             switch item {
             case .comment(let text):
                 output.bytes += Array(":\(text.isEmpty ? "" : " " + text)\n\n".utf8)
-            case .event(let event):
+            case .event(var event):
                 if ended {
                     throw Fault(message: "the meta model's stream went on after data: [DONE]")
                 }
                 if event.isDone {
                     ended = true
                 } else {
+                    let data = Data(event.data.utf8)
                     let document: UpstreamDocument
                     do {
-                        document = try UpstreamDocument(Data(event.data.utf8))
+                        document = try UpstreamDocument(data)
                     } catch {
                         throw Fault(message: "the meta model's stream carried an event that is not a JSON object (\(event.data.utf8.count) bytes)")
                     }
                     if let usage = document.usage { output.usage = usage }
                     reportedError = reportedError || document.isError
+                    if let modelJSON, document.model != nil {
+                        event.data = String(decoding: document.renamingModel(in: data, to: modelJSON), as: UTF8.self)
+                    }
                 }
                 output.bytes += Self.frame(event)
             }

@@ -50,6 +50,25 @@ public struct AgentServer: Service {
         router.get("/v1/models") { _, _ in
             Self.json(Data(#"{"object":"list","data":[{"id":\#(Self.quoted(modelID)),"object":"model","created":0,"owned_by":"ai-sysadmin"}]}"#.utf8))
         }
+        // The gateway's requests to the raw meta model take their turn on the same slots as the daemon's chat and
+        // analyses: one priority order for everything that asks the meta model, not two arbiters.
+        router.post("/slots/meta") { request, _ in
+            guard let slots = agent.slots else { return Response(status: .noContent) }
+            let priority: RequestPriority = request.uri.queryParameters.get("priority") == "background" ? .periodic : .interactive
+            await slots.acquire(priority)
+            let hold = SlotHold(slots)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain", .connection: "close"],
+                body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: "granted\n"))
+                    // Held until the gateway closes the connection, at most an hour.
+                    try? await request.body.consumeWithCancellationOnInboundClose { _ in
+                        try await Task.sleep(for: .seconds(3600))
+                    }
+                    hold.release()
+                    try await writer.finish(nil)
+                })
+        }
         router.post("/v1/chat/completions") { request, context in
             var request = request
             let body = try await request.collectBody(upTo: 4 * 1024 * 1024)
@@ -73,7 +92,8 @@ public struct AgentServer: Service {
             } catch {
                 throw OpenAIError(.badGateway, "the agent could not answer: \(error)", type: "server_error", code: "agent_error")
             }
-            return Self.json(completion.message(content: reply.answer, reasoning: reply.steps, finishReason: reply.cutOff ? "length" : "stop"))
+            return Self.json(completion.message(content: reply.answer, reasoning: reply.steps, finishReason: reply.cutOff ? "length" : "stop",
+                                                usage: reply.usage))
         }
         return router
     }
@@ -85,7 +105,9 @@ public struct AgentServer: Service {
         let props = try await Self.metaModel(agent)
         return Response(
             status: .ok,
-            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            // The inbound-close watch below ends the connection with the stream; clients are told, so a pooling one
+            // does not send its next request on it.
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close"],
             body: ResponseBody { writer in
                 let (events, continuation) = AsyncThrowingStream.makeStream(of: ChatEvent.self)
                 let task = Task {
@@ -99,6 +121,7 @@ public struct AgentServer: Service {
                 defer { task.cancel() }
                 try await writer.write(ByteBuffer(bytes: completion.event(role: "assistant")))
                 var finishReason = "stop"
+                var usage = Usage(promptTokens: 0, completionTokens: 0)
                 do {
                     // While the model is silent (a long prompt being read) only the connection closing tells that
                     // the client left; the agent, and its request to the model, stop then.
@@ -108,12 +131,14 @@ public struct AgentServer: Service {
                             case .step(let text): try await writer.write(ByteBuffer(bytes: completion.event(reasoning: text)))
                             case .answer(let text): try await writer.write(ByteBuffer(bytes: completion.event(content: text)))
                             case .cutOff: finishReason = "length"
+                            case .usage(let cost): usage = usage + cost
                             }
                         }
                     } onInboundClosed: {
                         task.cancel()
                     }
                     try await writer.write(ByteBuffer(bytes: completion.event(finishReason: finishReason)))
+                    if conversation.includeUsage { try await writer.write(ByteBuffer(bytes: completion.usageEvent(usage))) }
                     try await writer.write(ByteBuffer(bytes: Array("data: [DONE]\n\n".utf8)))
                 } catch {
                     if task.isCancelled || error is CancellationError || (error as? UpstreamError)?.code == .cancelled {
@@ -161,6 +186,28 @@ public struct AgentServer: Service {
 
     static func quoted(_ text: String) -> String {
         String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
+    }
+}
+
+/// A slot the gateway holds: released once, when the gateway lets go or when the response is dropped unrun.
+final class SlotHold: Sendable {
+    private let slots: ModelSlots
+    private let released = Mutex(false)
+
+    init(_ slots: ModelSlots) {
+        self.slots = slots
+    }
+
+    func release() {
+        let first = released.withLock { released -> Bool in
+            defer { released = true }
+            return !released
+        }
+        if first { Task { [slots] in await slots.release() } }
+    }
+
+    deinit {
+        release()
     }
 }
 
@@ -216,6 +263,34 @@ struct CompletionIdentity: Sendable {
         let created: Int
         let model: String
         let choices: [Choice]
+        let usage: UsageFields
+    }
+
+    /// OpenAI's usage object: prompt, completion and total tokens.
+    struct UsageFields: Encodable {
+        let promptTokens: Int
+        let completionTokens: Int
+        let totalTokens: Int
+        enum CodingKeys: String, CodingKey { case promptTokens = "prompt_tokens", completionTokens = "completion_tokens", totalTokens = "total_tokens" }
+
+        init(_ usage: Usage) {
+            (promptTokens, completionTokens, totalTokens) = (usage.promptTokens, usage.completionTokens, usage.promptTokens + usage.completionTokens)
+        }
+    }
+
+    private struct UsageChunk: Encodable {
+        let id: String
+        let object = "chat.completion.chunk"
+        let created: Int
+        let model: String
+        let choices: [Chunk.Choice] = []
+        let usage: UsageFields
+    }
+
+    /// The last chunk a client that asked for `stream_options.include_usage` gets: no choices, the reply's usage.
+    func usageEvent(_ usage: Usage) -> [UInt8] {
+        Array("data: ".utf8) + Array(try! Self.encoder.encode(UsageChunk(id: id, created: created, model: model, usage: UsageFields(usage))))
+            + Array("\n\n".utf8)
     }
 
     func event(role: String? = nil, content: String? = nil, reasoning: String? = nil, finishReason: String? = nil) -> [UInt8] {
@@ -226,10 +301,10 @@ struct CompletionIdentity: Sendable {
         return Array("data: ".utf8) + Array(try! Self.encoder.encode(chunk)) + Array("\n\n".utf8)
     }
 
-    func message(content: String, reasoning: String, finishReason: String) -> Data {
+    func message(content: String, reasoning: String, finishReason: String, usage: Usage) -> Data {
         let message = Message(id: id, created: created, model: model, choices: [
             .init(message: .init(content: content, reasoningContent: reasoning.isEmpty ? nil : reasoning), finishReason: finishReason),
-        ])
+        ], usage: UsageFields(usage))
         return try! Self.encoder.encode(message)
     }
 

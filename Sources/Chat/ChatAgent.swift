@@ -15,6 +15,8 @@ public enum ChatEvent: Sendable, Equatable {
     case answer(String)
     /// The answer ran into its token limit (`finish_reason: "length"` for OpenAI clients).
     case cutOff
+    /// What one request to the meta model cost; a reply's usage is the sum.
+    case usage(Usage)
 }
 
 /// The sysadmin in conversation: the meta model with the system's persona, this host's recent context, and
@@ -108,6 +110,20 @@ public struct ChatAgent: Sendable {
         var turn = Turn(requester: requester,
                         answerTokens: min(conversation.maxTokens ?? configuration.chat.maxAnswerTokens, configuration.chat.maxAnswerTokens))
         let budget = max(256, props.contextSize * 3 / 4 - turn.answerTokens)
+        if conversation.isClientTask {
+            return try await answerClientTask(conversation, budget: budget, answerTokens: min(turn.answerTokens, Self.clientTaskTokens), emit: emit)
+        }
+        // The whole turn holds one slot of the meta model, so a background task or an analysis waiting for it does
+        // not slip in between the turn's steps and delay the visible reply.
+        try await withSlot(.interactive) { [turn] in
+            var turn = turn
+            try await answer(conversation, props: props, budget: budget, turn: &turn, emit: emit)
+        }
+    }
+
+    /// One interactive turn: the look-ups for units the question names, the model's steps, the answer, the report.
+    private func answer(_ conversation: Conversation, props: ServerProps, budget: Int, turn: inout Turn,
+                        emit: @escaping @Sendable (ChatEvent) async throws -> Void) async throws {
         let context = await RecentContext.render(store, since: Date().addingTimeInterval(-24 * 3600), budget: budget / 4,
                                                  count: { Conversation.estimatedTokens($0) })
         let question = conversation.turns.last?.content ?? ""
@@ -132,6 +148,19 @@ public struct ChatAgent: Sendable {
         if let report = ActionReport.text(turn.proposals, level: configuration.autonomyLevel, answer: answer) {
             try await emit(.answer((answer.hasSuffix("\n") || answer.isEmpty ? "\n" : "\n\n") + report))
         }
+    }
+
+    /// The most a client's background task (a title, tags, follow-ups) may write.
+    static let clientTaskTokens = 512
+
+    /// A chat client's background task: the model alone, with the client's instructions and no look-ups, after
+    /// every interactive request waiting for the meta model.
+    func answerClientTask(_ conversation: Conversation, budget: Int, answerTokens: Int, emit: @Sendable (ChatEvent) async throws -> Void) async throws {
+        let instructions = conversation.clientInstructions.isEmpty ? [] : [ChatMessage.system(conversation.clientInstructions)]
+        let history = Conversation.trim(conversation.turns, budget: budget - Conversation.estimatedTokens(conversation.clientInstructions),
+                                        tokens: Conversation.estimatedTokens)
+        let request = ChatCompletionRequest(messages: instructions + history.kept, temperature: 0.2, maxTokens: answerTokens)
+        _ = try await streamAnswer(request, priority: .periodic, emit: emit)
     }
 
     // MARK: Native tool calls
@@ -192,9 +221,11 @@ public struct ChatAgent: Sendable {
                                                 temperature: 0, maxTokens: 400)
             let step: Step
             do {
-                step = try await withSlot {
-                    try await makeClient().structuredCompletion(request, schemaName: "chat_step", schema: Self.stepSchema, as: Step.self)
+                let (answered, usage) = try await withSlot(.interactive) {
+                    try await makeClient().structuredCompletionWithUsage(request, schemaName: "chat_step", schema: Self.stepSchema, as: Step.self)
                 }
+                if let usage { try await emit(.usage(usage)) }
+                step = answered
             } catch let error as UpstreamError where error.code == .invalidResponse {
                 // A step that does not decode ends the look-ups; the answer is still asked for.
                 try await emit(.step("the model's next step was not usable (\(LogText.clean(error.message, limit: 160))); answering with what is known\n"))
@@ -275,8 +306,9 @@ public struct ChatAgent: Sendable {
     }
 
     /// Streams one model request: answer text goes out as it comes; tool calls are assembled and returned.
-    func streamAnswer(_ request: ChatCompletionRequest, emit: @Sendable (ChatEvent) async throws -> Void) async throws -> [ToolCall] {
-        try await withSlot {
+    func streamAnswer(_ request: ChatCompletionRequest, priority: RequestPriority = .interactive,
+                      emit: @Sendable (ChatEvent) async throws -> Void) async throws -> [ToolCall] {
+        try await withSlot(priority) {
             var calls: [Int: (id: String, name: String, arguments: String)] = [:]
             let chunks: ChatCompletionChunkStream
             do {
@@ -285,8 +317,10 @@ public struct ChatAgent: Sendable {
                 throw Unavailable(message: "the meta model did not take the request: \(error.message)")
             }
             var finishReason: String?
+            var usage: Usage?
             for try await chunk in chunks {
                 if let reason = chunk.choices.first?.finishReason { finishReason = reason }
+                if let reported = chunk.usage { usage = reported }
                 guard let delta = chunk.choices.first?.delta else { continue }
                 if let text = delta.content, !text.isEmpty {
                     try await emit(.answer(LogText.cleanLines(text, limit: 64 * 1024)))
@@ -300,6 +334,7 @@ public struct ChatAgent: Sendable {
                     calls[piece.index] = call
                 }
             }
+            if let usage { try await emit(.usage(usage)) }
             if finishReason == "length", calls.isEmpty {
                 try await emit(.answer("\n\n(The reply was cut off at its limit of \(request.maxTokens ?? 0) tokens.)"))
                 try await emit(.cutOff)
@@ -308,9 +343,12 @@ public struct ChatAgent: Sendable {
         }
     }
 
-    private func withSlot<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        guard let slots else { return try await body() }
-        return try await slots.withSlot(.interactive, body)
+    /// Whether this task already holds a slot of the meta model (an interactive turn holds one throughout).
+    @TaskLocal static var holdingSlot = false
+
+    private func withSlot<T: Sendable>(_ priority: RequestPriority, _ body: @Sendable () async throws -> T) async throws -> T {
+        guard let slots, !Self.holdingSlot else { return try await body() }
+        return try await slots.withSlot(priority) { try await Self.$holdingSlot.withValue(true) { try await body() } }
     }
 
     // MARK: The system's own records

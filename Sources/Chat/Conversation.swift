@@ -4,14 +4,21 @@ import UpstreamClient
 /// A chat request as the agent takes it: the whole conversation, checked. The operator's turns and the agent's
 /// earlier replies (`user`, `assistant`) are the history; `system` and `developer` messages are the client's
 /// instructions, kept apart from the agent's own persona. What the agent cannot honour is refused with the
-/// reason, never silently dropped: client tools, `tool` messages, non-text content, a last turn that is not the
-/// operator's.
+/// reason, never silently dropped: `tool` messages, non-text content, a last turn that is not the operator's, a
+/// `tool_choice` that demands a client tool, a `response_format` other than text. Client tools themselves are
+/// optional for the agent (Open WebUI attaches its own to every request): they are accepted and left uncalled,
+/// since the agent answers with its own look-ups.
 public struct Conversation: Sendable, Equatable {
     public var turns: [ChatMessage]
     public var clientInstructions: String
     public var stream: Bool
     /// The client's `max_tokens` (or `max_completion_tokens`); the agent's own limit still applies.
     public var maxTokens: Int?
+    /// `stream_options.include_usage`: a last chunk with the tokens the reply cost.
+    public var includeUsage = false
+    /// A chat client's background task (a title, tags, follow-up questions) rather than a question about the host:
+    /// answered by the model alone, cheaply, after interactive work.
+    public var isClientTask = false
 
     public struct Invalid: Error, Sendable, Equatable, CustomStringConvertible {
         public let message: String
@@ -41,14 +48,42 @@ public struct Conversation: Sendable, Equatable {
         } catch {
             throw Invalid(message: "the request body is not valid JSON")
         }
-        if let tools = object["tools"] as? [Any], !tools.isEmpty {
-            throw Invalid(message: "the agent model runs its own read-only tools and takes none from the client; send the request without 'tools' (or use the meta model's id for raw tool calling)")
+        if let tools = object["tools"], !(tools is [Any]) {
+            throw Invalid(message: "'tools' must be an array")
         }
-        struct Stream: Decodable { let stream: Bool? }
-        guard let flags = try? JSONDecoder().decode(Stream.self, from: requestBody) else {
-            throw Invalid(message: "'stream' must be true or false")
+        switch object["tool_choice"] {
+        case nil, is NSNull: break
+        case let choice as String where choice == "auto" || choice == "none": break
+        case let choice as String where choice == "required":
+            throw Invalid(message: "'tool_choice' is 'required', but the agent answers with its own read-only tools and never calls the client's; send 'auto' or 'none' (or use the meta model's id for raw tool calling)")
+        case let choice as [String: Any]:
+            let name = ((choice["function"] as? [String: Any])?["name"] as? String).map { " '\($0.prefix(64))'" } ?? ""
+            throw Invalid(message: "'tool_choice' names the client's function\(name), which the agent never calls (it answers with its own read-only tools); send 'auto' or 'none' (or use the meta model's id for raw tool calling)")
+        default:
+            throw Invalid(message: "'tool_choice' must be 'auto', 'none', 'required' or an object naming a function")
+        }
+        if let format = object["response_format"], !(format is NSNull) {
+            guard let type = (format as? [String: Any])?["type"] as? String else {
+                throw Invalid(message: "'response_format' must be an object with a 'type'")
+            }
+            guard type == "text" else {
+                throw Invalid(message: "the agent answers in prose and cannot honour 'response_format' of type '\(type.prefix(32))'; use the meta model's id for structured output")
+            }
+        }
+        struct Flags: Decodable {
+            struct StreamOptions: Decodable {
+                let includeUsage: Bool?
+                enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+            }
+            let stream: Bool?
+            let streamOptions: StreamOptions?
+            enum CodingKeys: String, CodingKey { case stream, streamOptions = "stream_options" }
+        }
+        guard let flags = try? JSONDecoder().decode(Flags.self, from: requestBody) else {
+            throw Invalid(message: "'stream' must be true or false, and 'stream_options.include_usage' true or false")
         }
         self.stream = flags.stream ?? false
+        includeUsage = flags.streamOptions?.includeUsage ?? false
         struct Limits: Decodable {
             let maxTokens: Int?
             let maxCompletionTokens: Int?
@@ -88,6 +123,13 @@ public struct Conversation: Sendable, Equatable {
         }
         self.turns = turns
         clientInstructions = String(instructions.joined(separator: "\n").prefix(Self.instructionLimit))
+        isClientTask = Self.isClientTask(turns.last?.content ?? "")
+    }
+
+    /// Open WebUI's background task prompts (title, tags, follow-ups, autocomplete, query generation) begin with
+    /// `### Task:`; they ask nothing about the host.
+    static func isClientTask(_ question: String) -> Bool {
+        question.drop { $0.isWhitespace }.hasPrefix("### Task:")
     }
 
     /// A message's text: a string, or an array of `{"type": "text", "text": ...}` parts joined.

@@ -105,6 +105,8 @@ public struct OpenAIClient: Sendable {
     public func streamChatCompletion(_ request: ChatCompletionRequest) async throws -> ChatCompletionChunkStream {
         var request = request
         request.stream = true
+        // The last chunk then says what the request cost (llama-server and OpenAI both honour it).
+        request.streamOptions = .init(includeUsage: true)
         let response = try await http.stream(HTTPRequest(
             method: .post, url: endpoint.url("/v1/chat/completions"), headers: jsonHeaders,
             body: try encode(request), timeouts: timeouts, unixSocketPath: endpoint.unixSocketPath))
@@ -118,6 +120,13 @@ public struct OpenAIClient: Sendable {
     public func structuredCompletion<T: Decodable>(
         _ request: ChatCompletionRequest, schemaName: String, schema: JSONValue, as type: T.Type
     ) async throws -> T {
+        try await structuredCompletionWithUsage(request, schemaName: schemaName, schema: schema, as: type).value
+    }
+
+    /// ``structuredCompletion(_:schemaName:schema:as:)`` and the tokens it cost, as the server reported them.
+    public func structuredCompletionWithUsage<T: Decodable>(
+        _ request: ChatCompletionRequest, schemaName: String, schema: JSONValue, as type: T.Type
+    ) async throws -> (value: T, usage: Usage?) {
         var request = request
         request.responseFormat = .jsonSchema(name: schemaName, schema: schema)
         let completion = try await chatCompletion(request)
@@ -129,7 +138,7 @@ public struct OpenAIClient: Sendable {
                                 body: String(text.prefix(2000)))
         }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+            return (try JSONDecoder().decode(T.self, from: Data(text.utf8)), completion.usage)
         } catch {
             throw UpstreamError(.invalidResponse, "the answer does not match schema \(schemaName): \(error)", body: String(text.prefix(2000)))
         }

@@ -105,6 +105,13 @@ public struct ChatCompletionRequest: Codable, Sendable {
     public var tools: [ToolDefinition]?
     /// "auto", "required" or "none".
     public var toolChoice: String?
+    /// For a stream: `include_usage` asks for a last chunk with the tokens the request cost.
+    public var streamOptions: StreamOptions?
+
+    public struct StreamOptions: Codable, Sendable {
+        public var includeUsage: Bool
+        enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+    }
 
     public init(
         model: String = "default", messages: [ChatMessage], temperature: Double? = nil, maxTokens: Int? = nil,
@@ -125,6 +132,7 @@ public struct ChatCompletionRequest: Codable, Sendable {
         case maxTokens = "max_tokens"
         case responseFormat = "response_format"
         case toolChoice = "tool_choice"
+        case streamOptions = "stream_options"
     }
 }
 
@@ -135,6 +143,10 @@ public struct Usage: Codable, Sendable, Equatable {
     public init(promptTokens: Int, completionTokens: Int) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
+    }
+
+    public static func + (a: Usage, b: Usage) -> Usage {
+        Usage(promptTokens: a.promptTokens + b.promptTokens, completionTokens: a.completionTokens + b.completionTokens)
     }
 
     enum CodingKeys: String, CodingKey {

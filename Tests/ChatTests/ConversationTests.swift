@@ -33,10 +33,27 @@ import UpstreamClient
         #expect(decoded.turns == [.user("Why did nginx restart?"), .assistant("It ran out of memory."), .user("And before\nthat?")])
     }
 
+    /// What Open WebUI sends with its defaults: its built-in tools, `tool_choice` auto, usage asked for; and its
+    /// background task prompts, which the agent answers cheaply.
+    @Test func optionalFieldsAreAcceptedAndClientTasksRecognised() throws {
+        let decoded = try conversation(#"""
+            {"model":"ai-sysadmin","stream":true,"stream_options":{"include_usage":true},"tool_choice":"auto","response_format":{"type":"text"},
+             "tools":[{"type":"function","function":{"name":"get_current_timestamp","parameters":{"type":"object","properties":{}}}}],
+             "messages":[{"role":"user","content":"Is nginx.service healthy?"}]}
+            """#)
+        #expect(decoded.includeUsage && !decoded.isClientTask)
+        let task = try conversation(####"{"messages":[{"role":"user","content":"### Task:\nGenerate a concise, 3-5 word title with an emoji summarizing the chat history."}]}"####)
+        #expect(task.isClientTask && !task.includeUsage)
+    }
+
     @Test(arguments: [
         (#"{"messages":[]}"#, "'messages' is required"),
         (#"{"messages":[{"role":"user","content":"hi"}],"stream":"yes"}"#, "'stream' must be true or false"),
-        (#"{"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"x"}}]}"#, "takes none from the client"),
+        (#"{"messages":[{"role":"user","content":"hi"}],"tools":{"x":1}}"#, "'tools' must be an array"),
+        (#"{"messages":[{"role":"user","content":"hi"}],"tool_choice":"required"}"#, "never calls the client's"),
+        (#"{"messages":[{"role":"user","content":"hi"}],"tool_choice":{"type":"function","function":{"name":"web_search"}}}"#, "names the client's function 'web_search'"),
+        (#"{"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}}}"#, "cannot honour 'response_format' of type 'json_schema'"),
+        (#"{"messages":[{"role":"user","content":"hi"}],"stream_options":{"include_usage":"yes"}}"#, "'stream_options.include_usage' true or false"),
         (#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}"#, "the last message must be the operator's"),
         (#"{"messages":[{"role":"tool","content":"42","tool_call_id":"a"},{"role":"user","content":"hi"}]}"#, "messages[0] has role 'tool'"),
         (#"{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}"#, "a 'image_url' part; the agent reads text only"),

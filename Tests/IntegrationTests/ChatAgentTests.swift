@@ -83,12 +83,15 @@ extension IntegrationTests {
 
         struct Check: Decodable {
             struct Reply: Decodable {
+                struct Usage: Decodable { var prompt_tokens: Int; var completion_tokens: Int; var total_tokens: Int }
                 var content: String?
                 var reasoning: String?
                 var finish_reason: String?
                 var events: [[String]]?
+                var usage: Usage?
                 var error: String?
                 var status: Int?
+                var code: String?
             }
             var models: [String]
             var replies: [Reply]
@@ -305,19 +308,82 @@ extension IntegrationTests {
 }
 
 extension IntegrationTests.ChatAgentTests {
-    /// The agent asks the meta model through the daemon's slots at interactive priority: with the only slot
-    /// busy and an analysis step already waiting, the freed slot goes to the chat first.
-    @Test func chatGetsTheMetaModelsSlotBeforeAWaitingAnalysis() async throws {
-        var config = try TestEnvironment.configuration(layers: [.meta], label: "chat-slots")
+    /// The agent in this process, its meta model the steered one (printing each request), with one slot.
+    private func steeredAgent(label: String) async throws -> (ChatAgent, ModelSlots, Process, LineCollector) {
+        var config = try TestEnvironment.configuration(layers: [.meta], label: label)
         let port = freePort()
         let (model, lines) = try await TestEnvironment.startHelper("steered-review-model.py", ["\(port)"])
-        defer { TestEnvironment.end(model) }
         config.models.meta.backend = .remote
         config.models.meta.url = "http://127.0.0.1:\(port)"
         let store = try SQLiteStore(path: config.storePath)
         let slots = ModelSlots(capacity: 1)
         let agent = ChatAgent(configuration: config, store: store, toolbox: HostToolbox(store: store, systemd: nil), slots: slots,
                               logger: TestEnvironment.logger, propose: { _, _, _ in nil })
+        return (agent, slots, model, lines)
+    }
+
+    /// What Open WebUI sends with its defaults, against the tiny model: its built-in tools and `tool_choice` auto are
+    /// accepted (the agent answers with its own look-ups), usage is reported (streamed when asked for), a field that
+    /// would change the answer's shape is refused with the agent's own code, and a background task prompt is answered
+    /// by the model alone, without look-ups.
+    @Test func theAgentSpeaksTheAPIOpenWebUISendsByDefault() async throws {
+        let daemon = try await start(.observe, label: "chat-api")
+        defer { daemon.end() }
+        let question: [String: Any] = ["role": "user", "content": "Is app.service healthy?"]
+        let tools: [[String: Any]] = [["type": "function", "function": ["name": "get_current_timestamp", "description": "the time",
+                                                                        "parameters": ["type": "object", "properties": [String: Any]()]]]]
+        let task = "### Task:\nGenerate a concise, 3-5 word title with an emoji summarizing the chat history.\n<chat_history>\nUSER: Is app.service healthy?\n</chat_history>"
+        let check = try await converse(daemon, [
+            ["messages": [question], "stream": false, "extra": ["tools": tools, "tool_choice": "auto"]],
+            ["messages": [question], "stream": true, "extra": ["tools": tools, "stream_options": ["include_usage": true]]],
+            ["messages": [question], "stream": false, "extra": ["response_format": ["type": "json_object"]]],
+            ["messages": [question], "stream": false, "extra": ["tool_choice": ["type": "function", "function": ["name": "get_current_timestamp"]]]],
+            ["messages": [["role": "user", "content": task]], "stream": false],
+        ])
+        let plain = check.replies[0], streamed = check.replies[1]
+        #expect(plain.error == nil && plain.reasoning?.contains("unit_status unit=app.service") == true, "\(plain)")
+        #expect((plain.usage?.total_tokens ?? 0) > 0 && (plain.usage?.prompt_tokens ?? 0) > 0, "no usage: \(plain)")
+        #expect(plain.usage.map { $0.total_tokens == $0.prompt_tokens + $0.completion_tokens } == true)
+        #expect(streamed.error == nil && (streamed.usage?.completion_tokens ?? 0) > 0, "no usage chunk: \(streamed)")
+        #expect(check.replies[2].status == 400 && check.replies[2].code == "invalid_request"
+                && check.replies[2].error?.contains("cannot honour 'response_format'") == true, "\(check.replies[2])")
+        #expect(check.replies[3].status == 400 && check.replies[3].error?.contains("names the client's function 'get_current_timestamp'") == true,
+                "\(check.replies[3])")
+        let title = check.replies[4]
+        #expect(title.error == nil && title.content?.isEmpty == false && title.reasoning?.isEmpty == true, "a task prompt looked things up: \(title)")
+        #expect((title.usage?.total_tokens ?? 0) > 0)
+    }
+
+    /// A chat client's background task waits for the meta model's slot behind an interactive question that came
+    /// after it: the visible reply is not delayed by titles and tags.
+    @Test func aClientsBackgroundTaskWaitsBehindInteractiveChat() async throws {
+        let (agent, slots, model, lines) = try await steeredAgent(label: "chat-task")
+        defer { TestEnvironment.end(model) }
+        let props = try await agent.metaModelProps()
+
+        await slots.acquire(.interactive)
+        var title = Conversation(turns: [.user("### Task:\nGenerate a concise title for the chat history.")])
+        title.isClientTask = true
+        let background = Task { try await agent.respond(to: title, props: props, requester: .unauthenticatedClient) { _ in } }
+        try #require(await eventually(timeout: .seconds(10)) { await slots.queued == 1 })
+        let chat = Task {
+            try await agent.respond(to: Conversation(turns: [.user("How is the disk?")]), props: props, requester: .authenticatedOperator) { _ in }
+        }
+        try #require(await eventually(timeout: .seconds(10)) { await slots.queued == 2 })
+        await slots.release()
+        try await chat.value
+        try await background.value
+        let asked = lines.all.compactMap { line -> String? in
+            line.hasPrefix("chat ") ? "chat" : line.hasPrefix("task ") ? "task" : nil
+        }
+        #expect(asked.first == "chat" && asked.last == "task", "\(asked)")
+    }
+
+    /// The agent asks the meta model through the daemon's slots at interactive priority: with the only slot
+    /// busy and an analysis step already waiting, the freed slot goes to the chat first.
+    @Test func chatGetsTheMetaModelsSlotBeforeAWaitingAnalysis() async throws {
+        let (agent, slots, model, lines) = try await steeredAgent(label: "chat-slots")
+        defer { TestEnvironment.end(model) }
         let props = try await agent.metaModelProps()
 
         await slots.acquire(.periodic)

@@ -14,6 +14,9 @@ With --native-tools its /props says the chat template supports tool calls, and a
 offers tools is answered with OpenAI tool calls: unit_status for app.service, then (once a tool message came
 back) finish with the analysis as its arguments.
 
+A chat client's background task (the last user message begins with "### Task:", as Open WebUI's title and tag
+prompts do) is answered "Steered title" and printed as "task N: REQUEST-MESSAGES-JSON".
+
 As the chat agent's model (requests whose system prompt is the agent's persona) it proposes the JSON action
 object found in the operator's last message — a {"propose": ...} step, or with --native-tools a propose_action
 call — and then answers by repeating what the system told it about the actions of this turn. Every chat request
@@ -87,6 +90,9 @@ class Handler(BaseHTTPRequestHandler):
         messages = request.get("messages", [])
         if messages and messages[0].get("role") == "system" and (messages[0].get("content") or "").startswith("You are ai-sysadmin"):
             self.chat(request, schema)
+            return
+        if messages and (messages[-1].get("content") or "").lstrip().startswith("### Task:"):
+            self.client_task(request)
             return
         if request.get("tools"):
             self.tool_calls(request, proposals_in(shown)[:3])
@@ -162,6 +168,20 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.answer({"id": f"steered-{number}", "object": "chat.completion", "created": 1, "model": "steered",
                          "choices": [{"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": text}}]})
+
+    def client_task(self, request):
+        """A chat client's background task (a title, tags): answered in a few words, streamed when asked."""
+        global reviews
+        with lock:
+            reviews += 1
+            number = reviews
+            sys.stdout.write(f"task {number}: {json.dumps(request['messages'])}\n")
+            sys.stdout.flush()
+        if request.get("stream"):
+            self.stream_text(number, "Steered title")
+        else:
+            self.answer({"id": f"steered-{number}", "object": "chat.completion", "created": 1, "model": "steered",
+                         "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Steered title"}}]})
 
     def send_events(self, chunks):
         self.send_response(200)

@@ -191,6 +191,7 @@ public struct ConfigurationValidator: Sendable {
             gateway("api.port", "\(api.port) is also the port of models.\(layer); give the gateway its own port")
         }
         if api.modelId.isEmpty { gateway("api.modelId", "must not be empty") }
+        if let limit = api.defaultMaxTokens, limit < 1 { gateway("api.defaultMaxTokens", "\(limit) must be at least 1 (null leaves requests without a limit unlimited)") }
         if let agent = api.agentModelId {
             if agent.isEmpty { gateway("api.agentModelId", "must not be empty (null turns the agent off)") }
             if api.modelIds.contains(agent) { gateway("api.agentModelId", "'\(agent.prefix(64))' is also the meta model's id or an alias; give the agent its own id") }

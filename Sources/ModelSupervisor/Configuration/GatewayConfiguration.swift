@@ -27,8 +27,13 @@ public struct GatewayConfiguration: Sendable, Equatable {
     /// from any other client — with another key, or none when `requireAuth` is off — only proposes: what it asks
     /// for waits for approval at every level.
     public var operatorKeyFile: String?
-    /// Larger request bodies get 413 without being read.
+    /// Larger request bodies get 413 (read to their end and thrown away first, within bounds, so every client sees
+    /// the answer).
     public var maxBodyBytes = 4 * 1024 * 1024
+    /// The `max_tokens` a request to the meta model gets when it names none (Open WebUI's background tasks do
+    /// not): a request without a limit can ramble for the whole context and hold the model's only slot. `null`
+    /// leaves such requests unlimited.
+    public var defaultMaxTokens: Int? = 2048
     /// Upstream requests in flight at most; `nil` means the meta server's slot count (`/props` total_slots).
     public var maxInFlight: Int?
     /// Requests waiting for a slot at most; more get 429.
@@ -65,7 +70,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var advertisedModelIds: [String] { (agentModelId.map { [$0] } ?? []) + modelIds }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case supervised, executable, host, port, modelId, agentModelId, aliases, requireAuth, apiKeyFile, operatorKeyFile, maxBodyBytes, maxInFlight, maxQueue, queueTimeoutSeconds, corsOrigins, metricsRequireAuth
+        case supervised, executable, host, port, modelId, agentModelId, aliases, requireAuth, apiKeyFile, operatorKeyFile, maxBodyBytes, maxInFlight, maxQueue, queueTimeoutSeconds, corsOrigins, metricsRequireAuth, defaultMaxTokens
         case upstreamIdleTimeoutSeconds, upstreamTimeoutSeconds, clientIdleTimeoutSeconds
     }
 }
@@ -85,6 +90,7 @@ extension GatewayConfiguration: Codable {
         apiKeyFile = try c.decodeIfPresent(String.self, forKey: .apiKeyFile)
         operatorKeyFile = try c.decodeIfPresent(String.self, forKey: .operatorKeyFile)
         maxBodyBytes = try c.decode(.maxBodyBytes, default: maxBodyBytes)
+        if c.contains(.defaultMaxTokens) { defaultMaxTokens = try c.decodeIfPresent(Int.self, forKey: .defaultMaxTokens) }
         maxInFlight = try c.decodeIfPresent(Int.self, forKey: .maxInFlight)
         maxQueue = try c.decode(.maxQueue, default: maxQueue)
         queueTimeoutSeconds = try c.decode(.queueTimeoutSeconds, default: queueTimeoutSeconds)
@@ -108,6 +114,7 @@ extension GatewayConfiguration: Codable {
         try c.encode(apiKeyFile, forKey: .apiKeyFile)
         try c.encode(operatorKeyFile, forKey: .operatorKeyFile)
         try c.encode(maxBodyBytes, forKey: .maxBodyBytes)
+        try c.encode(defaultMaxTokens, forKey: .defaultMaxTokens)
         try c.encode(maxInFlight, forKey: .maxInFlight)
         try c.encode(maxQueue, forKey: .maxQueue)
         try c.encode(queueTimeoutSeconds, forKey: .queueTimeoutSeconds)
