@@ -17,6 +17,8 @@ public struct Gateway: Sendable {
     private let logger: Logger
     private let limiter: ConcurrencyLimiter
     private let metrics = GatewayMetrics(routes: RequestLogMiddleware.knownRoutes.union(["other"]))
+    /// Requests received so far (the request ids' counter).
+    private let received = RequestLogMiddleware.Counter()
     /// The upstream's model name as a JSON string, spliced into every forwarded body.
     private let upstreamModelJSON: Data
 
@@ -39,7 +41,7 @@ public struct Gateway: Sendable {
         -> some ApplicationProtocol
     {
         let router = Router(context: GatewayRequestContext.self)
-        router.add(middleware: RequestLogMiddleware(logger: logger, metrics: metrics))
+        router.add(middleware: RequestLogMiddleware(logger: logger, metrics: metrics, counter: received))
         if !configuration.api.corsOrigins.isEmpty {
             router.add(middleware: CORSPolicyMiddleware(allowedOrigins: Set(configuration.api.corsOrigins)))
         }
@@ -292,6 +294,9 @@ public struct Gateway: Sendable {
     /// Upstream requests in flight and requests waiting for a slot.
     public var load: (inFlight: Int, waiting: Int) { limiter.load }
 
+    /// How many requests the gateway has received since it started.
+    public var requestsReceived: UInt64 { received.current }
+
     /// Waits for an upstream slot in the FIFO queue, then for the request's turn on the daemon's slots of the meta
     /// model; 429 when the queue is full, 503 when the wait times out.
     private func acquireSlot(_ endpoint: ModelEndpoint, background: Bool) async throws -> SlotLease {
@@ -449,16 +454,18 @@ struct RequestLogMiddleware: RouterMiddleware {
         "/health", "/ready", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
     ]
     private static let requestIDHeader = HTTPField.Name("X-Request-Id")!
-    private let counter = Counter()
+    private let counter: Counter
 
     final class Counter: Sendable {
         private let value = Mutex<UInt64>(0)
         func next() -> UInt64 { value.withLock { $0 += 1; return $0 } }
+        var current: UInt64 { value.withLock { $0 } }
     }
 
-    init(logger: Logger, metrics: GatewayMetrics) {
+    init(logger: Logger, metrics: GatewayMetrics, counter: Counter = Counter()) {
         self.logger = logger
         self.metrics = metrics
+        self.counter = counter
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

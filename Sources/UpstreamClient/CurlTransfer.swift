@@ -15,13 +15,26 @@ enum TransferEvent: Sendable {
 /// Handles a transfer's events; the result only matters for ``TransferEvent/body(_:)`` (accepted or not).
 typealias TransferEventHandler = @Sendable (TransferEvent) -> Bool
 
+/// How many of a client's transfers are in memory: finished ones must be let go (tests check it).
+final class TransferCensus: Sendable {
+    private let count = Mutex(0)
+
+    func change(by delta: Int) {
+        count.withLock { $0 += delta }
+    }
+
+    var current: Int { count.withLock { $0 } }
+}
+
 /// One libcurl easy handle and the state its callbacks need.
 ///
 /// Everything but ``requestCancel(_:)`` runs on the ``CurlEventLoop`` thread; the loop owns the transfer
 /// while it is active, which is what keeps the `Unmanaged` pointer handed to libcurl alive.
 final class CurlTransfer: @unchecked Sendable {
     let easy: UnsafeMutableRawPointer
-    private let onEvent: TransferEventHandler
+    /// Let go of once the transfer finished: a caller's handler may hold what holds this transfer (its cancel
+    /// handle), and that cycle would keep every finished transfer — its request and response — alive.
+    private var eventHandler: TransferEventHandler?
     private var requestHeaders: UnsafeMutablePointer<curl_slist>?
     private var headerLines: [(name: String, value: String)] = []
     private var pendingStatus: Int?
@@ -38,12 +51,17 @@ final class CurlTransfer: @unchecked Sendable {
     /// Set from any thread; the loop reads it when the transfer is added, in case cancel won the race.
     let cancellation = Mutex<UpstreamError?>(nil)
 
-    init(request: HTTPRequest, onEvent: @escaping TransferEventHandler) throws(UpstreamError) {
+    /// The client's count of transfers in memory.
+    private let census: TransferCensus?
+
+    init(request: HTTPRequest, census: TransferCensus? = nil, onEvent: @escaping TransferEventHandler) throws(UpstreamError) {
         guard let easy = curl_easy_init() else {
             throw UpstreamError(.transport, "curl_easy_init failed")
         }
+        self.census = census
+        census?.change(by: 1)
         self.easy = easy
-        self.onEvent = onEvent
+        self.eventHandler = onEvent
         self.timeouts = request.timeouts
         errorBuffer.initialize(to: 0)
         do {
@@ -56,6 +74,7 @@ final class CurlTransfer: @unchecked Sendable {
 
     deinit {
         errorBuffer.deallocate()
+        census?.change(by: -1)
     }
 
     private func configure(_ request: HTTPRequest) throws(UpstreamError) {
@@ -215,7 +234,12 @@ final class CurlTransfer: @unchecked Sendable {
             _ = onEvent(.head(status: responseCode, headers: headerLines))
         }
         _ = onEvent(.finished(failure))
+        eventHandler = nil
         cleanup()
+    }
+
+    private func onEvent(_ event: TransferEvent) -> Bool {
+        eventHandler?(event) ?? false
     }
 
     private func mapCurlResult(_ code: CURLcode) -> UpstreamError? {

@@ -11,6 +11,8 @@ public final class UpstreamHTTPClient: Sendable {
     public static let shared = UpstreamHTTPClient(threadName: "ai-sysadmin-curl")
 
     private let loop: CurlEventLoop
+    /// Its transfers in memory.
+    let census = TransferCensus()
     /// Error bodies are kept up to this size so a misbehaving server cannot fill memory.
     private static let errorBodyLimit = 64 * 1024
 
@@ -24,7 +26,7 @@ public final class UpstreamHTTPClient: Sendable {
     /// a misbehaving (or hostile remote) server cannot fill the daemon's memory.
     public func execute(_ request: HTTPRequest, maximumBodyBytes: Int = 64 * 1024 * 1024) async throws -> HTTPResponse {
         let collected = Mutex(HTTPResponse(status: 0, headers: [], body: Data()))
-        let handle = TransferHandle(loop: loop)
+        let handle = TransferHandle(loop: loop, census: census)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
                 do {
@@ -64,7 +66,7 @@ public final class UpstreamHTTPClient: Sendable {
     /// transfer pauses until the consumer catches up.
     public func stream(_ request: HTTPRequest, bufferLimit: Int = 256 * 1024) async throws -> HTTPStreamingResponse {
         let storage = StreamingBodyStorage(limit: max(1, bufferLimit), loop: loop)
-        let handle = TransferHandle(loop: loop)
+        let handle = TransferHandle(loop: loop, census: census)
 
         struct HeadState {
             var continuation: CheckedContinuation<(Int, [(name: String, value: String)]), any Error>?
@@ -127,16 +129,18 @@ public final class UpstreamHTTPClient: Sendable {
 private final class TransferHandle: Sendable {
     private let transfer = Mutex<CurlTransfer?>(nil)
     private let loop: CurlEventLoop
+    private let census: TransferCensus
 
-    init(loop: CurlEventLoop) {
+    init(loop: CurlEventLoop, census: TransferCensus) {
         self.loop = loop
+        self.census = census
     }
 
     /// Creates the transfer and hands it to the loop; if the calling task is already cancelled, it is
     /// cancelled at once (the loop then finishes it with the error).
     @discardableResult
     func submit(_ request: HTTPRequest, handler: @escaping TransferEventHandler) throws -> CurlTransfer {
-        let created = try CurlTransfer(request: request, onEvent: handler)
+        let created = try CurlTransfer(request: request, census: census, onEvent: handler)
         transfer.withLock { $0 = created }
         if Task.isCancelled { created.requestCancel(UpstreamError(.cancelled, "request cancelled"), on: loop) }
         loop.submit(created)

@@ -43,6 +43,10 @@ struct AISysadminAPI: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
 
     func run() async throws {
+        // glibc gives each thread that allocates under contention an arena of its own and keeps what it freed;
+        // a burst of connections would leave the gateway at several times its idle size for good. Two arenas
+        // serve an event loop and a few tasks.
+        GlibcHeap.limitArenas(to: 2)
         CommandSupport.bootstrapLogging(level: logLevel)
         let logger = Logger(label: "ai-sysadmin-api")
         var configuration: DaemonConfiguration
@@ -69,7 +73,49 @@ struct AISysadminAPI: AsyncParsableCommand {
         }
         let application = gateway.makeApplication()
         let group = ServiceGroup(configuration: .init(
-            services: [application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: [application, MemoryReturn(gateway: gateway)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+}
+
+/// Gives the heap memory a burst of requests left free back to the system once the gateway is quiet again, so
+/// its resident size returns near its idle size instead of staying at its peak.
+struct MemoryReturn: Service {
+    let gateway: Gateway
+
+    func run() async throws {
+        var seen = gateway.requestsReceived
+        var trimmed = true
+        while !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(2)) }
+            let received = gateway.requestsReceived
+            let load = gateway.load
+            if received != seen || load.inFlight > 0 || load.waiting > 0 {
+                (seen, trimmed) = (received, false)
+            } else if !trimmed {
+                // Two quiet seconds after a burst.
+                GlibcHeap.trim()
+                trimmed = true
+            }
+        }
+    }
+}
+
+/// glibc's heap tuning, looked up at run time: `<malloc.h>` is not in Swift's Glibc module, and a libc without
+/// these functions (musl) simply goes without.
+enum GlibcHeap {
+    private typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+    private typealias MallocTrim = @convention(c) (Int) -> Int32
+    /// `M_ARENA_MAX` from `<malloc.h>`.
+    private static let arenaMax: Int32 = -8
+
+    static func limitArenas(to count: Int32) {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+        _ = unsafeBitCast(symbol, to: Mallopt.self)(arenaMax, count)
+    }
+
+    static func trim() {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return }
+        _ = unsafeBitCast(symbol, to: MallocTrim.self)(0)
     }
 }

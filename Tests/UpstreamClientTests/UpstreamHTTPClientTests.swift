@@ -208,6 +208,31 @@ import Testing
         #expect(closedByClient.withLock { $0 } == true, "the connection stayed open after the body was dropped")
     }
 
+    /// A finished transfer — answered, refused, cancelled or streamed — is let go with its request and response: the
+    /// daemon and the gateway make one per model request, for as long as they run.
+    @Test func finishedTransfersAreLetGo() async throws {
+        let server = try ScriptedHTTPServer { connection in
+            while let request = connection.readRequest() {
+                if request.contains("/silent") { continue }
+                connection.write(request.contains("/missing") ? "HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n\r\nnope"
+                                                              : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            }
+        }
+        for _ in 0..<20 {
+            #expect(try await client.execute(HTTPRequest(url: server.baseURL + "/health")).status == 200)
+            #expect(try await client.execute(HTTPRequest(url: server.baseURL + "/missing")).status == 404)
+        }
+        let silent = Task { try await client.execute(HTTPRequest(url: server.baseURL + "/silent")) }
+        try #require(await eventually(timeout: .seconds(5)) { client.census.current >= 1 })
+        silent.cancel()
+        _ = await silent.result
+        do {
+            let streamed = try await client.stream(HTTPRequest(url: server.baseURL + "/health"))
+            for try await _ in streamed.body {}
+        }
+        #expect(await eventually(timeout: .seconds(5)) { client.census.current == 0 }, "\(client.census.current) finished transfers are still in memory")
+    }
+
     @Test func sequentialRequestsReuseOneConnection() async throws {
         let server = try ScriptedHTTPServer { connection in
             while connection.readRequest() != nil {
