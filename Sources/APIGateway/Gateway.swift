@@ -336,6 +336,8 @@ public struct Gateway: Sendable {
     private func daemonTurn(background: Bool) async throws -> HTTPStreamingResponse? {
         let path = configuration.agentSocketPath
         guard FileManager.default.fileExists(atPath: path) else { return nil }
+        // Open WebUI sends its tasks together with the question they belong to: the question takes the turn first.
+        if background { try await Task.sleep(for: .seconds(1)) }
         let request = UpstreamClient.HTTPRequest(
             method: .post, url: "http://localhost/slots/meta?priority=\(background ? "background" : "interactive")",
             timeouts: .init(connect: .seconds(1), total: nil, idle: nil), unixSocketPath: path)

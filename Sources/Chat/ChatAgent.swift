@@ -150,8 +150,12 @@ public struct ChatAgent: Sendable {
         }
     }
 
-    /// The most a client's background task (a title, tags, follow-ups) may write.
-    static let clientTaskTokens = 512
+    /// The most a client's background task (a title, tags, follow-ups) may write: their JSON answers are short.
+    static let clientTaskTokens = 256
+    /// How long a background task lets pass before it asks for a slot. Open WebUI sends its tasks together with the
+    /// question they belong to; the question then takes the slot first, and the task waits behind its whole turn
+    /// instead of delaying it (a running request is never preempted).
+    static let clientTaskGrace = Duration.seconds(1)
 
     /// A chat client's background task: the model alone, with the client's instructions and no look-ups, after
     /// every interactive request waiting for the meta model.
@@ -160,6 +164,7 @@ public struct ChatAgent: Sendable {
         let history = Conversation.trim(conversation.turns, budget: budget - Conversation.estimatedTokens(conversation.clientInstructions),
                                         tokens: Conversation.estimatedTokens)
         let request = ChatCompletionRequest(messages: instructions + history.kept, temperature: 0.2, maxTokens: answerTokens)
+        try await Task.sleep(for: Self.clientTaskGrace)
         _ = try await streamAnswer(request, priority: .periodic, emit: emit)
     }
 
