@@ -24,11 +24,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        // The gateway's HTTP server. Its upstream side is our libcurl client, not AsyncHTTPClient.
+        // The gateway's HTTP server.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // Hummingbird's own foundations, used directly where the gateway needs the HTTP/1 layer Hummingbird hides
-        // (an HTTP/1.0 request's version decides whether its connection stays open).
+        // (an HTTP/1.0 request's version decides whether its connection stays open), and for the proxy path: the
+        // meta model's /v1 requests are answered on the connection's event loop over pooled upstream connections
+        // with NIO's HTTP/1 client codec, because a request that crosses to a task and to libcurl's thread and back
+        // costs several times what nginx spends on it (benchmarks/README.md). libcurl stays the client everywhere
+        // else: the daemon's model calls, the agent socket, https upstreams.
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
         // The gateway's /metrics in Prometheus text format.
@@ -82,7 +86,10 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

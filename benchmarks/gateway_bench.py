@@ -267,6 +267,33 @@ def process_tree_rss_kib(root, field="VmRSS"):
     return total
 
 
+def process_tree_cpu_seconds(root):
+    """User and system CPU time of `root` and its descendants so far (nginx's work is done by its workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                pass
+    total, pending = 0, [root]
+    while pending:
+        pid = pending.pop()
+        pending += [child for child, fields in stats.items() if int(fields[1]) == pid]
+        if pid in stats:
+            total += int(stats[pid][11]) + int(stats[pid][12])
+    return total / ticks
+
+
+def measured_wrk(url, body, connections, duration, workdir, pid, path="/v1/chat/completions"):
+    """wrk, plus the CPU the target's process tree spent per request while it ran."""
+    before = process_tree_cpu_seconds(pid)
+    result = wrk(url, body, connections, duration, workdir, path)
+    result["cpu_us_per_request"] = (process_tree_cpu_seconds(pid) - before) / max(result["requests"], 1) * 1e6
+    return result
+
+
 async def rss_under_streams(url, body, root, count):
     peak = process_tree_rss_kib(root)
     task = asyncio.ensure_future(streams(url, body, count, count))
@@ -345,8 +372,11 @@ def main():
                 for connections in (1, 64):
                     rounds = results.setdefault(f"wrk_c{connections}", [])
                     for round_number in range(args.rounds):
-                        rounds.append({t: wrk(bases[t], body, connections, args.duration, workdir) for t in targets})
+                        rounds.append({t: measured_wrk(bases[t], body, connections, args.duration, workdir, processes[t].pid)
+                                       for t in targets})
                         print(f"  wrk c={connections} round {round_number + 1}", file=sys.stderr, flush=True)
+                if upstream_kind == "instant":
+                    results["rss_after_c64_kib"] = {name: process_tree_rss_kib(processes[name].pid) for name in proxies}
                 if upstream_kind == "instant" and "ai-sysadmin-api" in proxies:
                     # The floor: a route that never reaches the upstream (nginx's canned /health directly).
                     for connections in (1, 64):
@@ -366,6 +396,40 @@ def main():
     if args.raw:
         Path(args.raw).write_text(json.dumps(raw, indent=1))
     report(raw, proxies)
+
+
+def goals(raw, proxies):
+    """ai-sysadmin-api against nginx, each figure compared within one round (issue 16's table)."""
+    if not {"ai-sysadmin-api", "nginx"} <= set(proxies):
+        return
+    ours, nginx = "ai-sysadmin-api", "nginx"
+    print("\n## Against nginx (medians over rounds of per-round comparisons)\n")
+    print("| figure | nginx | ai-sysadmin-api | ai-sysadmin-api vs nginx | goal |")
+    print("|---|---|---|---|---|")
+    for connections in (1, 64):
+        rounds = raw.get("instant", {}).get(f"wrk_c{connections}")
+        if not rounds:
+            continue
+        rps = statistics.median(r[ours]["rps"] / r[nginx]["rps"] for r in rounds)
+        print(f"| throughput at c{connections}, instant upstream (req/s) | {statistics.median(r[nginx]['rps'] for r in rounds):.0f} "
+              f"| {statistics.median(r[ours]['rps'] for r in rounds):.0f} | {rps:.2f}× | ≥ 0.85× |")
+        cpu = statistics.median(r[ours]["cpu_us_per_request"] / r[nginx]["cpu_us_per_request"] for r in rounds)
+        print(f"| proxy CPU per request at c{connections} (µs) | {statistics.median(r[nginx]['cpu_us_per_request'] for r in rounds):.1f} "
+              f"| {statistics.median(r[ours]['cpu_us_per_request'] for r in rounds):.1f} | {cpu:.2f}× | ≤ 1.5× |")
+    for key in ("streams_c1", "streams_c32"):
+        rounds = raw.get("stream", {}).get(key)
+        if not rounds:
+            continue
+        added = {t: statistics.median(r[t]["ttfe_ms"] - r["direct"]["ttfe_ms"] for r in rounds) for t in (ours, nginx)}
+        difference = statistics.median((r[ours]["ttfe_ms"] - r[nginx]["ttfe_ms"]) for r in rounds)
+        print(f"| added time to first event, {key.removeprefix('streams_')} (ms) | {added[nginx]:+.2f} | {added[ours]:+.2f} "
+              f"| {difference:+.2f} ms | ≤ +0.2 ms |")
+    stream, instant = raw.get("stream", {}), raw.get("instant", {})
+    if "rss_idle_kib" in stream:
+        print(f"| RSS idle (MiB) | {stream['rss_idle_kib'][nginx] / 1024:.1f} | {stream['rss_idle_kib'][ours] / 1024:.1f} | | ≤ 20 |")
+    if "rss_after_c64_kib" in instant:
+        print(f"| RSS after the c64 runs (MiB) | {instant['rss_after_c64_kib'][nginx] / 1024:.1f} "
+              f"| {instant['rss_after_c64_kib'][ours] / 1024:.1f} | | ≤ 30 |")
 
 
 def report(raw, proxies):
@@ -389,6 +453,7 @@ def report(raw, proxies):
                     print(f"| {upstream_kind} | {connections} | {target} | {rps:.0f} | {median_of(rounds, 'rps', target, True):.3f} "
                           f"| {p50:.3f} | {median_of(rounds, 'p50_ms', target, False):+.3f} | {p99:.3f} "
                           f"| {median_of(rounds, 'p99_ms', target, False):+.3f} | {failed} |")
+    goals(raw, proxies)
     floor = [raw.get("instant", {}).get(f"floor_c{c}") for c in (1, 64)]
     if all(floor):
         print("\n## The floor: GET /health, answered without the upstream\n")

@@ -37,4 +37,10 @@ struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
     private func corsHeaders(_ origin: String) -> HTTPFields {
         [.accessControlAllowOrigin: origin, .vary: "Origin", .accessControlExposeHeaders: "X-Request-Id"]
     }
+
+    /// The headers an actual (not preflight) request from `origin` gets, or `nil` when the origin is not allowed.
+    static func headers(for origin: String, allowed: [String]) -> HTTPFields? {
+        guard allowed.contains(origin) || allowed.contains("*") else { return nil }
+        return Self(allowedOrigins: []).corsHeaders(origin)
+    }
 }

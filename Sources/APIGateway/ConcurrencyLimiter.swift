@@ -56,6 +56,15 @@ final class ConcurrencyLimiter: Sendable {
         admitted.forEach { $0.continuation.resume() }
     }
 
+    /// Takes a slot if one is free and nobody waits; call ``release()`` exactly once afterwards when it did.
+    func tryAcquire() -> Bool {
+        state.withLock { state in
+            guard state.inFlight < state.limit, state.queue.isEmpty else { return false }
+            state.inFlight += 1
+            return true
+        }
+    }
+
     /// Returns once the caller holds a slot; call ``release()`` exactly once afterwards.
     func acquire() async throws {
         let id: UInt64? = state.withLock { state in

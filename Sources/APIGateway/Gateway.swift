@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import ModelSupervisor
 import Synchronization
@@ -11,22 +12,26 @@ import UpstreamClient
 /// through event by event.
 public struct Gateway: Sendable {
     public let configuration: DaemonConfiguration
-    private let upstream: UpstreamTarget
-    private let keys: GatewayKeys
+    let upstream: UpstreamTarget
+    let keys: GatewayKeys
     private let http: UpstreamHTTPClient
-    private let logger: Logger
-    private let limiter: ConcurrencyLimiter
-    private let metrics = GatewayMetrics(routes: RequestLogMiddleware.knownRoutes.union(["other"]))
+    let logger: Logger
+    let limiter: ConcurrencyLimiter
+    let metrics = GatewayMetrics(routes: RequestLogMiddleware.knownRoutes.union(["other"]))
     /// Requests received so far (the request ids' counter).
-    private let received = RequestLogMiddleware.Counter()
+    let received = RequestLogMiddleware.Counter()
     /// The upstream's model name as a JSON string, spliced into every forwarded body.
-    private let upstreamModelJSON: Data
+    let upstreamModelJSON: Data
+    /// The upstream connections of the event-loop path for the meta model's `/v1` requests; `nil` for an `https`
+    /// upstream, which libcurl serves.
+    let pools: UpstreamConnectionPools?
 
     /// Throws a ``ConfigurationError`` when `requireAuth` is on without a readable key.
     public init(configuration: DaemonConfiguration, http: UpstreamHTTPClient = .shared, logger: Logger) throws {
         self.configuration = configuration
         self.upstream = UpstreamTarget(configuration: configuration)
         self.upstreamModelJSON = try JSONEncoder().encode(upstream.modelName)
+        pools = ProxyUpstreamAddress(baseURL: upstream.baseURL).map { [metrics] in UpstreamConnectionPools(address: $0, metrics: metrics) }
         self.keys = try GatewayKeys(configuration: configuration.api)
         self.http = http
         self.logger = logger
@@ -63,11 +68,15 @@ public struct Gateway: Sendable {
         v1.post("/completions") { request, context in try await forward(request, context: context, route: .completions) }
         v1.post("/embeddings") { request, context in try await forward(request, context: context, route: .embeddings) }
 
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [HTTP10CloseInstaller()],
+            idleTimeout: .nanoseconds(Int64(configuration.api.clientIdleTimeoutSeconds * 1_000_000_000)))
+        let proxy = ProxyServices(gateway: self)
         return Application(
             router: router,
-            server: .http1(configuration: .init(
-                additionalChannelHandlers: [HTTP10CloseInstaller()],
-                idleTimeout: .nanoseconds(Int64(configuration.api.clientIdleTimeoutSeconds * 1_000_000_000)))),
+            server: HTTPServerBuilder { responder in
+                GatewayHTTP1Channel(http1: HTTP1Channel(responder: responder, configuration: http1), proxy: proxy)
+            },
             configuration: .init(address: .hostname(configuration.api.host, port: configuration.api.port),
                                  serverName: "ai-sysadmin-api"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
@@ -294,12 +303,15 @@ public struct Gateway: Sendable {
     /// Upstream requests in flight and requests waiting for a slot.
     public var load: (inFlight: Int, waiting: Int) { limiter.load }
 
+    /// How many connections the event-loop path has opened to the meta model since the gateway started.
+    public var upstreamConnectionsOpened: Int { pools?.counter.total ?? 0 }
+
     /// How many requests the gateway has received since it started.
     public var requestsReceived: UInt64 { received.current }
 
     /// Waits for an upstream slot in the FIFO queue, then for the request's turn on the daemon's slots of the meta
     /// model; 429 when the queue is full, 503 when the wait times out.
-    private func acquireSlot(_ endpoint: ModelEndpoint, background: Bool) async throws -> SlotLease {
+    func acquireSlot(_ endpoint: ModelEndpoint, background: Bool) async throws -> SlotLease {
         if limiter.limitIsProvisional {
             // Learn the server's slot count once it answers; until then one request at a time.
             let client = OpenAIClient(endpoint: endpoint, http: http,
@@ -375,7 +387,7 @@ public struct Gateway: Sendable {
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    private static func tooLarge(_ limit: Int) -> OpenAIError {
+    static func tooLarge(_ limit: Int) -> OpenAIError {
         OpenAIError(.contentTooLarge, "the request body is larger than \(limit) bytes (api.maxBodyBytes)",
                     type: "invalid_request_error", code: "request_too_large")
     }
@@ -455,7 +467,7 @@ struct RequestLogMiddleware: RouterMiddleware {
     static let knownRoutes: Set<String> = [
         "/health", "/ready", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
     ]
-    private static let requestIDHeader = HTTPField.Name("X-Request-Id")!
+    static let requestIDHeader = HTTPField.Name("X-Request-Id")!
     private let counter: Counter
 
     final class Counter: Sendable {
@@ -474,25 +486,9 @@ struct RequestLogMiddleware: RouterMiddleware {
         let id = Self.requestID(counter.next())
         let start = ContinuousClock.now
         let route = Self.knownRoutes.contains(request.uri.path) ? request.uri.path : "other"
-        let base: Logger.Metadata = [
-            "ai.request.id": "\(id)", "ai.request.method": "\(request.method)", "ai.request.path": "\(request.uri.path)",
-        ]
-        let logger = self.logger
-        /// The request's one log line: status, time to the response head, and — known only at the end of a
-        /// stream — duration, model and tokens.
+        let logger = self.logger, method = "\(request.method)", path = request.uri.path
         @Sendable func log(status: Int, head: Duration, end: Duration, _ facts: RequestRecord.Facts) {
-            var metadata = base
-            metadata["ai.response.status"] = "\(status)"
-            metadata["ai.response.head_ms"] = "\(Self.milliseconds(head))"
-            metadata["ai.response.duration_ms"] = "\(Self.milliseconds(end))"
-            if let model = facts.model { metadata["ai.request.model"] = "\(model.prefix(128))" }
-            if facts.promptTokens + facts.completionTokens > 0 {
-                metadata["ai.tokens.prompt"] = "\(facts.promptTokens)"
-                metadata["ai.tokens.completion"] = "\(facts.completionTokens)"
-            }
-            if let error = facts.error { metadata["ai.response.error"] = "\(error.prefix(300))" }
-            // The supervisor's health probe and metric scrapes come every few seconds: they are not news.
-            logger.log(level: route == "/health" || route == "/metrics" ? .debug : .info, "request", metadata: metadata)
+            Self.logLine(logger, id: id, method: method, path: path, route: route, status: status, head: head, end: end, facts: facts)
         }
 
         var response: Response
@@ -513,6 +509,27 @@ struct RequestLogMiddleware: RouterMiddleware {
             log(status: status, head: head, end: head, context.record.current)
         }
         return response
+    }
+
+    /// A request's one log line: status, time to the response head, and — known only at the end of a stream —
+    /// duration, model and tokens. The proxy path writes the same line.
+    static func logLine(_ logger: Logger, id: String, method: String, path: String, route: String, status: Int,
+                        head: Duration, end: Duration, facts: RequestRecord.Facts) {
+        // The supervisor's health probe and metric scrapes come every few seconds: they are not news.
+        let level: Logger.Level = route == "/health" || route == "/metrics" ? .debug : .info
+        guard logger.logLevel <= level else { return }
+        var metadata: Logger.Metadata = [
+            "ai.request.id": "\(id)", "ai.request.method": "\(method)", "ai.request.path": "\(path)",
+            "ai.response.status": "\(status)", "ai.response.head_ms": "\(milliseconds(head))",
+            "ai.response.duration_ms": "\(milliseconds(end))",
+        ]
+        if let model = facts.model { metadata["ai.request.model"] = "\(model.prefix(128))" }
+        if facts.promptTokens + facts.completionTokens > 0 {
+            metadata["ai.tokens.prompt"] = "\(facts.promptTokens)"
+            metadata["ai.tokens.completion"] = "\(facts.completionTokens)"
+        }
+        if let error = facts.error { metadata["ai.response.error"] = "\(error.prefix(300))" }
+        logger.log(level: level, "request", metadata: metadata)
     }
 
     // Both run for every request: plain integer formatting, not Foundation's String(format:).

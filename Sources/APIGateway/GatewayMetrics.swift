@@ -11,6 +11,7 @@ final class GatewayMetrics: Sendable {
     private let queueDepth: Gauge
     private let promptTokens: Counter
     private let completionTokens: Counter
+    private let upstreamConnections: Counter
     // Looked up for every request: made once per route here (routes are a fixed list) and per route and
     // status on first use, rather than asking the registry, which hashes the label arrays each time.
     private let timeToFirstByte: [String: DurationHistogram]
@@ -41,6 +42,8 @@ final class GatewayMetrics: Sendable {
         queueDepth = registry.makeGauge(descriptor: Self.name("queue_depth", "", "Requests waiting for a meta model slot"))
         promptTokens = registry.makeCounter(descriptor: Self.name("prompt_tokens", "total", "Prompt tokens reported by the upstream"))
         completionTokens = registry.makeCounter(descriptor: Self.name("completion_tokens", "total", "Completion tokens reported by the upstream"))
+        upstreamConnections = registry.makeCounter(descriptor: Self.name("upstream_connections_opened", "total",
+                                                                         "Connections opened to the meta model (kept alive and reused)"))
         let registry = registry
         func histograms(_ descriptor: MetricNameDescriptor) -> [String: DurationHistogram] {
             Dictionary(uniqueKeysWithValues: routes.map { route in
@@ -85,6 +88,10 @@ final class GatewayMetrics: Sendable {
     }
 
     /// The text exposition, with the queue gauges read at scrape time.
+    func upstreamConnectionOpened() {
+        upstreamConnections.increment()
+    }
+
     func exposition(load: (inFlight: Int, waiting: Int)) -> [UInt8] {
         inFlight.set(Double(load.inFlight))
         queueDepth.set(Double(load.waiting))

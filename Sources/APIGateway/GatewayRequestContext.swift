@@ -23,6 +23,13 @@ final class RequestRecord: Sendable {
         var streamed = false
         /// Why the request was refused or failed, for the log line.
         var error: String?
+
+        /// Adds reported usage (a response's, or a stream chunk's).
+        mutating func add(_ usage: Usage?) {
+            guard let usage else { return }
+            promptTokens += usage.promptTokens
+            completionTokens += usage.completionTokens
+        }
     }
 
     private let facts = Mutex(Facts())
@@ -36,11 +43,7 @@ final class RequestRecord: Sendable {
 
     /// Adds reported usage (a response's, or a stream chunk's).
     func add(_ usage: Usage?) {
-        guard let usage else { return }
-        update {
-            $0.promptTokens += usage.promptTokens
-            $0.completionTokens += usage.completionTokens
-        }
+        update { $0.add(usage) }
     }
 
     /// What to do when the stream ends (the request's log line); set by the middleware before the body runs.

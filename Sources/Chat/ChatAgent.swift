@@ -107,7 +107,7 @@ public struct ChatAgent: Sendable {
     public func respond(to conversation: Conversation, props: ServerProps, requester: Requester,
                         emit: @escaping @Sendable (ChatEvent) async throws -> Void) async throws {
         // What the model reads: 75% of its context less the answer; a quarter of that for the host's recent context.
-        var turn = Turn(requester: requester,
+        let turn = Turn(requester: requester,
                         answerTokens: min(conversation.maxTokens ?? configuration.chat.maxAnswerTokens, configuration.chat.maxAnswerTokens))
         let budget = max(256, props.contextSize * 3 / 4 - turn.answerTokens)
         if conversation.isClientTask {

@@ -173,6 +173,28 @@ extension IntegrationTests {
             try await running.stop()
         }
 
+        /// The meta model's requests go over kept-alive upstream connections: one per event loop at most for a
+        /// client that asks one thing at a time, not one per request. (llama-server closes its side after a stream,
+        /// so a stream's connection is not reused; the request after one still gets a working connection.)
+        @Test func upstreamConnectionsAreKeptAndReused() async throws {
+            let running = try await Running.start()
+            let url = running.base + "/v1/chat/completions"
+            for index in 0..<12 {
+                let response = try await post(url, #"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}],"max_tokens":2}"#)
+                #expect(response.status == 200, "request \(index): \(String(decoding: response.body, as: UTF8.self).prefix(300))")
+            }
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            #expect((1...cores).contains(running.gateway.upstreamConnectionsOpened),
+                    "12 requests opened \(running.gateway.upstreamConnectionsOpened) upstream connections (event loops: \(cores))")
+            for streamed in [true, false, true, false] {
+                let body = #"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"stream":\#(streamed)}"#
+                #expect(try await post(url, body).status == 200)
+            }
+            let metrics = String(decoding: try await http.execute(UpstreamRequest(url: running.base + "/metrics")).body, as: UTF8.self)
+            #expect(metrics.contains("ai_gateway_upstream_connections_opened_total \(running.gateway.upstreamConnectionsOpened)"), "\(metrics)")
+            try await running.stop()
+        }
+
         @Test func everyRequestGetsOneLogLineWithModelAndTokens() async throws {
             let store = RecordingLogHandler.Store()
             let running = try await Running.start(logger: Logger(label: "gateway-log") { _ in RecordingLogHandler(store: store) })

@@ -1,0 +1,307 @@
+import Foundation
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOHTTPTypes
+
+/// Answers the `/v1` requests for the meta model on the connection's own event loop, the way nginx does: the
+/// body is read and checked here, forwarded over a pooled keep-alive upstream connection of the same loop
+/// (``ProxyExchange``), and the answer written back, without a task, a thread hop or libcurl on the way. Every
+/// other request — `/health`, `/metrics`, `/v1/models`, preflights, requests for the daemon's agent — passes to
+/// Hummingbird untouched.
+///
+/// Sits after Hummingbird's connection-state handler, so its idle timeout and graceful shutdown see these
+/// requests too. Requests on one connection are answered in order: parts that arrive while an answer is still
+/// being written (a pipelining client) wait here, and reading pauses while they do.
+final class GatewayProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private enum State {
+        case idle
+        /// Hummingbird answers this request: its parts pass on until it has read them all and written its end.
+        case passingThrough(requestOpen: Bool, responseOpen: Bool)
+        /// A `/v1` request whose body is being read (or, once refused, read and dropped).
+        case reading(IncomingRequest)
+        case answering(ProxyExchange)
+        case closed
+    }
+
+    private struct IncomingRequest {
+        let request: ProxyRequest
+        var body = ByteBuffer()
+        var received = 0
+        var refusal: OpenAIError?
+    }
+
+    private let services: ProxyServices
+    private var state = State.idle
+    private var context: ChannelHandlerContext?
+    /// Parts of requests that came before the previous answer was written.
+    private var waiting = CircularBuffer<HTTPRequestPart>()
+    private var readHeld = false
+
+    init(services: ProxyServices) {
+        self.services = services
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        // Hummingbird's connection-state handler does not pass channelInactive on; the close future always comes.
+        context.channel.closeFuture.assumeIsolated().whenComplete { _ in self.connectionClosed() }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if !waiting.isEmpty {
+            waiting.append(part)
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch state {
+        case .idle:
+            guard case .head(let head) = part, let route = services.intercepted(head) else {
+                state = .passingThrough(requestOpen: !part.isEnd, responseOpen: true)
+                context.fireChannelRead(wrapInboundOut(part))
+                return
+            }
+            let request = ProxyRequest(head: head, route: route, services: services)
+            state = .reading(IncomingRequest(request: request, refusal: services.refusalAtHead(head)))
+        case .passingThrough(true, let responseOpen):
+            state = .passingThrough(requestOpen: !part.isEnd, responseOpen: responseOpen)
+            context.fireChannelRead(wrapInboundOut(part))
+            if part.isEnd, !responseOpen { becomeIdle(context: context) }
+        case .passingThrough(false, _), .answering:
+            waiting.append(part)
+        case .reading(var incoming):
+            state = .idle // not kept while `incoming` is changed, so the buffer is not copied
+            switch part {
+            case .head:
+                // The codec never sends a head before the previous request's end; treat it as the protocol error it is.
+                context.close(promise: nil)
+                state = .closed
+            case .body(var chunk):
+                absorb(&chunk, into: &incoming)
+                if incoming.refusal != nil, services.stopsDraining(incoming.received, since: incoming.request.started) {
+                    // Enough was read and dropped: answer and close without the rest.
+                    incoming.request.closeAfter = true
+                    answer(incoming, context: context)
+                } else {
+                    state = .reading(incoming)
+                }
+            case .end:
+                answer(incoming, context: context)
+            }
+        case .closed:
+            break
+        }
+    }
+
+    private func absorb(_ chunk: inout ByteBuffer, into incoming: inout IncomingRequest) {
+        incoming.received += chunk.readableBytes
+        guard incoming.refusal == nil else { return }
+        if incoming.received > services.maxBodyBytes {
+            incoming.body = ByteBuffer()
+            incoming.refusal = services.tooLarge()
+            incoming.request.closeAfter = true
+        } else {
+            incoming.body.writeBuffer(&chunk)
+        }
+    }
+
+    /// The whole request is read (or as much of a refused one as will be): refuse it, forward it, or hand it to
+    /// Hummingbird.
+    private func answer(_ incoming: IncomingRequest, context: ChannelHandlerContext) {
+        let request = incoming.request
+        if let refusal = incoming.refusal {
+            respond(request, with: refusal)
+            return
+        }
+        let check: RequestCheck
+        do {
+            check = try services.check(incoming.body, route: request.route)
+        } catch {
+            respond(request, with: error)
+            return
+        }
+        if check.toAgent {
+            // The daemon's agent is reached over its Unix socket by the libcurl path: hand the request over as read.
+            state = .passingThrough(requestOpen: false, responseOpen: true)
+            context.fireChannelRead(wrapInboundOut(.head(request.head)))
+            if incoming.body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(incoming.body))) }
+            context.fireChannelRead(wrapInboundOut(.end(nil)))
+            return
+        }
+        request.facts.model = check.model
+        request.facts.streamed = check.streaming
+        let exchange = ProxyExchange(request: request, check: check, services: services, handler: self, eventLoop: context.eventLoop)
+        state = .answering(exchange)
+        exchange.start()
+    }
+
+    /// The client's connection closed: whatever this path was doing for it ends.
+    private func connectionClosed() {
+        if case .answering(let exchange) = state { exchange.clientLeft() }
+        if case .reading(let incoming) = state { incoming.request.log(status: 499, error: "the client closed the connection mid-request") }
+        state = .closed
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if case .answering(let exchange) = state { exchange.clientWritable(context.channel.isWritable) }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: Outbound (Hummingbird's answers)
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let isEnd = unwrapOutboundIn(data).isEnd
+        context.write(data, promise: promise)
+        if isEnd, case .passingThrough(let requestOpen, true) = state {
+            state = .passingThrough(requestOpen: requestOpen, responseOpen: false)
+            if !requestOpen { becomeIdle(context: context) }
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // A client that sends its next requests before it has its answer waits for it; reading resumes after.
+        if waiting.isEmpty { context.read() } else { readHeld = true }
+    }
+
+    // MARK: Answers (called by the exchange, on the loop)
+
+    func respond(_ request: ProxyRequest, with error: OpenAIError) {
+        request.facts.error = error.message
+        var headers = error.headers
+        headers[.contentType] = "application/json"
+        if error.headers[.connection] == "close" { request.closeAfter = true }
+        let body = ByteBuffer(bytes: error.json)
+        writeHead(request, status: error.status, headers: headers, contentLength: body.readableBytes)
+        writeBody(body, flush: false)
+        finish(request)
+    }
+
+    func writeHead(_ request: ProxyRequest, status: HTTPResponse.Status, headers: HTTPFields, contentLength: Int?) {
+        guard let context else { return }
+        var headers = headers
+        request.decorate(&headers)
+        if let contentLength { headers[.contentLength] = String(contentLength) }
+        request.headWritten(status: Int(status.code))
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: headers))), promise: nil)
+    }
+
+    func writeBody(_ bytes: ByteBuffer, flush: Bool) {
+        guard let context else { return }
+        context.write(wrapOutboundOut(.body(bytes)), promise: nil)
+        if flush { context.flush() }
+    }
+
+    /// The answer's end: logged, and the connection ready for the next request (or closed).
+    func finish(_ request: ProxyRequest) {
+        request.log()
+        guard let context else { return }
+        if request.closeAfter {
+            state = .closed
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        becomeIdle(context: context)
+    }
+
+    private func becomeIdle(context: ChannelHandlerContext) {
+        guard case .closed = state else {
+            state = .idle
+            while let part = waiting.first, canTake(part) {
+                waiting.removeFirst()
+                handle(part, context: context)
+            }
+            if waiting.isEmpty, readHeld {
+                readHeld = false
+                context.read()
+            }
+            return
+        }
+    }
+
+    private func canTake(_ part: HTTPRequestPart) -> Bool {
+        switch state {
+        case .idle, .reading, .passingThrough(true, _): true
+        default: false
+        }
+    }
+}
+
+extension HTTPRequestPart {
+    fileprivate var isEnd: Bool {
+        if case .end = self { true } else { false }
+    }
+}
+
+extension HTTPResponsePart {
+    fileprivate var isEnd: Bool {
+        if case .end = self { true } else { false }
+    }
+}
+
+/// One `/v1` request answered by the proxy path: what its response head carries and its log line says.
+final class ProxyRequest {
+    let head: HTTPRequest
+    let route: RequestCheck.Route
+    let started = ContinuousClock.now
+    var facts = RequestRecord.Facts()
+    /// Close the connection after the answer (the client asked, or the request could not be read to its end).
+    var closeAfter: Bool
+    private let services: ProxyServices
+    private let origin: String?
+    private(set) var id: String?
+    private var status: Int?
+    private var headDuration: Duration?
+    private var logged = false
+
+    init(head: HTTPRequest, route: RequestCheck.Route, services: ProxyServices) {
+        self.head = head
+        self.route = route
+        self.services = services
+        closeAfter = head.headerFields[.connection]?.lowercased().contains("close") ?? false
+        origin = head.headerFields[.origin]
+    }
+
+    /// The headers every answer gets: request id, CORS for an allowed origin, and `Connection: close` when it closes.
+    fileprivate func decorate(_ headers: inout HTTPFields) {
+        let id = services.nextRequestID()
+        self.id = id
+        headers[RequestLogMiddleware.requestIDHeader] = id
+        if let origin, let cors = services.corsHeaders(origin) { headers.append(contentsOf: cors) }
+        if closeAfter { headers[.connection] = "close" }
+    }
+
+    fileprivate func headWritten(status: Int) {
+        let elapsed = ContinuousClock.now - started
+        self.status = status
+        headDuration = elapsed
+        services.metrics.timeToFirstByte(route: route.rawValue, elapsed)
+        services.metrics.requestFinished(route: route.rawValue, status: status)
+    }
+
+    /// The request's one log line; `status` for a request that ended without a response (499, as nginx says it).
+    func log(status fallback: Int? = nil, error: String? = nil) {
+        guard !logged else { return }
+        logged = true
+        if let error, facts.error == nil { facts.error = error }
+        let end = ContinuousClock.now - started
+        let id = id ?? services.nextRequestID()
+        services.logRequest(id: id, method: head.method.rawValue, path: head.path ?? "", route: route.rawValue,
+                            status: status ?? fallback ?? 499, head: headDuration ?? end, end: end, facts: facts)
+    }
+}
