@@ -257,7 +257,11 @@ let package = Package(
         ),
         .testTarget(
             name: "APIGatewayTests",
-            dependencies: ["APIGateway", "TestSupport"],
+            dependencies: [
+                "APIGateway", "TestSupport", "UpstreamClient",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -47,6 +47,38 @@ extension IntegrationTests {
             try await running.stop()
         }
 
+        /// A client that sends its requests without waiting for the answers (HTTP/1.1 pipelining) gets every answer,
+        /// in order, whichever path serves each: the event-loop proxy for the meta model, Hummingbird for the rest.
+        @Test func pipelinedRequestsAreAnsweredInOrderAcrossBothPaths() async throws {
+            let running = try await Running.start()
+            let fd = try #require(LoopbackSocket.connect(to: running.configuration.api.port))
+            let chat = #"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}],"max_tokens":2}"#
+            func post(_ body: String) -> String {
+                "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            }
+            let requests = post(chat) + "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n" + post(chat) + "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+            let bytes = Array(requests.utf8)
+            #expect(bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count)
+            var timeout = timeval(tv_sec: 1, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var received = ""
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !received.contains(#"{"status":"ok"}"#), ContinuousClock.now < deadline {
+                var buffer = [UInt8](repeating: 0, count: 65536)
+                let count = recv(fd, &buffer, buffer.count, 0)
+                if count == 0 { break }
+                if count > 0 { received += String(decoding: buffer[..<count], as: UTF8.self) }
+            }
+            // Bodies are not line-terminated: the next status line follows the last byte of the previous body.
+            let statuses = received.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(6)) }
+            #expect(statuses == Array(repeating: "200 OK", count: 4), "\(received.prefix(3000))")
+            let order = ["chat.completion", #""object":"list""#, "chat.completion", #"{"status":"ok"}"#].map { received.range(of: $0)?.lowerBound }
+            #expect(order.allSatisfy { $0 != nil } && received.range(of: #""object":"list""#)!.lowerBound < received.range(of: #"{"status":"ok"}"#)!.lowerBound,
+                    "answers out of order: \(received.prefix(3000))")
+            close(fd) // before stopping: a request left unanswered would hold the graceful shutdown
+            try await running.stop()
+        }
+
         /// The test's own look at llama-server, on a client of its own: the gateway in this process uses the shared one.
         static let observer = UpstreamHTTPClient(threadName: "test-observer")
 

@@ -13,6 +13,9 @@ struct GatewayHTTP1Channel: ServerChildChannel {
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1Channel.Value> {
         let proxy = proxy
         return http1.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            // Stream events are small writes a few milliseconds apart: Nagle's algorithm would hold each one back
+            // until the client acknowledged the one before.
+            try channel.syncOptions?.setOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             if let proxy {
                 let pipeline = channel.pipeline.syncOperations
                 let connectionState = try pipeline.handler(type: HTTPConnectionStateHandler.self)

@@ -21,8 +21,9 @@ final class GatewayProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private enum State {
         case idle
-        /// Hummingbird answers this request: its parts pass on until it has read them all and written its end.
-        case passingThrough(requestOpen: Bool, responseOpen: Bool)
+        /// Hummingbird answers this request: its parts pass on until it has read them all and written its end;
+        /// `closes` when the request asked for the connection to close after its answer.
+        case passingThrough(requestOpen: Bool, responseOpen: Bool, closes: Bool)
         /// A `/v1` request whose body is being read (or, once refused, read and dropped).
         case reading(IncomingRequest)
         case answering(ProxyExchange)
@@ -39,6 +40,7 @@ final class GatewayProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let services: ProxyServices
     private var state = State.idle
     private var context: ChannelHandlerContext?
+    private var pool: UpstreamConnectionPool?
     /// Parts of requests that came before the previous answer was written.
     private var waiting = CircularBuffer<HTTPRequestPart>()
     private var readHeld = false
@@ -49,8 +51,9 @@ final class GatewayProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        pool = services.pools.pool(on: context.eventLoop)
         // Hummingbird's connection-state handler does not pass channelInactive on; the close future always comes.
-        context.channel.closeFuture.assumeIsolated().whenComplete { _ in self.connectionClosed() }
+        context.channel.closeFuture.assumeIsolated().whenComplete { _ in self.clientClosed() }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -72,36 +75,37 @@ final class GatewayProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch state {
         case .idle:
             guard case .head(let head) = part, let route = services.intercepted(head) else {
-                state = .passingThrough(requestOpen: !part.isEnd, responseOpen: true)
+                let closes = if case .head(let head) = part { Self.asksToClose(head) } else { false }
+                state = .passingThrough(requestOpen: !part.isEnd, responseOpen: true, closes: closes)
                 context.fireChannelRead(wrapInboundOut(part))
                 return
             }
-            let request = ProxyRequest(head: head, route: route, services: services)
+            let request = ProxyRequest(head: head, route: route, closeAfter: Self.asksToClose(head), services: services)
             state = .reading(IncomingRequest(request: request, refusal: services.refusalAtHead(head)))
-        case .passingThrough(true, let responseOpen):
-            state = .passingThrough(requestOpen: !part.isEnd, responseOpen: responseOpen)
+        case .passingThrough(true, let responseOpen, let closes):
+            state = .passingThrough(requestOpen: !part.isEnd, responseOpen: responseOpen, closes: closes)
             context.fireChannelRead(wrapInboundOut(part))
-            if part.isEnd, !responseOpen { becomeIdle(context: context) }
-        case .passingThrough(false, _), .answering:
+            if part.isEnd, !responseOpen { passThroughEnded(closes: closes, context: context) }
+        case .passingThrough(false, _, _), .answering:
             waiting.append(part)
         case .reading(var incoming):
             state = .idle // not kept while `incoming` is changed, so the buffer is not copied
             switch part {
             case .head:
                 // The codec never sends a head before the previous request's end; treat it as the protocol error it is.
-                context.close(promise: nil)
                 state = .closed
+                context.close(promise: nil)
             case .body(var chunk):
                 absorb(&chunk, into: &incoming)
                 if incoming.refusal != nil, services.stopsDraining(incoming.received, since: incoming.request.started) {
                     // Enough was read and dropped: answer and close without the rest.
                     incoming.request.closeAfter = true
-                    answer(incoming, context: context)
+                    dispatch(incoming, context: context)
                 } else {
                     state = .reading(incoming)
                 }
             case .end:
-                answer(incoming, context: context)
+                dispatch(incoming, context: context)
             }
         case .closed:
             break
@@ -122,7 +126,7 @@ final class GatewayProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The whole request is read (or as much of a refused one as will be): refuse it, forward it, or hand it to
     /// Hummingbird.
-    private func answer(_ incoming: IncomingRequest, context: ChannelHandlerContext) {
+    private func dispatch(_ incoming: IncomingRequest, context: ChannelHandlerContext) {
         let request = incoming.request
         if let refusal = incoming.refusal {
             respond(request, with: refusal)
@@ -135,25 +139,30 @@ final class GatewayProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             respond(request, with: error)
             return
         }
-        if check.toAgent {
+        guard !check.toAgent, let pool else {
             // The daemon's agent is reached over its Unix socket by the libcurl path: hand the request over as read.
-            state = .passingThrough(requestOpen: false, responseOpen: true)
+            state = .passingThrough(requestOpen: false, responseOpen: true, closes: request.closeAfter)
             context.fireChannelRead(wrapInboundOut(.head(request.head)))
             if incoming.body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(incoming.body))) }
             context.fireChannelRead(wrapInboundOut(.end(nil)))
             return
         }
+        request.assignID()
         request.facts.model = check.model
         request.facts.streamed = check.streaming
-        let exchange = ProxyExchange(request: request, check: check, services: services, handler: self, eventLoop: context.eventLoop)
+        let exchange = ProxyExchange(request: request, check: check, services: services, pool: pool, handler: self,
+                                     channel: context.channel)
         state = .answering(exchange)
         exchange.start()
     }
 
     /// The client's connection closed: whatever this path was doing for it ends.
-    private func connectionClosed() {
-        if case .answering(let exchange) = state { exchange.clientLeft() }
-        if case .reading(let incoming) = state { incoming.request.log(status: 499, error: "the client closed the connection mid-request") }
+    private func clientClosed() {
+        switch state {
+        case .answering(let exchange): exchange.clientLeft()
+        case .reading(let incoming): incoming.request.log(status: 499, error: "the client closed the connection mid-request")
+        case .idle, .passingThrough, .closed: break
+        }
         state = .closed
     }
 
@@ -162,14 +171,25 @@ final class GatewayProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelWritabilityChanged()
     }
 
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch state {
+        case .idle, .passingThrough:
+            context.fireErrorCaught(error)
+        case .reading, .answering, .closed:
+            // Garbage from the client while this path reads or answers: Hummingbird must not answer into the
+            // middle of this response. The connection cannot be trusted any more.
+            context.close(promise: nil)
+        }
+    }
+
     // MARK: Outbound (Hummingbird's answers)
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let isEnd = unwrapOutboundIn(data).isEnd
         context.write(data, promise: promise)
-        if isEnd, case .passingThrough(let requestOpen, true) = state {
-            state = .passingThrough(requestOpen: requestOpen, responseOpen: false)
-            if !requestOpen { becomeIdle(context: context) }
+        if isEnd, case .passingThrough(let requestOpen, true, let closes) = state {
+            state = .passingThrough(requestOpen: requestOpen, responseOpen: false, closes: closes)
+            if !requestOpen { passThroughEnded(closes: closes, context: context) }
         }
     }
 
@@ -194,7 +214,7 @@ final class GatewayProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func writeHead(_ request: ProxyRequest, status: HTTPResponse.Status, headers: HTTPFields, contentLength: Int?) {
         guard let context else { return }
         var headers = headers
-        request.decorate(&headers)
+        request.addResponseHeaders(to: &headers)
         if let contentLength { headers[.contentLength] = String(contentLength) }
         request.headWritten(status: Int(status.code))
         context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: headers))), promise: nil)
@@ -219,26 +239,43 @@ final class GatewayProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         becomeIdle(context: context)
     }
 
+    private func passThroughEnded(closes: Bool, context: ChannelHandlerContext) {
+        // Hummingbird closes such a connection itself; nothing that waits may start on it.
+        if closes { state = .closed } else { becomeIdle(context: context) }
+    }
+
+    /// Takes the requests that waited, in order, until one of them is in progress again.
     private func becomeIdle(context: ChannelHandlerContext) {
-        guard case .closed = state else {
-            state = .idle
-            while let part = waiting.first, canTake(part) {
-                waiting.removeFirst()
-                handle(part, context: context)
-            }
-            if waiting.isEmpty, readHeld {
-                readHeld = false
-                context.read()
-            }
+        if case .closed = state { return }
+        guard context.channel.isActive else {
+            state = .closed
             return
+        }
+        state = .idle
+        var fired = false
+        while !waiting.isEmpty, takesParts {
+            if case .passingThrough = state { fired = true }
+            handle(waiting.removeFirst(), context: context)
+            if case .passingThrough = state { fired = true }
+        }
+        // Parts passed on outside a read of this channel reach Hummingbird's request stream only with a read-complete.
+        if fired { context.fireChannelReadComplete() }
+        if waiting.isEmpty, readHeld {
+            readHeld = false
+            context.read()
         }
     }
 
-    private func canTake(_ part: HTTPRequestPart) -> Bool {
+    /// Whether the next part that waits can be taken now.
+    private var takesParts: Bool {
         switch state {
-        case .idle, .reading, .passingThrough(true, _): true
-        default: false
+        case .idle, .reading, .passingThrough(true, _, _): true
+        case .passingThrough(false, _, _), .answering, .closed: false
         }
+    }
+
+    private static func asksToClose(_ head: HTTPRequest) -> Bool {
+        head.headerFields[.connection]?.lowercased().contains("close") ?? false
     }
 }
 
@@ -251,57 +288,5 @@ extension HTTPRequestPart {
 extension HTTPResponsePart {
     fileprivate var isEnd: Bool {
         if case .end = self { true } else { false }
-    }
-}
-
-/// One `/v1` request answered by the proxy path: what its response head carries and its log line says.
-final class ProxyRequest {
-    let head: HTTPRequest
-    let route: RequestCheck.Route
-    let started = ContinuousClock.now
-    var facts = RequestRecord.Facts()
-    /// Close the connection after the answer (the client asked, or the request could not be read to its end).
-    var closeAfter: Bool
-    private let services: ProxyServices
-    private let origin: String?
-    private(set) var id: String?
-    private var status: Int?
-    private var headDuration: Duration?
-    private var logged = false
-
-    init(head: HTTPRequest, route: RequestCheck.Route, services: ProxyServices) {
-        self.head = head
-        self.route = route
-        self.services = services
-        closeAfter = head.headerFields[.connection]?.lowercased().contains("close") ?? false
-        origin = head.headerFields[.origin]
-    }
-
-    /// The headers every answer gets: request id, CORS for an allowed origin, and `Connection: close` when it closes.
-    fileprivate func decorate(_ headers: inout HTTPFields) {
-        let id = services.nextRequestID()
-        self.id = id
-        headers[RequestLogMiddleware.requestIDHeader] = id
-        if let origin, let cors = services.corsHeaders(origin) { headers.append(contentsOf: cors) }
-        if closeAfter { headers[.connection] = "close" }
-    }
-
-    fileprivate func headWritten(status: Int) {
-        let elapsed = ContinuousClock.now - started
-        self.status = status
-        headDuration = elapsed
-        services.metrics.timeToFirstByte(route: route.rawValue, elapsed)
-        services.metrics.requestFinished(route: route.rawValue, status: status)
-    }
-
-    /// The request's one log line; `status` for a request that ended without a response (499, as nginx says it).
-    func log(status fallback: Int? = nil, error: String? = nil) {
-        guard !logged else { return }
-        logged = true
-        if let error, facts.error == nil { facts.error = error }
-        let end = ContinuousClock.now - started
-        let id = id ?? services.nextRequestID()
-        services.logRequest(id: id, method: head.method.rawValue, path: head.path ?? "", route: route.rawValue,
-                            status: status ?? fallback ?? 499, head: headDuration ?? end, end: end, facts: facts)
     }
 }

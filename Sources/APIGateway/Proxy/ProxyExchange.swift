@@ -6,284 +6,188 @@ import NIOPosix
 import UpstreamClient
 
 /// One checked `/v1` request forwarded to the meta model and its answer relayed, all on the client
-/// connection's event loop: a slot, a pooled upstream connection, the request, then the response — a stream
-/// event by event through ``StreamRelay``, or a whole body checked and renamed as the libcurl path does. A client
-/// that leaves closes the upstream connection at once (llama-server then stops generating); the slot is given
-/// back exactly once, whatever ends the exchange.
+/// connection's event loop: it performs what ``ProxyExchangeStateMachine`` decides — take a slot, get a pooled
+/// upstream connection, send, write the answer — and feeds back what happened. A client that leaves closes the
+/// upstream connection at once (llama-server then stops generating).
 final class ProxyExchange {
-    private enum Phase {
-        case waitingForSlot
-        case connecting
-        /// The request is sent; no response head yet.
-        case awaitingHead
-        case streaming(StreamRelay)
-        case collecting(status: Int, contentType: String?, body: ByteBuffer)
-        case done
-    }
-
+    private var machine: ProxyExchangeStateMachine
     private let request: ProxyRequest
     private let check: RequestCheck
     private let services: ProxyServices
+    private let pool: UpstreamConnectionPool
     private let handler: GatewayProxyHandler
     private let eventLoop: any EventLoop
-    private var phase = Phase.waitingForSlot
     private var lease: SlotLease?
     private var slotWait: Task<Void, Never>?
     private var connection: UpstreamConnection?
-    private var upstreamKeepsAlive = false
-    private var retried = false
     private var totalDeadline: Scheduled<Void>?
     private var idleCheck: Scheduled<Void>?
     private var lastUpstreamByte = NIODeadline.now()
-    /// The client cannot take more now; the upstream is not read until it can.
-    private var clientWritable = true
+    /// Whether the client takes what is written; while it does not, the upstream is not read.
+    private var clientReading: Bool
 
-    /// A non-streamed answer larger than this is the upstream misbehaving, not something to hold in memory.
-    private static let maximumResponseBytes = 64 * 1024 * 1024
-
-    init(request: ProxyRequest, check: RequestCheck, services: ProxyServices, handler: GatewayProxyHandler, eventLoop: any EventLoop) {
+    init(request: ProxyRequest, check: RequestCheck, services: ProxyServices, pool: UpstreamConnectionPool,
+         handler: GatewayProxyHandler, channel: any Channel) {
+        machine = ProxyExchangeStateMachine(streaming: check.streaming, modelJSON: services.modelJSON(for: check.model),
+                                            idleTimeout: services.upstreamIdleTimeout)
         self.request = request
         self.check = check
         self.services = services
+        self.pool = pool
         self.handler = handler
-        self.eventLoop = eventLoop
+        eventLoop = channel.eventLoop
+        clientReading = channel.isWritable
     }
 
     func start() {
-        let background = check.body.range(of: Data("### Task:".utf8)) != nil
         if let lease = services.immediateSlot() {
-            slotGranted(lease)
+            self.lease = lease
+            perform(machine.event(.slotGranted))
             return
         }
         // Waiting in the queue, learning the slot count, or taking a turn on the daemon's slots: the async path,
         // back on this loop with the outcome.
         let exchange = NIOLoopBound(self, eventLoop: eventLoop)
         let services = self.services, eventLoop = self.eventLoop
+        let background = check.body.range(of: Data("### Task:".utf8)) != nil
         slotWait = Task {
+            let outcome: Result<SlotLease, OpenAIError>
             do {
-                let lease = try await services.waitForSlot(background: background)
-                eventLoop.execute { exchange.value.slotGranted(lease) }
+                outcome = .success(try await services.waitForSlot(background: background))
             } catch let error as OpenAIError {
-                eventLoop.execute { exchange.value.fail(error) }
+                outcome = .failure(error)
             } catch {
-                eventLoop.execute { exchange.value.fail(OpenAIError(.serviceUnavailable, "no slot of the meta model: \(error)",
-                                                                    type: "server_error", code: "queue_timeout")) }
+                outcome = .failure(OpenAIError(.serviceUnavailable, "no slot of the meta model: \(error)", type: "server_error",
+                                               code: "queue_timeout"))
             }
+            eventLoop.execute { exchange.value.slotWaitEnded(outcome) }
         }
     }
 
-    private func slotGranted(_ lease: SlotLease) {
-        guard case .waitingForSlot = phase else {
-            lease.release()
-            return
+    private func slotWaitEnded(_ outcome: Result<SlotLease, OpenAIError>) {
+        slotWait = nil
+        switch outcome {
+        case .success(let lease):
+            self.lease = lease
+            perform(machine.event(.slotGranted))
+        case .failure(let refusal):
+            perform(machine.event(.slotRefused(refusal)))
         }
-        self.lease = lease
-        connect()
     }
 
-    private func connect() {
-        phase = .connecting
-        let pool = services.pools.pool(on: eventLoop)
-        pool.connection(connectTimeout: .seconds(2), counter: services.pools.counter) { result in
-            switch result {
-            case .success(let connection):
-                guard case .connecting = self.phase else {
-                    connection.close()
-                    return
+    /// Does what the state machine decided.
+    private func perform(_ action: ProxyExchangeStateMachine.Action) {
+        switch action {
+        case .none:
+            break
+        case .connect(let fresh):
+            connection?.close()
+            connection = nil
+            cancelTimers()
+            pool.connection(fresh: fresh, connectTimeout: ProxyServices.connectTimeout, counter: services.pools.counter) { result in
+                switch result {
+                case .success(let connection):
+                    self.connection = connection
+                    self.perform(self.machine.event(.connected(reused: connection.earlierExchanges > 0)))
+                case .failure(let error):
+                    self.perform(self.machine.event(.connectFailed(ProxyServices.connectFailure(error))))
                 }
-                self.send(on: connection)
-            case .failure(let error):
-                guard case .connecting = self.phase else { return }
-                self.upstreamFailed(Self.connectFailure(error))
             }
+        case .send:
+            send()
+        case .writeStreamHead:
+            handler.writeHead(request, status: .ok, headers: [
+                .contentType: "text/event-stream", .cacheControl: "no-cache", Gateway.accelBuffering: "no",
+            ], contentLength: nil)
+        case .writeEvents(let bytes, let usage):
+            request.facts.add(services.metrics.count(usage))
+            if !bytes.isEmpty { handler.writeBody(ByteBuffer(bytes: bytes), flush: true) }
+        case .endStream(let fault, let counted, let reusable):
+            if let counted { services.metrics.upstreamError(counted) }
+            if let fault {
+                request.facts.error = fault
+                let event = OpenAIError(.badGateway, fault, type: "server_error", code: "upstream_stream_error")
+                handler.writeBody(ByteBuffer(bytes: Data("data: ".utf8) + event.json + Data("\n\n".utf8)), flush: false)
+            }
+            finish(reusable: reusable)
+            handler.finish(request)
+        case .respond(let contentType, let body, let usage):
+            request.facts.add(services.metrics.count(usage))
+            finish(reusable: true)
+            let bytes = ByteBuffer(bytes: body)
+            handler.writeHead(request, status: .ok, headers: [.contentType: contentType], contentLength: bytes.readableBytes)
+            handler.writeBody(bytes, flush: false)
+            handler.finish(request)
+        case .fail(let error, let counted):
+            if let counted { services.metrics.upstreamError(counted) }
+            finish(reusable: false)
+            handler.respond(request, with: error)
+        case .abandon:
+            slotWait?.cancel()
+            finish(reusable: false)
+            request.log(status: 499, error: "the client closed the connection")
+        case .checkIdleAgain(let delay):
+            scheduleIdleCheck(in: delay)
+        case .releaseLateSlot:
+            lease?.release()
+            lease = nil
+        case .closeLateConnection:
+            connection?.close()
+            connection = nil
         }
     }
 
-    private func send(on connection: UpstreamConnection) {
-        self.connection = connection
-        phase = .awaitingHead
-        let endpoint = services.endpoint
+    private func send() {
+        guard let connection else { return }
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: services.pools.address.pathPrefix + request.route.rawValue)
         head.headers.add(name: "Host", value: services.pools.address.authority)
         head.headers.add(name: "Content-Type", value: "application/json")
         head.headers.add(name: "Content-Length", value: String(check.body.count))
-        if let key = endpoint.apiKey { head.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        if let key = services.endpoint.apiKey { head.headers.add(name: "Authorization", value: "Bearer \(key)") }
         lastUpstreamByte = .now()
         armTimers()
-        let body = connection.channel.allocator.buffer(bytes: check.body)
-        connection.send(head, body: body) { [weak self] event in self?.received(event) }
-        if !clientWritable { connection.setReading(false) }
+        connection.send(head, body: connection.channel.allocator.buffer(bytes: check.body)) { [weak self] event in
+            self?.received(event)
+        }
+        if !clientReading { connection.setReading(false) }
     }
-
-    // MARK: Upstream events
 
     private func received(_ event: UpstreamConnection.Event) {
         switch event {
         case .part(let part):
             lastUpstreamByte = .now()
             switch part {
-            case .head(let head): receivedHead(head)
-            case .body(let bytes): receivedBody(bytes)
-            case .end: receivedEnd()
+            case .head(let head):
+                perform(machine.event(.responseHead(status: Int(head.status.code), contentType: head.headers.first(name: "Content-Type"))))
+                if !head.isKeepAlive { connection?.closeAfterExchange() }
+            case .body(let bytes):
+                perform(machine.event(.responseBody(bytes)))
+            case .end:
+                perform(machine.event(.responseEnd))
             }
         case .closed(let error):
-            connectionClosed(error)
+            perform(machine.event(.upstreamClosed(why: error.map { "\($0)" } ?? "the connection closed")))
         }
     }
 
-    private func receivedHead(_ head: HTTPResponseHead) {
-        guard case .awaitingHead = phase else { return }
-        upstreamKeepsAlive = head.isKeepAlive
-        let status = Int(head.status.code)
-        if check.streaming, status == 200 {
-            handler.writeHead(request, status: .ok, headers: [
-                .contentType: "text/event-stream", .cacheControl: "no-cache", Gateway.accelBuffering: "no",
-            ], contentLength: nil)
-            phase = .streaming(StreamRelay(modelJSON: services.modelJSON(for: check.model)))
-        } else {
-            phase = .collecting(status: status, contentType: head.headers.first(name: "Content-Type"), body: ByteBuffer())
-        }
-    }
-
-    private func receivedBody(_ bytes: ByteBuffer) {
-        switch phase {
-        case .streaming(var relay):
-            phase = .done // not kept while the relay changes, so its buffers are not copied
-            do {
-                let output = try relay.relay(bytes.readableBytesView)
-                phase = .streaming(relay)
-                request.facts.add(services.metrics.count(output.usage))
-                if !output.bytes.isEmpty { handler.writeBody(ByteBuffer(bytes: output.bytes), flush: true) }
-            } catch {
-                services.metrics.upstreamError(.malformedStream)
-                endStream(fault: error.message)
-            }
-        case .collecting(let status, let contentType, var body):
-            phase = .done
-            guard body.readableBytes + bytes.readableBytes <= Self.maximumResponseBytes else {
-                upstreamFailed(UpstreamError(.invalidResponse, "the answer is larger than \(Self.maximumResponseBytes) bytes"))
-                return
-            }
-            var bytes = bytes
-            body.writeBuffer(&bytes)
-            phase = .collecting(status: status, contentType: contentType, body: body)
-        default:
-            break
-        }
-    }
-
-    private func receivedEnd() {
-        switch phase {
-        case .streaming(var relay):
-            if let fault = relay.finish() {
-                services.metrics.upstreamError(.malformedStream)
-                endStream(fault: fault.message)
-            } else {
-                endStream(fault: nil)
-            }
-        case .collecting(let status, let contentType, let body):
-            answer(status: status, contentType: contentType, body: Data(body.readableBytesView))
-        default:
-            break
-        }
-    }
-
-    private func connectionClosed(_ error: (any Error)?) {
-        let why = error.map { "\($0)" } ?? "the connection closed"
-        switch phase {
-        case .awaitingHead where !retried && (connection?.earlierExchanges ?? 0) > 0:
-            // A reused connection the server closed as it went idle, before it read this request: once more, fresh.
-            retried = true
-            connection = nil
-            cancelTimers()
-            connect()
-        case .awaitingHead, .collecting:
-            upstreamFailed(UpstreamError(.transport, "the meta model's server closed the connection before its answer was complete (\(why))"))
-        case .streaming:
-            services.metrics.upstreamError(.transport)
-            endStream(fault: "the meta model's stream broke off: \(why)")
-        default:
-            break
-        }
-    }
-
-    // MARK: Answers
-
-    /// A complete non-streamed answer: passed on as sent if it is what an OpenAI client can parse, naming the model
-    /// the client asked for; anything else becomes the gateway's own error.
-    private func answer(status: Int, contentType: String?, body: Data) {
-        if status == 503 {
-            // llama-server's "Loading model": say it the way clients retry on, with Retry-After.
-            fail(.upstreamUnavailable("the model is loading"))
-            return
-        }
-        guard status == 200 else {
-            fail(Gateway.upstreamRefusal(status: status, body: body))
-            return
-        }
-        guard let document = try? UpstreamDocument(body) else {
-            services.metrics.upstreamError(.invalidResponse)
-            fail(OpenAIError(.badGateway, "the meta model answered 200 with a body that is not a JSON object (\(body.count) bytes)",
-                             type: "server_error", code: "upstream_error"))
-            return
-        }
-        request.facts.add(services.metrics.count(document.usage))
-        let renamed = ByteBuffer(bytes: document.renamingModel(in: body, to: services.modelJSON(for: check.model)))
-        complete(reusable: true)
-        handler.writeHead(request, status: .ok, headers: [.contentType: contentType ?? "application/json"], contentLength: renamed.readableBytes)
-        handler.writeBody(renamed, flush: false)
-        handler.finish(request)
-    }
-
-    /// The stream's end; a fault is said as a last event, since the status line is long gone.
-    private func endStream(fault: String?) {
-        if let fault {
-            request.facts.error = fault
-            let event = OpenAIError(.badGateway, fault, type: "server_error", code: "upstream_stream_error")
-            handler.writeBody(ByteBuffer(bytes: Data("data: ".utf8) + event.json + Data("\n\n".utf8)), flush: false)
-        }
-        complete(reusable: fault == nil)
-        handler.finish(request)
-    }
-
-    private func upstreamFailed(_ error: UpstreamError) {
-        services.metrics.upstreamError(error.code)
-        fail(Gateway.map(error))
-    }
-
-    /// Refuses with `error` before anything of the answer was written.
-    private func fail(_ error: OpenAIError) {
-        guard !isDone else { return }
-        complete(reusable: false)
-        handler.respond(request, with: error)
-    }
-
-    /// The client closed its connection: nothing more is written, the upstream request is closed (llama-server
-    /// stops generating when its connection goes), the slot is given back.
     func clientLeft() {
-        guard !isDone else { return }
-        slotWait?.cancel()
-        complete(reusable: false)
-        request.log(status: 499, error: "the client closed the connection")
+        perform(machine.event(.clientLeft))
     }
 
     func clientWritable(_ writable: Bool) {
-        clientWritable = writable
+        clientReading = writable
+        if writable { lastUpstreamByte = .now() }
         connection?.setReading(writable)
     }
 
-    private var isDone: Bool {
-        if case .done = phase { true } else { false }
-    }
-
-    /// Ends the exchange once: timers off, the connection back to the pool or closed, the slot given back.
-    private func complete(reusable: Bool) {
-        phase = .done
+    /// Ends the exchange's hold on things (the machine says it happens once): timers off, the connection back to
+    /// the pool or closed, the slot given back.
+    private func finish(reusable: Bool) {
         cancelTimers()
         if let connection {
-            if reusable, upstreamKeepsAlive {
-                if !clientWritable { connection.setReading(true) }
-                services.pools.pool(on: eventLoop).giveBack(connection)
+            if reusable {
+                if !clientReading { connection.setReading(true) }
+                pool.giveBack(connection)
             } else {
                 connection.close()
             }
@@ -297,32 +201,20 @@ final class ProxyExchange {
     // MARK: Timeouts
 
     private func armTimers() {
-        if !check.streaming {
+        if !check.streaming, totalDeadline == nil {
             totalDeadline = eventLoop.assumeIsolated().scheduleTask(in: services.upstreamTotalTimeout) { [weak self] in
-                self?.upstreamFailed(UpstreamError(.totalTimeout, "no complete answer within the total timeout"))
+                guard let self else { return }
+                self.perform(self.machine.event(.totalTimeout))
             }
         }
-        scheduleIdleCheck(in: services.upstreamIdleTimeout)
+        if idleCheck == nil { scheduleIdleCheck(in: services.upstreamIdleTimeout) }
     }
 
     private func scheduleIdleCheck(in delay: TimeAmount) {
-        idleCheck = eventLoop.assumeIsolated().scheduleTask(in: delay) { [weak self] in
-            guard let self, !self.isDone else { return }
-            let silent = NIODeadline.now() - self.lastUpstreamByte
-            if silent >= self.services.upstreamIdleTimeout {
-                self.timedOutIdle()
-            } else {
-                self.scheduleIdleCheck(in: self.services.upstreamIdleTimeout - silent)
-            }
-        }
-    }
-
-    private func timedOutIdle() {
-        if case .streaming = phase {
-            services.metrics.upstreamError(.idleTimeout)
-            endStream(fault: "the meta model's stream broke off: nothing arrived within the idle timeout")
-        } else {
-            upstreamFailed(UpstreamError(.idleTimeout, "nothing arrived within the idle timeout"))
+        idleCheck = eventLoop.assumeIsolated().scheduleTask(in: max(delay, .milliseconds(10))) { [weak self] in
+            guard let self else { return }
+            self.idleCheck = nil
+            self.perform(self.machine.event(.idleCheck(silence: .now() - self.lastUpstreamByte, clientReading: self.clientReading)))
         }
     }
 
@@ -331,19 +223,5 @@ final class ProxyExchange {
         totalDeadline = nil
         idleCheck?.cancel()
         idleCheck = nil
-    }
-
-    private static func connectFailure(_ error: any Error) -> UpstreamError {
-        if case ChannelError.connectTimeout = error {
-            return UpstreamError(.connectTimeout, "no connection within 2 s")
-        }
-        let failures = (error as? NIOConnectionError)?.connectionErrors.map(\.error) ?? [error]
-        if failures.contains(where: { ($0 as? IOError)?.errnoCode == ECONNREFUSED }) {
-            return UpstreamError(.connectionRefused, "connection refused")
-        }
-        if failures.contains(where: { if case ChannelError.connectTimeout = $0 { true } else { false } }) {
-            return UpstreamError(.connectTimeout, "no connection within 2 s")
-        }
-        return UpstreamError(.connectionFailed, "\(error)")
     }
 }

@@ -3,7 +3,7 @@ import HTTPTypes
 import Logging
 import ModelSupervisor
 import NIOCore
-import Synchronization
+import NIOPosix
 import UpstreamClient
 
 /// What the proxy path shares with the rest of the gateway: the same keys, checks, limits, slots, metrics and log
@@ -95,27 +95,21 @@ struct ProxyServices: Sendable {
         return SlotLease(limiter)
     }
 
+    static let connectTimeout = TimeAmount.seconds(2)
+
+    /// What a failed connect to the upstream is, in the codes the libcurl path reports.
+    static func connectFailure(_ error: any Error) -> UpstreamError {
+        let failures = (error as? NIOConnectionError)?.connectionErrors.map(\.error) ?? [error]
+        if failures.contains(where: { ($0 as? IOError)?.errnoCode == ECONNREFUSED }) {
+            return UpstreamError(.connectionRefused, "connection refused")
+        }
+        if failures.contains(where: { if case ChannelError.connectTimeout = $0 { true } else { false } }) {
+            return UpstreamError(.connectTimeout, "no connection within \(connectTimeout.nanoseconds / 1_000_000_000) s")
+        }
+        return UpstreamError(.connectionFailed, "\(error)")
+    }
+
     func waitForSlot(background: Bool) async throws -> SlotLease {
         try await gateway.acquireSlot(gateway.upstream.endpoint, background: background)
-    }
-}
-
-/// Whether the daemon's agent socket is there (so a request must take its turn on the daemon's slots), looked at
-/// no more than once a second rather than with a `stat` per request. A daemon that has just started is seen
-/// within that second; until then requests go to the model server's own queue, as with no daemon at all.
-final class DaemonSocketWatch: Sendable {
-    private let path: String
-    private let seen = Mutex<(at: ContinuousClock.Instant, exists: Bool)?>(nil)
-
-    init(path: String) {
-        self.path = path
-    }
-
-    var exists: Bool {
-        let now = ContinuousClock.now
-        if let seen = seen.withLock({ $0 }), now - seen.at < .seconds(1) { return seen.exists }
-        let exists = access(path, F_OK) == 0
-        seen.withLock { $0 = (now, exists) }
-        return exists
     }
 }
