@@ -86,8 +86,13 @@ struct MemoryReturn: Service {
     func run() async throws {
         var seen = gateway.requestsReceived
         var trimmed = true
-        while !Task.isCancelled {
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(2)) }
+        while true {
+            // Shutting down (or cancelled) ends the service; swallowing that here would spin the loop forever.
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(2)) }
+            } catch {
+                return
+            }
             let received = gateway.requestsReceived
             let load = gateway.load
             if received != seen || load.inFlight > 0 || load.waiting > 0 {

@@ -195,6 +195,31 @@ extension IntegrationTests {
             try await running.stop()
         }
 
+        /// `systemctl stop` sends SIGTERM: the gateway stops at once, it does not wait for systemd's SIGKILL.
+        @Test func theGatewayExecutableStopsOnSIGTERM() async throws {
+            let binary = URL(fileURLWithPath: try TestEnvironment.daemonExecutable()).deletingLastPathComponent()
+                .appendingPathComponent("ai-sysadmin-api").path
+            let state = try TestEnvironment.temporaryDirectory("gw-term")
+            let port = freePort()
+            let config = #"{"stateDirectory":"\#(state)","models":{"meta":{"backend":"remote","url":"http://127.0.0.1:\#(freePort())"}},"api":{"port":\#(port),"supervised":false,"maxInFlight":1}}"#
+            try config.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
+            let gateway = Process()
+            gateway.executableURL = URL(fileURLWithPath: binary)
+            gateway.arguments = ["--config", state + "/config.json"]
+            gateway.standardError = FileHandle.nullDevice
+            try gateway.run()
+            defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
+            #expect(await eventually(timeout: .seconds(20)) {
+                (try? await http.execute(UpstreamRequest(url: "http://127.0.0.1:\(port)/health")))?.status == 200
+            })
+            // A request through the proxy path first, so its connection pool exists when the signal comes.
+            let chat = try await post("http://127.0.0.1:\(port)/v1/chat/completions", #"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(chat.status == 503)
+            kill(gateway.processIdentifier, SIGTERM)
+            #expect(await eventually(timeout: .seconds(5)) { !gateway.isRunning }, "still running 5 s after SIGTERM")
+            #expect(!gateway.isRunning && gateway.terminationStatus == 0)
+        }
+
         @Test func everyRequestGetsOneLogLineWithModelAndTokens() async throws {
             let store = RecordingLogHandler.Store()
             let running = try await Running.start(logger: Logger(label: "gateway-log") { _ in RecordingLogHandler(store: store) })
