@@ -115,11 +115,7 @@ public struct Gateway: Sendable {
     /// unknown fields (tools, response_format, stream_options, …) pass through.
     private func forward(_ request: Request, context: GatewayRequestContext, route: RequestCheck.Route) async throws -> Response {
         let started = ContinuousClock.now
-        let contentType = request.headers[.contentType] ?? ""
-        guard contentType.lowercased().hasPrefix("application/json") else {
-            throw OpenAIError.invalidRequest(
-                "Content-Type must be application/json (got '\(contentType.prefix(64))')", code: "invalid_content_type")
-        }
+        if let refusal = Self.contentTypeRefusal(request.headers[.contentType]) { throw refusal }
         var request = request
         let received = Data(try await Self.collectBody(&request, limit: configuration.api.maxBodyBytes).readableBytesView)
         let check = try RequestCheck(received, route: route, api: configuration.api, upstreamModelJSON: upstreamModelJSON)
@@ -138,8 +134,7 @@ public struct Gateway: Sendable {
                             isOperator ? AgentRequesterHeader.authenticatedOperator : AgentRequesterHeader.unauthenticatedClient))
             (url, lease) = ("http://localhost" + route.rawValue, nil)
         } else {
-            // Open WebUI's background tasks (titles, tags, follow-ups) wait behind interactive requests.
-            lease = try await acquireSlot(upstream.endpoint, background: received.range(of: Data("### Task:".utf8)) != nil)
+            lease = try await acquireSlot(upstream.endpoint, background: Self.isBackgroundTask(received))
             // Read after the wait: the supervisor writes a new key whenever it restarts the meta server.
             let endpoint = upstream.endpoint
             if let key = endpoint.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
@@ -214,7 +209,7 @@ public struct Gateway: Sendable {
             status: .ok,
             // Watching for the client leaving ends the connection with the stream (Hummingbird's inbound-close
             // handler); it is announced, so a pooling client does not send its next request on it.
-            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", Self.accelBuffering: "no", .connection: "close"],
+            headers: Self.streamHeaders + [HTTPField(name: .connection, value: "close")],
             body: ResponseBody { writer in
                 defer {
                     lease?.release()
@@ -224,9 +219,8 @@ public struct Gateway: Sendable {
                 var relay = StreamRelay(modelJSON: modelJSON)
                 func fail(_ message: String) async throws {
                     // The status line is long gone, so say it as an event and end.
-                    let event = OpenAIError(.badGateway, message, type: "server_error", code: "upstream_stream_error")
                     record.update { $0.error = message }
-                    try await writer.write(ByteBuffer(bytes: Data("data: ".utf8) + event.json + Data("\n\n".utf8)))
+                    try await writer.write(ByteBuffer(bytes: Self.streamErrorEvent(message)))
                 }
                 do {
                     // A client that goes away while the model is silent is only noticed through the
@@ -380,6 +374,28 @@ public struct Gateway: Sendable {
     // MARK: Helpers
 
     static let accelBuffering = HTTPField.Name("X-Accel-Buffering")!
+
+    /// A relayed stream's response headers (both paths).
+    static let streamHeaders: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache", accelBuffering: "no"]
+
+    /// A stream's last event when it fails after its head was sent: the error in OpenAI's shape.
+    static func streamErrorEvent(_ message: String) -> Data {
+        Data("data: ".utf8) + OpenAIError(.badGateway, message, type: "server_error", code: "upstream_stream_error").json + Data("\n\n".utf8)
+    }
+
+    /// Open WebUI's background tasks (titles, tags, follow-ups) wait behind interactive requests.
+    static func isBackgroundTask(_ body: Data) -> Bool {
+        body.range(of: Data("### Task:".utf8)) != nil
+    }
+
+    /// The refusal of a request body that is not declared as JSON, or `nil`.
+    static func contentTypeRefusal(_ contentType: String?) -> OpenAIError? {
+        let contentType = contentType ?? ""
+        guard contentType.lowercased().hasPrefix("application/json") else {
+            return .invalidRequest("Content-Type must be application/json (got '\(contentType.prefix(64))')", code: "invalid_content_type")
+        }
+        return nil
+    }
 
     private static func json(_ text: String) -> Response { json(Data(text.utf8)) }
 

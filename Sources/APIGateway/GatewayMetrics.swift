@@ -87,11 +87,11 @@ final class GatewayMetrics: Sendable {
         return usage
     }
 
-    /// The text exposition, with the queue gauges read at scrape time.
     func upstreamConnectionOpened() {
         upstreamConnections.increment()
     }
 
+    /// The text exposition, with the queue gauges read at scrape time.
     func exposition(load: (inFlight: Int, waiting: Int)) -> [UInt8] {
         inFlight.set(Double(load.inFlight))
         queueDepth.set(Double(load.waiting))

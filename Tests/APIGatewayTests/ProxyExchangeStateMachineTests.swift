@@ -134,20 +134,30 @@ import UpstreamClient
         }
     }
 
-    /// The upstream not being read because the client is slow is not the model's silence.
-    @Test func aSlowClientDoesNotMakeTheModelLookSilent() {
+    /// The upstream not being read because the client is slow is not the model's silence; a client that takes
+    /// nothing for the whole idle timeout is dropped rather than holding the model's slot.
+    @Test func aSlowClientIsNotASilentModelButAStalledOneIsDropped() {
         var machine = sent(streaming: true)
         _ = machine.event(.responseHead(status: 200, contentType: nil))
-        guard case .checkIdleAgain = machine.event(.idleCheck(silence: .seconds(90), clientReading: false)) else {
-            Issue.record("a stream the client did not read was cut")
+        guard case .checkIdleAgain(let wait) = machine.event(.idleCheck(silence: .seconds(90), clientStalled: .seconds(10))) else {
+            Issue.record("a stream the client did not read for a while was cut")
             return
         }
-        guard case .checkIdleAgain(let after) = machine.event(.idleCheck(silence: .seconds(10), clientReading: true)) else {
+        #expect(wait == .seconds(20))
+        guard case .checkIdleAgain(let after) = machine.event(.idleCheck(silence: .seconds(10), clientStalled: .zero)) else {
             Issue.record("not checked again")
             return
         }
         #expect(after == .seconds(20))
-        guard case .endStream(_?, .idleTimeout, reusable: false) = machine.event(.idleCheck(silence: .seconds(31), clientReading: true)) else {
+        guard case .dropClient = machine.event(.idleCheck(silence: .seconds(120), clientStalled: .seconds(31))) else {
+            Issue.record("a client that took nothing for the idle timeout kept its slot")
+            return
+        }
+        #expect(machine.isFinished)
+
+        var silent = sent(streaming: true)
+        _ = silent.event(.responseHead(status: 200, contentType: nil))
+        guard case .endStream(_?, .idleTimeout, reusable: false) = silent.event(.idleCheck(silence: .seconds(31), clientStalled: .zero)) else {
             Issue.record("a silent model was not noticed")
             return
         }

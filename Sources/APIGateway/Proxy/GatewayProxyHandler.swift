@@ -44,6 +44,7 @@ final class GatewayProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Parts of requests that came before the previous answer was written.
     private var waiting = CircularBuffer<HTTPRequestPart>()
     private var readHeld = false
+    private var takingWaitingParts = false
 
     init(services: ProxyServices) {
         self.services = services
@@ -185,9 +186,14 @@ final class GatewayProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Outbound (Hummingbird's answers)
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let isEnd = unwrapOutboundIn(data).isEnd
+        let part = unwrapOutboundIn(data)
         context.write(data, promise: promise)
-        if isEnd, case .passingThrough(let requestOpen, true, let closes) = state {
+        if case .head(let head) = part, head.headerFields[.connection]?.lowercased().contains("close") == true,
+           case .passingThrough(let requestOpen, let responseOpen, _) = state {
+            // Hummingbird closes after an answer that says so (the libcurl path's always do).
+            state = .passingThrough(requestOpen: requestOpen, responseOpen: responseOpen, closes: true)
+        }
+        if part.isEnd, case .passingThrough(let requestOpen, true, let closes) = state {
             state = .passingThrough(requestOpen: requestOpen, responseOpen: false, closes: closes)
             if !requestOpen { passThroughEnded(closes: closes, context: context) }
         }
@@ -239,12 +245,21 @@ final class GatewayProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         becomeIdle(context: context)
     }
 
+    /// A client that took nothing for the idle timeout: its connection goes, and with it whatever it pipelined.
+    func dropClient(_ request: ProxyRequest) {
+        request.log(status: 499)
+        state = .closed
+        context?.close(promise: nil)
+    }
+
     private func passThroughEnded(closes: Bool, context: ChannelHandlerContext) {
         // Hummingbird closes such a connection itself; nothing that waits may start on it.
         if closes { state = .closed } else { becomeIdle(context: context) }
     }
 
-    /// Takes the requests that waited, in order, until one of them is in progress again.
+    /// Takes the requests that waited, in order, until one of them is in progress again. A request answered at
+    /// once (a refusal) ends in here again: that inner call only marks the connection idle, and the loop of the
+    /// outer one goes on, so a burst of pipelined refusals does not nest a call per request.
     private func becomeIdle(context: ChannelHandlerContext) {
         if case .closed = state { return }
         guard context.channel.isActive else {
@@ -252,6 +267,9 @@ final class GatewayProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         state = .idle
+        guard !takingWaitingParts else { return }
+        takingWaitingParts = true
+        defer { takingWaitingParts = false }
         var fired = false
         while !waiting.isEmpty, takesParts {
             if case .passingThrough = state { fired = true }

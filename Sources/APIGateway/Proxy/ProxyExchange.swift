@@ -25,6 +25,7 @@ final class ProxyExchange {
     private var lastUpstreamByte = NIODeadline.now()
     /// Whether the client takes what is written; while it does not, the upstream is not read.
     private var clientReading: Bool
+    private var clientStalledSince: NIODeadline?
 
     init(request: ProxyRequest, check: RequestCheck, services: ProxyServices, pool: UpstreamConnectionPool,
          handler: GatewayProxyHandler, channel: any Channel) {
@@ -37,6 +38,7 @@ final class ProxyExchange {
         self.handler = handler
         eventLoop = channel.eventLoop
         clientReading = channel.isWritable
+        if !clientReading { clientStalledSince = .now() }
     }
 
     func start() {
@@ -49,7 +51,7 @@ final class ProxyExchange {
         // back on this loop with the outcome.
         let exchange = NIOLoopBound(self, eventLoop: eventLoop)
         let services = self.services, eventLoop = self.eventLoop
-        let background = check.body.range(of: Data("### Task:".utf8)) != nil
+        let background = Gateway.isBackgroundTask(check.body)
         slotWait = Task {
             let outcome: Result<SlotLease, OpenAIError>
             do {
@@ -81,9 +83,11 @@ final class ProxyExchange {
         case .none:
             break
         case .connect(let fresh):
+            // A retry: the first connection goes, the total deadline stays (it counts from the first attempt).
             connection?.close()
             connection = nil
-            cancelTimers()
+            idleCheck?.cancel()
+            idleCheck = nil
             pool.connection(fresh: fresh, connectTimeout: ProxyServices.connectTimeout, counter: services.pools.counter) { result in
                 switch result {
                 case .success(let connection):
@@ -96,9 +100,7 @@ final class ProxyExchange {
         case .send:
             send()
         case .writeStreamHead:
-            handler.writeHead(request, status: .ok, headers: [
-                .contentType: "text/event-stream", .cacheControl: "no-cache", Gateway.accelBuffering: "no",
-            ], contentLength: nil)
+            handler.writeHead(request, status: .ok, headers: Gateway.streamHeaders, contentLength: nil)
         case .writeEvents(let bytes, let usage):
             request.facts.add(services.metrics.count(usage))
             if !bytes.isEmpty { handler.writeBody(ByteBuffer(bytes: bytes), flush: true) }
@@ -106,8 +108,7 @@ final class ProxyExchange {
             if let counted { services.metrics.upstreamError(counted) }
             if let fault {
                 request.facts.error = fault
-                let event = OpenAIError(.badGateway, fault, type: "server_error", code: "upstream_stream_error")
-                handler.writeBody(ByteBuffer(bytes: Data("data: ".utf8) + event.json + Data("\n\n".utf8)), flush: false)
+                handler.writeBody(ByteBuffer(bytes: Gateway.streamErrorEvent(fault)), flush: false)
             }
             finish(reusable: reusable)
             handler.finish(request)
@@ -126,6 +127,10 @@ final class ProxyExchange {
             slotWait?.cancel()
             finish(reusable: false)
             request.log(status: 499, error: "the client closed the connection")
+        case .dropClient:
+            finish(reusable: false)
+            request.facts.error = "the client took nothing for \(services.upstreamIdleTimeout.nanoseconds / 1_000_000_000) s"
+            handler.dropClient(request)
         case .checkIdleAgain(let delay):
             scheduleIdleCheck(in: delay)
         case .releaseLateSlot:
@@ -176,7 +181,12 @@ final class ProxyExchange {
 
     func clientWritable(_ writable: Bool) {
         clientReading = writable
-        if writable { lastUpstreamByte = .now() }
+        if writable {
+            lastUpstreamByte = .now()
+            clientStalledSince = nil
+        } else if clientStalledSince == nil {
+            clientStalledSince = .now()
+        }
         connection?.setReading(writable)
     }
 
@@ -214,7 +224,9 @@ final class ProxyExchange {
         idleCheck = eventLoop.assumeIsolated().scheduleTask(in: max(delay, .milliseconds(10))) { [weak self] in
             guard let self else { return }
             self.idleCheck = nil
-            self.perform(self.machine.event(.idleCheck(silence: .now() - self.lastUpstreamByte, clientReading: self.clientReading)))
+            let now = NIODeadline.now()
+            let stalled = self.clientStalledSince.map { now - $0 } ?? .zero
+            self.perform(self.machine.event(.idleCheck(silence: now - self.lastUpstreamByte, clientStalled: stalled)))
         }
     }
 

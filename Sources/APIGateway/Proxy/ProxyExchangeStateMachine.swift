@@ -18,7 +18,7 @@ struct ProxyExchangeStateMachine {
     enum State {
         case waitingForSlot
         case connecting(retried: Bool)
-        /// The request is sent on a connection that carried `earlierExchanges` before it.
+        /// The request is sent; `reusedConnection` when the connection carried exchanges before this one.
         case awaitingHead(retried: Bool, reusedConnection: Bool)
         case streaming(StreamRelay)
         case collecting(status: Int, contentType: String?, body: ByteBuffer)
@@ -36,8 +36,9 @@ struct ProxyExchangeStateMachine {
         case responseEnd
         /// The upstream connection closed before the response ended; `why` is NIO's error, if it gave one.
         case upstreamClosed(why: String)
-        /// The idle check fired: nothing came from the upstream for `silence`; the client may not be reading.
-        case idleCheck(silence: TimeAmount, clientReading: Bool)
+        /// The idle check fired: nothing came from the upstream for `silence`; `clientStalled` is how long the
+        /// client has taken nothing (zero while it reads).
+        case idleCheck(silence: TimeAmount, clientStalled: TimeAmount)
         case totalTimeout
         case clientLeft
     }
@@ -58,6 +59,8 @@ struct ProxyExchangeStateMachine {
         case fail(OpenAIError, counted: UpstreamError.Code?)
         /// The client is gone: stop waiting for a slot, close the connection, give the slot back.
         case abandon
+        /// The client took nothing for the idle timeout: like ``abandon``, and its connection is closed too.
+        case dropClient
         /// Check the upstream's silence again after this long.
         case checkIdleAgain(after: TimeAmount)
         /// A slot or a connection that arrived after the exchange ended: hand it straight back.
@@ -119,8 +122,8 @@ struct ProxyExchangeStateMachine {
             return ended()
         case .upstreamClosed(let why):
             return upstreamClosed(why)
-        case .idleCheck(let silence, let clientReading):
-            return idleCheck(silence: silence, clientReading: clientReading)
+        case .idleCheck(let silence, let clientStalled):
+            return idleCheck(silence: silence, clientStalled: clientStalled)
         case .totalTimeout:
             switch state {
             case .connecting, .awaitingHead, .collecting:
@@ -209,13 +212,18 @@ struct ProxyExchangeStateMachine {
         }
     }
 
-    private mutating func idleCheck(silence: TimeAmount, clientReading: Bool) -> Action {
+    private mutating func idleCheck(silence: TimeAmount, clientStalled: TimeAmount) -> Action {
         switch state {
         case .awaitingHead, .collecting, .streaming:
             // A client that reads slowly stops the upstream being read: its silence is the client's, not the model's.
-            guard clientReading, silence >= idleTimeout else {
-                return .checkIdleAgain(after: clientReading ? idleTimeout - silence : idleTimeout)
+            // One that takes nothing for as long as a model may be silent is gone in all but name (nginx's
+            // send_timeout): it must not hold a slot of the model.
+            if clientStalled > .zero {
+                guard clientStalled >= idleTimeout else { return .checkIdleAgain(after: idleTimeout - clientStalled) }
+                state = .finished
+                return .dropClient
             }
+            guard silence >= idleTimeout else { return .checkIdleAgain(after: idleTimeout - silence) }
             if case .streaming = state {
                 state = .finished
                 return .endStream(fault: "the meta model's stream broke off: nothing arrived within the idle timeout",

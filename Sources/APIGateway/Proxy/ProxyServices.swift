@@ -8,7 +8,7 @@ import UpstreamClient
 
 /// What the proxy path shares with the rest of the gateway: the same keys, checks, limits, slots, metrics and log
 /// line as the Hummingbird routes, so a request gets the same answer whichever path serves it.
-struct ProxyServices: Sendable {
+final class ProxyServices: Sendable {
     let gateway: Gateway
     let pools: UpstreamConnectionPools
     private let api: GatewayConfiguration
@@ -46,11 +46,7 @@ struct ProxyServices: Sendable {
         if api.requireAuth {
             guard let presented = GatewayKeys.presented(in: head.headerFields), gateway.keys.accepts(presented) else { return .unauthorized() }
         }
-        let contentType = head.headerFields[.contentType] ?? ""
-        guard contentType.lowercased().hasPrefix("application/json") else {
-            return .invalidRequest("Content-Type must be application/json (got '\(contentType.prefix(64))')", code: "invalid_content_type")
-        }
-        return nil
+        return Gateway.contentTypeRefusal(head.headerFields[.contentType])
     }
 
     func tooLarge() -> OpenAIError {
