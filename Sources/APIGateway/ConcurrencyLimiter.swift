@@ -38,6 +38,9 @@ final class ConcurrencyLimiter: Sendable {
     /// Requests in flight and waiting, for metrics and tests.
     var load: (inFlight: Int, waiting: Int) { state.withLock { ($0.inFlight, $0.queue.count) } }
 
+    /// How many requests may be in flight at once.
+    var limit: Int { state.withLock { $0.limit } }
+
     /// Whether the limit is a stand-in until the upstream's slot count is known.
     var limitIsProvisional: Bool { state.withLock { $0.provisional } }
 

@@ -31,7 +31,6 @@ public struct Gateway: Sendable {
         self.configuration = configuration
         self.upstream = UpstreamTarget(configuration: configuration)
         self.upstreamModelJSON = try JSONEncoder().encode(upstream.modelName)
-        pools = ProxyUpstreamAddress(baseURL: upstream.baseURL).map { [metrics] in UpstreamConnectionPools(address: $0, metrics: metrics) }
         self.keys = try GatewayKeys(configuration: configuration.api)
         self.http = http
         self.logger = logger
@@ -39,6 +38,10 @@ public struct Gateway: Sendable {
         limiter = ConcurrencyLimiter(limit: api.maxInFlight ?? 1, maxQueue: api.maxQueue,
                                      queueTimeout: .seconds(api.queueTimeoutSeconds),
                                      limitIsProvisional: api.maxInFlight == nil)
+        let limiter = limiter
+        pools = ProxyUpstreamAddress(baseURL: upstream.baseURL).map { [metrics] in
+            UpstreamConnectionPools(address: $0, metrics: metrics, maximumIdle: { limiter.limit })
+        }
     }
 
     /// The Hummingbird application; run it in a `ServiceGroup` (it is a `Service`).
@@ -296,6 +299,9 @@ public struct Gateway: Sendable {
 
     /// Upstream requests in flight and requests waiting for a slot.
     public var load: (inFlight: Int, waiting: Int) { limiter.load }
+
+    /// Upstream connections the event-loop path keeps open between requests, over all its loops.
+    public var upstreamConnectionsIdle: Int { pools?.idleConnections ?? 0 }
 
     /// How many connections the event-loop path has opened to the meta model since the gateway started.
     public var upstreamConnectionsOpened: Int { pools?.counter.total ?? 0 }

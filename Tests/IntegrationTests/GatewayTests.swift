@@ -195,6 +195,26 @@ extension IntegrationTests {
             try await running.stop()
         }
 
+        /// Every open connection holds one of llama-server's few HTTP threads (slots + 2), which its health probe
+        /// and the daemon need too: the loops' pools together keep no more idle connections than the model has
+        /// slots, however many loops the clients' connections were spread over.
+        @Test func idleUpstreamConnectionsStayWithinTheModelsSlots() async throws {
+            let running = try await Running.start { $0.api.maxInFlight = 1 }
+            let url = running.base + "/v1/chat/completions"
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        try await post(url, #"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}],"max_tokens":2}"#).status
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses == Array(repeating: 200, count: 8))
+            // Connections go back to their pool before the answer is written, so the count is final here.
+            #expect(running.gateway.upstreamConnectionsIdle == 1, "\(running.gateway.upstreamConnectionsIdle) idle connections for 1 slot")
+            try await running.stop()
+        }
+
         /// `systemctl stop` sends SIGTERM: the gateway stops at once, it does not wait for systemd's SIGKILL.
         @Test func theGatewayExecutableStopsOnSIGTERM() async throws {
             let binary = URL(fileURLWithPath: try TestEnvironment.daemonExecutable()).deletingLastPathComponent()

@@ -8,14 +8,16 @@ final class UpstreamConnectionPool {
     let eventLoop: any EventLoop
     let address: ProxyUpstreamAddress
     private var idle: [UpstreamConnection] = []
+    /// Counts idle connections across every loop's pool, so together they stay within the model's slots.
+    private let allIdle: IdleConnectionBudget
     /// A connection idle this long is closed rather than reused: llama-server (cpp-httplib) closes its side after
     /// 5 s, and a request sent as it does is lost to the race; each one it keeps open also holds one of its threads.
     static let maximumIdleTime = TimeAmount.seconds(2)
-    private static let maximumIdleConnections = 256
 
-    init(eventLoop: any EventLoop, address: ProxyUpstreamAddress) {
+    init(eventLoop: any EventLoop, address: ProxyUpstreamAddress, allIdle: IdleConnectionBudget) {
         self.eventLoop = eventLoop
         self.address = address
+        self.allIdle = allIdle
     }
 
     /// An idle connection (unless `fresh`), or a new one within `connectTimeout`; `completion` runs on the loop.
@@ -23,6 +25,7 @@ final class UpstreamConnectionPool {
                     completion: @escaping (Result<UpstreamConnection, any Error>) -> Void) {
         while !fresh, let candidate = idle.popLast() {
             candidate.leftIdle()
+            allIdle.release()
             if candidate.isOpen {
                 completion(.success(candidate))
                 return
@@ -52,21 +55,30 @@ final class UpstreamConnectionPool {
 
     /// Takes back a connection whose exchange ended cleanly; it is closed after ``maximumIdleTime`` unused.
     func giveBack(_ connection: UpstreamConnection) {
-        guard connection.isOpen, !connection.closesAfterExchange, idle.count < Self.maximumIdleConnections else {
+        // llama-server serves each open connection with one of its few HTTP threads (slots + 2): connections kept
+        // idle beyond the slots would leave its health probe and the daemon's own calls waiting for one.
+        guard connection.isOpen, !connection.closesAfterExchange, allIdle.reserve() else {
             connection.close()
             return
         }
         connection.earlierExchanges += 1
         let expiry = eventLoop.assumeIsolated().scheduleTask(in: Self.maximumIdleTime) { [weak self, weak connection] in
             guard let self, let connection else { return }
-            self.idle.removeAll { $0 === connection }
             connection.leftIdle()
+            self.forget(connection)
             connection.close()
         }
         connection.becameIdle(expiry: expiry) { [weak self, weak connection] in
             guard let self, let connection else { return }
-            self.idle.removeAll { $0 === connection }
+            self.forget(connection)
         }
         idle.append(connection)
+    }
+
+    /// Takes an idle connection that expired or closed out of the pool and the budget, once.
+    private func forget(_ connection: UpstreamConnection) {
+        guard let index = idle.firstIndex(where: { $0 === connection }) else { return }
+        idle.remove(at: index)
+        allIdle.release()
     }
 }
