@@ -73,8 +73,12 @@ extension IntegrationTests {
             let process = try TestEnvironment.launchDaemon(config)
             let daemon = Daemon(config: config, process: process, systemd: systemd, model: model, store: try SQLiteStore(path: config.storePath))
             let client = ControlClient(stateDirectory: config.stateDirectory)
+            // The models' readiness (READY=1) does not wait for the gateway child: wait for it too, or the first
+            // request can find its port not yet listening.
             let ready = await eventually(timeout: .seconds(120)) {
-                (try? client.status())?.allReady == true && FileManager.default.fileExists(atPath: config.agentSocketPath)
+                let status = try? client.status()
+                return status?.allReady == true && status?.gateway?.state == .ready
+                    && FileManager.default.fileExists(atPath: config.agentSocketPath)
             }
             if !ready { daemon.end() }
             try #require(ready, "the daemon did not get Ready:\n\(daemon.log.suffix(3000))")
