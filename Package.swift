@@ -58,30 +58,53 @@ let package = Package(
         // for prctl, and without PDEATHSIG a SIGKILLed daemon would leave its llama-server children behind.
         .target(name: "_ProcessCShims"),
 
+        // The daemon's configuration: its types, strict decoding, validation, model-name resolution, and where each
+        // model server answers with the key it requires. Depends on nothing of ours, so every component can read
+        // the configuration without linking the supervisor.
+        .target(name: "SysadminConfiguration", swiftSettings: swiftSettings),
+        // systemd's manager over sd-bus (unit state, jobs, relations) and sd_notify.
+        .target(name: "Systemd", dependencies: ["CSystemd", "SysadminConfiguration"], swiftSettings: swiftSettings),
+        // Child processes that die with the daemon (PR_SET_PDEATHSIG), their output, and the registry that finds
+        // survivors of a crash.
         .target(
-            name: "UpstreamClient",
-            dependencies: [
-                "CCurl",
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            name: "ChildProcesses",
+            dependencies: ["_ProcessCShims", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        // The client of the model servers (libcurl on one thread) and the slots that share a server among callers.
+        .target(name: "UpstreamClient", dependencies: ["CCurl", "SysadminConfiguration"], swiftSettings: swiftSettings),
+        // Starts, probes, restarts and reports the model servers and the gateway; the control socket. Its status
+        // carries Layer 1's backlog, hence Monitoring.
         .target(
             name: "ModelSupervisor",
             dependencies: [
-                "UpstreamClient",
-                "CSystemd",
+                "ChildProcesses",
+                "Monitoring",
                 "_ProcessCShims",
+                "SysadminConfiguration",
+                "Systemd",
+                "UpstreamClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // What the two OpenAI-compatible servers (the gateway, the daemon's agent socket) share: the error shape
+        // OpenAI clients parse.
+        .target(
+            name: "OpenAIServer",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "APIGateway",
             dependencies: [
+                "OpenAIServer",
+                "SysadminConfiguration",
                 "UpstreamClient",
-                "ModelSupervisor",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -100,7 +123,6 @@ let package = Package(
             name: "ModelFiles",
             dependencies: [
                 "UpstreamClient",
-                "ModelSupervisor",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -111,9 +133,8 @@ let package = Package(
             name: "Monitoring",
             dependencies: [
                 "CSystemd",
-                "ModelSupervisor",
+                "SysadminConfiguration",
                 "UpstreamClient",
-                .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.embedInCode("Signatures/signatures.json")],
             swiftSettings: swiftSettings
@@ -132,8 +153,9 @@ let package = Package(
             name: "MonitoringService",
             dependencies: [
                 "Monitoring",
-                "ModelSupervisor",
                 "Store",
+                "SysadminConfiguration",
+                "Systemd",
                 "UpstreamClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -146,7 +168,7 @@ let package = Package(
         // rules generated from the same file (`ai-sysadmin polkit-rule`, module.nix) cannot drift apart.
         .target(
             name: "Autonomy",
-            dependencies: ["ModelSupervisor"],
+            dependencies: ["ChildProcesses", "SysadminConfiguration", "Systemd"],
             resources: [.embedInCode("Policy/unit-policy.json"), .embedInCode("Policy/polkit-rule.js")],
             swiftSettings: swiftSettings
         ),
@@ -154,7 +176,7 @@ let package = Package(
         .target(
             name: "Notifications",
             dependencies: [
-                "ModelSupervisor",
+                "SysadminConfiguration",
                 "UpstreamClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -166,9 +188,10 @@ let package = Package(
             name: "ActionService",
             dependencies: [
                 "Autonomy",
-                "ModelSupervisor",
                 "Notifications",
                 "Store",
+                "SysadminConfiguration",
+                "Systemd",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -179,12 +202,12 @@ let package = Package(
         .target(
             name: "Chat",
             dependencies: [
-                "APIGateway",
                 "Autonomy",
-                "ModelSupervisor",
                 "Monitoring",
                 "MonitoringService",
+                "OpenAIServer",
                 "Store",
+                "SysadminConfiguration",
                 "UpstreamClient",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -207,7 +230,7 @@ let package = Package(
             dependencies: [
                 "APIGateway",
                 "CommandSupport",
-                "ModelSupervisor",
+                "SysadminConfiguration",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -222,13 +245,16 @@ let package = Package(
                 "ActionService",
                 "Autonomy",
                 "Chat",
+                "ChildProcesses",
                 "CommandSupport",
-                "Notifications",
                 "ModelFiles",
                 "ModelSupervisor",
                 "Monitoring",
                 "MonitoringService",
+                "Notifications",
                 "Store",
+                "SysadminConfiguration",
+                "Systemd",
                 "UpstreamClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -247,18 +273,18 @@ let package = Package(
         ),
         .testTarget(
             name: "UpstreamClientTests",
-            dependencies: ["UpstreamClient", "TestSupport"],
+            dependencies: ["SysadminConfiguration", "TestSupport", "UpstreamClient"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ModelSupervisorTests",
-            dependencies: ["ModelSupervisor", "UpstreamClient", "TestSupport"],
+            dependencies: ["ChildProcesses", "ModelSupervisor", "SysadminConfiguration", "Systemd", "TestSupport", "UpstreamClient"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "APIGatewayTests",
             dependencies: [
-                "APIGateway", "TestSupport", "UpstreamClient",
+                "APIGateway", "OpenAIServer", "TestSupport", "UpstreamClient",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -266,27 +292,30 @@ let package = Package(
         ),
         .testTarget(
             name: "AutonomyTests",
-            dependencies: ["ActionService", "Autonomy", "ModelSupervisor", "Notifications", "Store", "TestSupport"],
+            dependencies: [
+                "ActionService", "Autonomy", "Store", "SysadminConfiguration", "Systemd", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ChatTests",
-            dependencies: ["Chat", "ModelSupervisor", "Store", "UpstreamClient"],
+            dependencies: ["Chat", "Store", "SysadminConfiguration", "UpstreamClient"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "StoreTests",
-            dependencies: ["Store", "Monitoring", "TestSupport"],
+            dependencies: ["Monitoring", "Store", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "MonitoringTests",
-            dependencies: ["Monitoring", "ModelSupervisor", "TestSupport"],
+            dependencies: ["Monitoring", "SysadminConfiguration", "TestSupport", "UpstreamClient"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ModelFilesTests",
-            dependencies: ["ModelFiles", "ModelSupervisor"],
+            dependencies: ["ModelFiles", "SysadminConfiguration"],
             swiftSettings: swiftSettings
         ),
         // Talks to a real llama-server with the SmolLM2-135M test model (scripts/setup provides both).
@@ -297,15 +326,18 @@ let package = Package(
                 "APIGateway",
                 "Autonomy",
                 "Chat",
-                "Notifications",
                 "ModelFiles",
                 "Monitoring",
                 "MonitoringService",
+                "Notifications",
                 "Store",
                 .product(name: "Crypto", package: "swift-crypto"),
+                "ChildProcesses",
                 "ModelSupervisor",
-                "UpstreamClient",
+                "SysadminConfiguration",
+                "Systemd",
                 "TestSupport",
+                "UpstreamClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -3,8 +3,9 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import Logging
-import ModelSupervisor
+import OpenAIServer
 import Synchronization
+import SysadminConfiguration
 import UpstreamClient
 
 /// The OpenAI-compatible gateway in front of the meta model: what Open WebUI, LibreChat, the openai SDKs and
@@ -12,7 +13,9 @@ import UpstreamClient
 /// through event by event.
 public struct Gateway: Sendable {
     public let configuration: DaemonConfiguration
-    let upstream: UpstreamTarget
+    /// The meta model's server; its key is read at each request (the supervisor writes a new one whenever it starts
+    /// a managed server).
+    let upstream: ModelEndpoint
     let keys: GatewayKeys
     private let http: UpstreamHTTPClient
     let logger: Logger
@@ -29,8 +32,8 @@ public struct Gateway: Sendable {
     /// Throws a ``ConfigurationError`` when `requireAuth` is on without a readable key.
     public init(configuration: DaemonConfiguration, http: UpstreamHTTPClient = .shared, logger: Logger) throws {
         self.configuration = configuration
-        self.upstream = UpstreamTarget(configuration: configuration)
-        self.upstreamModelJSON = try JSONEncoder().encode(upstream.modelName)
+        self.upstream = configuration.endpoint(for: .meta)
+        self.upstreamModelJSON = try JSONEncoder().encode(configuration.models.meta.servedModelName(as: .meta))
         self.keys = try GatewayKeys(configuration: configuration.api)
         self.http = http
         self.logger = logger
@@ -105,7 +108,7 @@ public struct Gateway: Sendable {
     }
 
     private func ready() async throws -> Response {
-        let client = OpenAIClient(endpoint: upstream.endpoint, http: http,
+        let client = OpenAIClient(endpoint: upstream, http: http,
                                   probeTimeouts: .init(connect: .seconds(1), total: .seconds(2), idle: .seconds(2)))
         switch await client.health() {
         case .ready: return Self.json(#"{"status":"ready"}"#)
@@ -137,11 +140,10 @@ public struct Gateway: Sendable {
                             isOperator ? AgentRequesterHeader.authenticatedOperator : AgentRequesterHeader.unauthenticatedClient))
             (url, lease) = ("http://localhost" + route.rawValue, nil)
         } else {
-            lease = try await acquireSlot(upstream.endpoint, background: Self.isBackgroundTask(received))
+            lease = try await acquireSlot(upstream, background: Self.isBackgroundTask(received))
             // Read after the wait: the supervisor writes a new key whenever it restarts the meta server.
-            let endpoint = upstream.endpoint
-            if let key = endpoint.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
-            url = endpoint.url(route.rawValue)
+            if let key = upstream.currentKey { headers.append(("Authorization", "Bearer \(key)")) }
+            url = upstream.url(route.rawValue)
         }
         let upstreamRequest = UpstreamClient.HTTPRequest(
             method: .post, url: url, headers: headers, body: check.body,

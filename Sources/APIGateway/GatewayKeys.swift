@@ -1,6 +1,6 @@
 import Foundation
 import HTTPTypes
-import ModelSupervisor
+import SysadminConfiguration
 
 /// The keys clients present: `api.apiKeyFile` (and `AI_SYSADMIN_API_KEYS`) for access when `api.requireAuth` is on,
 /// `api.operatorKeyFile` for access and for acting as an operator in chat.
@@ -63,14 +63,4 @@ struct GatewayKeys: Sendable {
         }
         return matched
     }
-}
-
-/// How the gateway tells the daemon's agent who its client is. The agent socket is open to root and the daemon's
-/// group only, so whoever connects to it is an operator; the gateway, one such peer, says when its client is not.
-public enum AgentRequesterHeader {
-    public static let name = HTTPField.Name("X-AI-Sysadmin-Requester")!
-    /// The client presented a key from `api.operatorKeyFile`.
-    public static let authenticatedOperator = "operator"
-    /// Any other client.
-    public static let unauthenticatedClient = "client"
 }

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
-import ModelSupervisor
+import OpenAIServer
+import SysadminConfiguration
 
 /// A `/v1` request body checked by the gateway, and what it forwards: the body as the client wrote it, with the
 /// upstream's model name spliced in and, when the client named no limit, the configured `max_tokens`. Pure, so

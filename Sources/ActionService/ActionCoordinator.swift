@@ -1,10 +1,11 @@
 import Autonomy
 import Foundation
 import Logging
-import ModelSupervisor
 import Notifications
 import ServiceLifecycle
 import Store
+import SysadminConfiguration
+import Systemd
 
 /// The one way anything changes on the host. Proposals come in (from reviews, analyses, chat, an operator);
 /// each is validated, checked against what else it would touch (systemd's manager is asked), planned and decided

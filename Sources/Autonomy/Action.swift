@@ -1,5 +1,5 @@
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
 
 /// Everything the system may change, as a closed set of typed actions. A model proposes by name and
 /// strings; ``ActionValidator`` turns a proposal into one of these or rejects it with the reason. The risk

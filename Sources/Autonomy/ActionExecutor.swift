@@ -1,6 +1,8 @@
+import ChildProcesses
 import Foundation
-import ModelSupervisor
 import Synchronization
+import SysadminConfiguration
+import Systemd
 
 /// What running an action came to, recorded as it happened: every call made, the bounded output, and whether
 /// the effect was verified. `succeeded` is true only when the verification passed.

@@ -1,5 +1,6 @@
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
+import Systemd
 
 /// What an ``Action`` does, step by step: D-Bus calls to systemd, argv with absolute binary paths, or a signal —
 /// never a shell. Built only from a validated ``Action``, so every string in it has passed the validator.

@@ -1,5 +1,5 @@
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
 
 /// Where a validated action goes. Every proposal ends in one of these or in a rejection by the validator —
 /// nothing is dropped without a recorded reason.

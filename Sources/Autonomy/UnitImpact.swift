@@ -1,5 +1,6 @@
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
+import Systemd
 
 /// What else an action on a unit would touch, as systemd's manager tells it: the units that stop or restart with
 /// it (they require it, are bound to it or are part of it), that reload with it, that starting it pulls in, and

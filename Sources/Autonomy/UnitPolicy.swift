@@ -1,5 +1,5 @@
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
 
 /// What automation may touch, by unit: services only, and never a protected one, whatever the verb.
 ///

@@ -1,7 +1,7 @@
 import Foundation
-import ModelSupervisor
 import Monitoring
 import Store
+import SysadminConfiguration
 
 /// What happened to the actions proposed during one reply, said by the system from the ledger — never by the
 /// model. It ends every reply that proposed something, so whatever the model wrote, the operator reads the truth.

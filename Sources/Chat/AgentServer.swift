@@ -1,12 +1,12 @@
-import APIGateway
 import Autonomy
 import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import ModelSupervisor
+import OpenAIServer
 import ServiceLifecycle
 import Synchronization
+import SysadminConfiguration
 import UpstreamClient
 
 /// The agent as an OpenAI-compatible chat endpoint on a Unix socket in the state directory (mode 0660, so the

@@ -1,10 +1,10 @@
 import Autonomy
 import Foundation
 import Logging
-import ModelSupervisor
 import Monitoring
 import MonitoringService
 import Store
+import SysadminConfiguration
 import UpstreamClient
 
 /// What the agent shows while it works, and what it answers.

@@ -1,5 +1,5 @@
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
 import UpstreamClient
 
 /// What Layer 4 concludes after investigating an escalation.

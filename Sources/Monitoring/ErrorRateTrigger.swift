@@ -1,5 +1,5 @@
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
 
 /// Bursts of error lines per unit and for the whole host, against their own recent rate (the deterministic
 /// "high error rate" trigger): an event when a series logs at least `minimumBurst` error lines within `window`

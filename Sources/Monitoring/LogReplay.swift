@@ -1,5 +1,5 @@
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
 
 /// Layer 1 over a log dump, as fast as it goes: the daemon's state machine with the daemon's rules, signatures and
 /// error-rate trigger, a classification awaited where the daemon would run it in the background, and every

@@ -1,4 +1,4 @@
-import ModelSupervisor
+import SysadminConfiguration
 
 /// An operator's rule from the configuration: a line whose message matches `pattern` gets this verdict,
 /// whatever the model says — for what must never be missed (or is known to be noise at a set level).

@@ -1,5 +1,5 @@
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
 
 /// Layer 1 as a pure state machine: lines, verdicts, the trigger model's availability and time in; requests to
 /// classify and commits for the store out. No I/O, no clock of its own — ``TriggerService`` (following the
@@ -31,7 +31,7 @@ public struct TriggerStateMachine: Sendable {
         /// Lines held at most; past it the oldest are decided by the rules.
         public var maximumHeld: Int
         /// The wait before a template whose classification failed is asked again.
-        public var retry: RestartBackoff
+        public var retry: Backoff
         /// Whether lines decided by the rules alone are kept (in the commit) to be judged again once their template
         /// has a verdict: a follower's, not a replay's.
         public var keepsProvisional: Bool
@@ -44,7 +44,7 @@ public struct TriggerStateMachine: Sendable {
         public var tracksCursors: Bool
 
         public init(batchSize: Int = 8, flushAfter: Duration = .seconds(2), holdLimit: Duration = .seconds(60), maximumHeld: Int = 4096,
-                    retry: RestartBackoff = .init(initial: .seconds(5), maximum: .seconds(300)), keepsProvisional: Bool = true,
+                    retry: Backoff = .init(initial: .seconds(5), maximum: .seconds(300)), keepsProvisional: Bool = true,
                     maximumProvisional: Int = 10_000, maximumTrail: Int = 20_000, tracksCursors: Bool = true) {
             self.batchSize = max(1, batchSize)
             self.flushAfter = flushAfter

@@ -1,9 +1,9 @@
 import Foundation
 import Logging
-import ModelSupervisor
 import Monitoring
 import ServiceLifecycle
 import Store
+import SysadminConfiguration
 import UpstreamClient
 
 /// Layer 4 in the daemon: on escalation, the meta model investigates with read-only tools and concludes. At most

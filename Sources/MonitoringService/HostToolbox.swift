@@ -1,7 +1,8 @@
 import Foundation
-import ModelSupervisor
 import Monitoring
 import Store
+import SysadminConfiguration
+import Systemd
 
 /// The analysis's read-only tools over this host: the store (events, metric history, knowledge), systemd over
 /// D-Bus, /proc and the mounted file systems. Every argument came from a model and is checked here; nothing runs

@@ -1,6 +1,6 @@
 import Foundation
-import ModelSupervisor
 import Store
+import SysadminConfiguration
 import UpstreamClient
 
 /// The knowledge base as the layers and the CLI use it: full-text search (BM25) and, when

@@ -1,9 +1,10 @@
 import Foundation
 import Logging
-import ModelSupervisor
 import Monitoring
 import ServiceLifecycle
 import Store
+import SysadminConfiguration
+import Systemd
 import UpstreamClient
 
 /// Layer 3 in the daemon: reviews the events since the last review every `intervalSeconds`, and soon after an

@@ -1,10 +1,11 @@
 import Foundation
 import Logging
-import ModelSupervisor
 import Monitoring
 import ServiceLifecycle
 import Store
 import Synchronization
+import SysadminConfiguration
+import Systemd
 import UpstreamClient
 
 /// Layer 1 inside the daemon: follows the journal and the configured log files, watches host metrics, and drives

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
-import ModelSupervisor
 import ServiceLifecycle
+import SysadminConfiguration
 import UpstreamClient
 
 /// Something an operator should hear about without watching the journal.

@@ -1,4 +1,5 @@
 import Foundation
+import SysadminConfiguration
 
 /// An OpenAI-compatible client for one model server, built on ``UpstreamHTTPClient``.
 ///

@@ -4,8 +4,8 @@ import CommandSupport
 import Foundation
 import Hummingbird
 import Logging
-import ModelSupervisor
 import ServiceLifecycle
+import SysadminConfiguration
 import UnixSignals
 
 @main

@@ -1,9 +1,9 @@
 import ArgumentParser
 import CommandSupport
 import Foundation
-import ModelSupervisor
 import Monitoring
 import Store
+import SysadminConfiguration
 
 /// `ai-sysadmin analyses`: what Layer 4 concluded, newest first, with the tool steps it took.
 struct AnalysesCommand: ParsableCommand {

@@ -3,9 +3,9 @@ import ArgumentParser
 import Autonomy
 import CommandSupport
 import Foundation
-import ModelSupervisor
 import Monitoring
 import Store
+import SysadminConfiguration
 
 /// `ai-sysadmin approvals`: what waits for a person, and the person's decision.
 struct ApprovalsCommand: ParsableCommand {

@@ -1,7 +1,7 @@
 import ArgumentParser
 import CommandSupport
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
 import UpstreamClient
 
 /// Where `ask` and `chat` find the daemon's agent.

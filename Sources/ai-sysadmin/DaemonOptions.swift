@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
 
 /// The configuration file plus the flags that override it; shared by `run` and `config check`.
 struct DaemonOptions: ParsableArguments {

@@ -1,8 +1,8 @@
 import ArgumentParser
 import CommandSupport
 import Foundation
-import ModelSupervisor
 import Monitoring
+import SysadminConfiguration
 
 /// `ai-sysadmin eval LOG --labels FILE`: Layer 1's judgment as numbers, for the model the operator runs — so
 /// `qwen3:1b` and `qwen3:4b` can be compared as the trigger model on their own logs before switching.

@@ -1,9 +1,9 @@
 import ArgumentParser
 import CommandSupport
 import Foundation
-import ModelSupervisor
 import Monitoring
 import Store
+import SysadminConfiguration
 
 /// `ai-sysadmin events`: what Layer 1 flagged, from the store.
 struct EventsCommand: ParsableCommand {

@@ -1,9 +1,9 @@
 import ArgumentParser
 import CommandSupport
 import Foundation
-import ModelSupervisor
 import MonitoringService
 import Store
+import SysadminConfiguration
 
 /// `ai-sysadmin knowledge add | search`: the knowledge base the layers search (full text, BM25, re-ranked by
 /// embeddings when `knowledge.embeddings` is configured).

@@ -2,8 +2,8 @@ import ArgumentParser
 import CommandSupport
 import Foundation
 import ModelFiles
-import ModelSupervisor
 import Synchronization
+import SysadminConfiguration
 
 /// `ai-sysadmin models list | pull NAME | path NAME`: the known model names, and their files.
 struct ModelsCommand: ParsableCommand {

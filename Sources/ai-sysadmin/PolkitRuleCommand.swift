@@ -1,7 +1,7 @@
 import ArgumentParser
 import Autonomy
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
 
 struct PolkitRuleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

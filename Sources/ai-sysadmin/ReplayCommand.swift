@@ -1,10 +1,10 @@
 import ArgumentParser
 import CommandSupport
 import Foundation
-import ModelSupervisor
 import Monitoring
 import MonitoringService
 import Store
+import SysadminConfiguration
 import UpstreamClient
 
 /// `ai-sysadmin replay FILE`: Layer 1 over a log dump as fast as it goes, with the counts that tell how it

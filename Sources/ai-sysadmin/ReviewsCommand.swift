@@ -1,9 +1,9 @@
 import ArgumentParser
 import CommandSupport
 import Foundation
-import ModelSupervisor
 import Monitoring
 import Store
+import SysadminConfiguration
 
 /// `ai-sysadmin reviews`: what Layer 3 concluded, newest first.
 struct ReviewsCommand: ParsableCommand {

@@ -11,7 +11,10 @@ import MonitoringService
 import Notifications
 import ServiceLifecycle
 import Store
+import SysadminConfiguration
+import Systemd
 import UnixSignals
+import UpstreamClient
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,8 +1,11 @@
 import ArgumentParser
+import ChildProcesses
 import CommandSupport
 import Foundation
 import ModelFiles
 import ModelSupervisor
+import SysadminConfiguration
+import Systemd
 
 extension ModelLayer: ExpressibleByArgument {}
 

@@ -1,8 +1,8 @@
 import ArgumentParser
 import CommandSupport
 import Foundation
-import ModelSupervisor
 import Monitoring
+import SysadminConfiguration
 
 /// `ai-sysadmin signatures`: Layer 1's built-in signatures as the configuration leaves them.
 struct SignaturesCommand: ParsableCommand {

@@ -2,6 +2,8 @@ import ArgumentParser
 import CommandSupport
 import Foundation
 import ModelSupervisor
+import Monitoring
+import SysadminConfiguration
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,9 +1,9 @@
 import ArgumentParser
 import CommandSupport
 import Foundation
-import ModelSupervisor
 import MonitoringService
 import Store
+import SysadminConfiguration
 
 /// Which store a command reads: `--store FILE`, or the daemon's, `<stateDirectory>/ai-sysadmin.sqlite` of
 /// `--config`. Shared by `events`, `reviews`, `knowledge`, `approvals` and `audit`.

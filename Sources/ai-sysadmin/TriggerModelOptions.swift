@@ -1,8 +1,8 @@
 import ArgumentParser
 import CommandSupport
 import Foundation
-import ModelSupervisor
 import Monitoring
+import SysadminConfiguration
 import UpstreamClient
 
 /// How `replay` and `eval` run Layer 1: the configuration whose monitoring settings apply, and which trigger model

@@ -2,6 +2,7 @@
 import Foundation
 import HTTPTypes
 import NIOCore
+import OpenAIServer
 import Testing
 import UpstreamClient
 

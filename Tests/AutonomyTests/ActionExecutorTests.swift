@@ -1,5 +1,6 @@
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
+import Systemd
 import Testing
 @testable import Autonomy
 

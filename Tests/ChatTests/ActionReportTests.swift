@@ -1,7 +1,7 @@
 @testable import Chat
 import Foundation
-import ModelSupervisor
 import Store
+import SysadminConfiguration
 import Testing
 
 @Suite struct ActionReportTests {

@@ -3,6 +3,7 @@ import ModelSupervisor
 import MonitoringService
 import Store
 import Synchronization
+import SysadminConfiguration
 import TestSupport
 import Testing
 import UpstreamClient

@@ -4,6 +4,7 @@ import Foundation
 import ModelSupervisor
 import MonitoringService
 import Store
+import SysadminConfiguration
 import TestSupport
 import Testing
 import UpstreamClient

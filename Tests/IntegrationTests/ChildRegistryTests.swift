@@ -1,5 +1,6 @@
+import ChildProcesses
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
 import TestSupport
 import Testing
 

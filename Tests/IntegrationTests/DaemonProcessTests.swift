@@ -1,7 +1,9 @@
+import ChildProcesses
 import Foundation
 import ModelSupervisor
 import Monitoring
 import Store
+import SysadminConfiguration
 import TestSupport
 import Testing
 import UpstreamClient

@@ -2,9 +2,10 @@ import ActionService
 import Autonomy
 import Foundation
 import Logging
-import ModelSupervisor
 import Notifications
 import Store
+import SysadminConfiguration
+import Systemd
 import TestSupport
 import Testing
 

@@ -1,6 +1,8 @@
 import Foundation
 import ModelSupervisor
 import Synchronization
+import SysadminConfiguration
+import Systemd
 import TestSupport
 import Testing
 import UpstreamClient

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ModelSupervisor
+import SysadminConfiguration
 import TestSupport
 import Testing
 import UpstreamClient

@@ -1,6 +1,6 @@
 import APIGateway
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
 import TestSupport
 import Testing
 import UpstreamClient

@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import ModelSupervisor
 import ServiceLifecycle
+import SysadminConfiguration
 import TestSupport
 import Testing
 import UpstreamClient

@@ -3,6 +3,7 @@ import Foundation
 import ModelSupervisor
 import Monitoring
 import Store
+import SysadminConfiguration
 import TestSupport
 import Testing
 

@@ -1,7 +1,7 @@
 import Foundation
-import ModelSupervisor
 import Monitoring
 import Store
+import SysadminConfiguration
 import TestSupport
 import Testing
 import UpstreamClient

@@ -1,6 +1,6 @@
 import Foundation
-import ModelSupervisor
 import Store
+import SysadminConfiguration
 import TestSupport
 import Testing
 import UpstreamClient

@@ -1,6 +1,6 @@
 import Autonomy
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
 import Testing
 
 extension IntegrationTests {

@@ -1,9 +1,9 @@
 import Chat
 import Foundation
-import ModelSupervisor
 import MonitoringService
 import ServiceLifecycle
 import Store
+import SysadminConfiguration
 import TestSupport
 import Testing
 import UpstreamClient

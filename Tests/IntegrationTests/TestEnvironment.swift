@@ -2,6 +2,8 @@ import Foundation
 import Logging
 import ModelSupervisor
 import ServiceLifecycle
+import SysadminConfiguration
+import Systemd
 import TestSupport
 import Testing
 import UpstreamClient

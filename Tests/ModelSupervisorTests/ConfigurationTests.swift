@@ -1,4 +1,5 @@
 import Foundation
+import SysadminConfiguration
 import Testing
 @testable import ModelSupervisor
 

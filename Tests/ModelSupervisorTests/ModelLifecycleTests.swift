@@ -1,3 +1,4 @@
+import SysadminConfiguration
 import Testing
 @testable import ModelSupervisor
 
@@ -141,7 +142,7 @@ import Testing
 
 @Suite struct RestartBackoffTests {
     @Test func doublesFromInitialUpToTheCap() {
-        let backoff = RestartBackoff(initial: .milliseconds(500), maximum: .seconds(5))
+        let backoff = Backoff(initial: .milliseconds(500), maximum: .seconds(5))
         #expect((1...6).map { backoff.delay(afterFailures: $0) }
             == [.milliseconds(500), .seconds(1), .seconds(2), .seconds(4), .seconds(5), .seconds(5)])
         #expect(backoff.delay(afterFailures: 10_000) == .seconds(5))

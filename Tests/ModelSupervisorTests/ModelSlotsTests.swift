@@ -1,6 +1,7 @@
 import Synchronization
-import Testing
 import TestSupport
+import Testing
+import UpstreamClient
 @testable import ModelSupervisor
 
 @Suite struct ModelSlotsTests {

@@ -1,3 +1,4 @@
+import SysadminConfiguration
 import Testing
 @testable import ModelSupervisor
 

@@ -1,4 +1,6 @@
 import Foundation
+import SysadminConfiguration
+@testable import Systemd
 import Testing
 @testable import ModelSupervisor
 

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 @testable import Monitoring
 
 /// sd_journal over real journal files. No journald runs here (PID 1 is not systemd), so the files are written

@@ -1,4 +1,4 @@
-import ModelSupervisor
+import SysadminConfiguration
 import Testing
 @testable import Monitoring
 

@@ -1,5 +1,5 @@
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
 import Testing
 import UpstreamClient
 @testable import Monitoring

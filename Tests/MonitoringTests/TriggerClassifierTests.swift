@@ -1,3 +1,4 @@
+import SysadminConfiguration
 import Testing
 import UpstreamClient
 @testable import Monitoring

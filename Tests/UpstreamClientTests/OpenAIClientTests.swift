@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import SysadminConfiguration
 import TestSupport
 import Testing
 import UpstreamClient

@@ -3,6 +3,7 @@ import HTTPTypes
 import Logging
 import NIOCore
 import NIOHTTPTypes
+import OpenAIServer
 
 /// Answers the `/v1` requests for the meta model on the connection's own event loop, the way nginx does: the
 /// body is read and checked here, forwarded over a pooled keep-alive upstream connection of the same loop

@@ -3,6 +3,8 @@ import HTTPTypes
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import OpenAIServer
+import SysadminConfiguration
 import UpstreamClient
 
 /// One checked `/v1` request forwarded to the meta model and its answer relayed, all on the client
@@ -148,7 +150,7 @@ final class ProxyExchange {
         head.headers.add(name: "Host", value: services.pools.address.authority)
         head.headers.add(name: "Content-Type", value: "application/json")
         head.headers.add(name: "Content-Length", value: String(check.body.count))
-        if let key = services.endpoint.apiKey { head.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        if let key = services.endpoint.currentKey { head.headers.add(name: "Authorization", value: "Bearer \(key)") }
         lastUpstreamByte = .now()
         armTimers()
         connection.send(head, body: connection.channel.allocator.buffer(bytes: check.body)) { [weak self] event in

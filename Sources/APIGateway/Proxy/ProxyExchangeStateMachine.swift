@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import NIOCore
+import OpenAIServer
 import UpstreamClient
 
 /// The life of one proxied `/v1` request as a pure state machine: events in, one action out, no I/O.

@@ -1,9 +1,10 @@
 import Foundation
 import HTTPTypes
 import Logging
-import ModelSupervisor
 import NIOCore
 import NIOPosix
+import OpenAIServer
+import SysadminConfiguration
 import UpstreamClient
 
 /// What the proxy path shares with the rest of the gateway: the same keys, checks, limits, slots, metrics and log
@@ -32,7 +33,7 @@ final class ProxyServices: Sendable {
 
     var metrics: GatewayMetrics { gateway.metrics }
     var maxBodyBytes: Int { api.maxBodyBytes }
-    var endpoint: ModelEndpoint { gateway.upstream.endpoint }
+    var endpoint: ModelEndpoint { gateway.upstream }
 
     /// The route of a request this path answers, or `nil` for one Hummingbird answers.
     func intercepted(_ head: HTTPTypes.HTTPRequest) -> RequestCheck.Route? {
@@ -106,6 +107,6 @@ final class ProxyServices: Sendable {
     }
 
     func waitForSlot(background: Bool) async throws -> SlotLease {
-        try await gateway.acquireSlot(gateway.upstream.endpoint, background: background)
+        try await gateway.acquireSlot(gateway.upstream, background: background)
     }
 }

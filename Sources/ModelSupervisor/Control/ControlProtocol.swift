@@ -1,4 +1,5 @@
 import Foundation
+import SysadminConfiguration
 
 /// The control socket's protocol: one JSON request line, one JSON response line.
 public enum ControlProtocol {

@@ -2,6 +2,7 @@ internal import _ProcessCShims
 import Foundation
 import Logging
 import ServiceLifecycle
+import SysadminConfiguration
 
 /// The daemon's Unix control socket (mode 0660 in the state directory): `ai-sysadmin status` asks it.
 ///

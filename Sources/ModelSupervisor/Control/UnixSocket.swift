@@ -1,5 +1,6 @@
 internal import _ProcessCShims
 import Foundation
+import SysadminConfiguration
 
 /// The few `AF_UNIX` stream calls the control socket needs.
 enum UnixSocket {

@@ -1,3 +1,5 @@
+import ChildProcesses
+import SysadminConfiguration
 /// The lifecycle of one model server as a pure state machine: events in, one action out, no I/O.
 ///
 /// ```
@@ -20,10 +22,10 @@ public struct ModelLifecycle: Sendable {
         public var crashLoopFailures: Int
         /// How long a server must stay Ready for its failure count to start again from zero.
         public var stablePeriod: Duration
-        public var backoff: RestartBackoff
+        public var backoff: Backoff
 
         public init(missesBeforeRestart: Int = 3, crashLoopFailures: Int = 5, stablePeriod: Duration = .seconds(60),
-                    backoff: RestartBackoff = .init()) {
+                    backoff: Backoff = .init()) {
             self.missesBeforeRestart = max(1, missesBeforeRestart)
             self.crashLoopFailures = max(1, crashLoopFailures)
             self.stablePeriod = stablePeriod

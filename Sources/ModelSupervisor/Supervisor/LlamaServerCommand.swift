@@ -1,4 +1,6 @@
+import ChildProcesses
 import Foundation
+import SysadminConfiguration
 
 /// The `llama-server` command line for one managed layer.
 public struct LlamaServerCommand: Sendable, Equatable {
@@ -15,7 +17,7 @@ public struct LlamaServerCommand: Sendable, Equatable {
             "--ctx-size", String(server.contextSize),
             "--n-gpu-layers", String(server.gpuLayers),
             "--parallel", String(server.parallel),
-            "--alias", server.alias ?? layer.rawValue,
+            "--alias", server.servedModelName(as: layer),
             "--api-key-file", apiKeyFile,
             // The bundled web UI has no place on an internal model server.
             "--no-webui",

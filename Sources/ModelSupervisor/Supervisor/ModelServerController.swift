@@ -1,5 +1,8 @@
+import ChildProcesses
 import Foundation
 import Logging
+import SysadminConfiguration
+import Systemd
 import UpstreamClient
 
 /// Drives one supervised server — a layer's model server, or the gateway — through its ``ModelLifecycle``:

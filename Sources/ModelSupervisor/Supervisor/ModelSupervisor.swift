@@ -1,6 +1,9 @@
+import ChildProcesses
 import Foundation
 import Logging
 import ServiceLifecycle
+import SysadminConfiguration
+import Systemd
 import UpstreamClient
 
 /// Supervises the three model servers: starts them in parallel, keeps them healthy, stops them on shutdown.

@@ -1,4 +1,5 @@
 import Foundation
+import SysadminConfiguration
 
 /// Checks that a TCP port is free before a server is started on it, so "port taken" is reported as such
 /// instead of as a crash of the child.

@@ -1,4 +1,5 @@
 import Synchronization
+import SysadminConfiguration
 
 /// The latest status of every layer, shared by the controllers (writers), the control socket and
 /// `sd_notify` (readers).

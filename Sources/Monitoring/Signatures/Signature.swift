@@ -1,5 +1,5 @@
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
 
 /// A failure every operator recognises, and the floor it sets: a line that matches is at least `severity`,
 /// whatever the trigger model says. A class: templates and events share one instance instead of copying its

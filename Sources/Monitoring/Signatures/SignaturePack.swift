@@ -1,5 +1,5 @@
 import Foundation
-import ModelSupervisor
+import SysadminConfiguration
 
 /// The built-in signatures (`Signatures/signatures.json`, embedded at build time) with the operator's overrides
 /// (`monitoring.signatures`: switch one off, or change its floor or whether it escalates).

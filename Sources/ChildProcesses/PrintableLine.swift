@@ -4,10 +4,10 @@
 /// escape sequence could rewrite an operator's terminal, and a carriage return could forge what looks like
 /// a log line of the daemon's own. Control characters (C0 except tab, DEL, C1) become `\xNN`; long lines
 /// are cut.
-enum PrintableLine {
-    static let maximumLength = 4096
+public enum PrintableLine {
+    public static let maximumLength = 4096
 
-    static func sanitize(_ line: String) -> String {
+    public static func sanitize(_ line: String) -> String {
         var result = ""
         result.reserveCapacity(min(line.utf8.count, maximumLength))
         var count = 0

@@ -1,6 +1,3 @@
-import Foundation
-import UpstreamClient
-
 extension DaemonConfiguration {
     /// Where `layer`'s server answers: `http://host:port` for managed and external servers, the URL for
     /// remote ones. The supervisor and the gateway both use this, so they never disagree.
@@ -24,10 +21,8 @@ extension DaemonConfiguration {
         }
     }
 
-    /// A client for `layer`'s server with the key it requires now: made per request, because the supervisor
-    /// writes a new key whenever it restarts a managed server.
-    public func client(for layer: ModelLayer) -> OpenAIClient {
-        OpenAIClient(endpoint: ModelEndpoint(baseURL: baseURL(for: layer),
-                                             apiKey: apiKeyFile(for: layer).flatMap { try? ModelAPIKey.read(from: $0) }))
+    /// `layer`'s server with the key it requires at the moment of each request.
+    public func endpoint(for layer: ModelLayer) -> ModelEndpoint {
+        ModelEndpoint(baseURL: baseURL(for: layer), keyFile: apiKeyFile(for: layer))
     }
 }

@@ -1,5 +1,6 @@
-/// Exponential backoff between restarts of a failed model server: `initial * 2^(n-1)`, capped.
-public struct RestartBackoff: Sendable, Equatable {
+/// Exponential backoff: `initial * 2^(n-1)`, capped — between restarts of a failed model server, and between
+/// attempts to classify a template whose classification failed.
+public struct Backoff: Sendable, Equatable {
     public var initial: Duration
     public var maximum: Duration
 

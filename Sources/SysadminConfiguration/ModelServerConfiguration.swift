@@ -49,6 +49,11 @@ public struct ModelServerConfiguration: Sendable, Equatable {
     /// For `remote` and `external`: a file whose first line is the API key to send.
     public var apiKeyFile: String?
 
+    /// The model name the server answers to as `layer`'s (llama-server's `--alias`), the name sent upstream.
+    public func servedModelName(as layer: ModelLayer) -> String {
+        alias ?? layer.rawValue
+    }
+
     public static func defaults(for layer: ModelLayer) -> ModelServerConfiguration {
         switch layer {
         case .trigger: ModelServerConfiguration(port: 40080, model: "qwen3:1b", contextSize: 8192)

@@ -1,5 +1,6 @@
 internal import CSystemd
 import Foundation
+import SysadminConfiguration
 
 /// The part of systemd's manager the executor uses. The real one (``SdBusSystemdManager``) speaks D-Bus; where
 /// PID 1 is not systemd, tests put a stand-in on a private bus behind the same D-Bus interface.

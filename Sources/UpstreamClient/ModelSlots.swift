@@ -1,4 +1,5 @@
 import Foundation
+import SysadminConfiguration
 
 /// Why a request wants a model server's slot. When requests compete, interactive chat goes first, then work an
 /// escalation asked for, then periodic work.

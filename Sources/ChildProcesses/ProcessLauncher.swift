@@ -59,6 +59,10 @@ final class ProcessLauncher: Sendable {
 public struct SpawnError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+
+    public init(message: String) {
+        self.message = message
+    }
 }
 
 /// A NULL-terminated `char *[]` for the duration of `body`.
