@@ -138,9 +138,10 @@ public struct Gateway: Sendable {
             let isOperator = GatewayKeys.presented(in: request.headers).map(keys.isOperator) ?? false
             headers.append((AgentRequesterHeader.name.rawName,
                             isOperator ? AgentRequesterHeader.authenticatedOperator : AgentRequesterHeader.unauthenticatedClient))
+            headers.append((RequestLogMiddleware.requestIDHeader.rawName, context.requestID))
             (url, lease) = ("http://localhost" + route.rawValue, nil)
         } else {
-            lease = try await acquireSlot(upstream, background: Self.isBackgroundTask(received))
+            lease = try await acquireSlot(upstream, background: Self.isBackgroundTask(received), requestID: context.requestID)
             // Read after the wait: the supervisor writes a new key whenever it restarts the meta server.
             if let key = upstream.currentKey { headers.append(("Authorization", "Bearer \(key)")) }
             url = upstream.url(route.rawValue)
@@ -313,7 +314,7 @@ public struct Gateway: Sendable {
 
     /// Waits for an upstream slot in the FIFO queue, then for the request's turn on the daemon's slots of the meta
     /// model; 429 when the queue is full, 503 when the wait times out.
-    func acquireSlot(_ endpoint: ModelEndpoint, background: Bool) async throws -> SlotLease {
+    func acquireSlot(_ endpoint: ModelEndpoint, background: Bool, requestID: String) async throws -> SlotLease {
         if limiter.limitIsProvisional {
             // Learn the server's slot count once it answers; until then one request at a time.
             let client = OpenAIClient(endpoint: endpoint, http: http,
@@ -331,7 +332,7 @@ public struct Gateway: Sendable {
             throw Self.queueTimeout(limiter.queueTimeout)
         }
         let lease = SlotLease(limiter)
-        lease.hold(try await daemonTurn(background: background))
+        lease.hold(try await daemonTurn(background: background, requestID: requestID))
         return lease
     }
 
@@ -347,13 +348,14 @@ public struct Gateway: Sendable {
     /// everything that asks the meta model follows one priority order: interactive requests first, background
     /// tasks after. The turn is a connection to the daemon's agent socket held open for the request's length. No
     /// daemon there (the gateway alone, or chat off): no turn to take, and the model server's own queue decides.
-    private func daemonTurn(background: Bool) async throws -> HTTPStreamingResponse? {
+    private func daemonTurn(background: Bool, requestID: String) async throws -> HTTPStreamingResponse? {
         let path = configuration.agentSocketPath
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         // Open WebUI sends its tasks together with the question they belong to: the question takes the turn first.
         if background { try await Task.sleep(for: .seconds(1)) }
         let request = UpstreamClient.HTTPRequest(
             method: .post, url: "http://localhost/slots/meta?priority=\(background ? "background" : "interactive")",
+            headers: [(RequestLogMiddleware.requestIDHeader.rawName, requestID)],
             timeouts: .init(connect: .seconds(1), total: nil, idle: nil), unixSocketPath: path)
         let http = self.http, waited = limiter.queueTimeout
         do {
@@ -374,7 +376,7 @@ public struct Gateway: Sendable {
         } catch is TurnTimedOut {
             throw Self.queueTimeout(waited)
         } catch {
-            logger.debug("no turn from the daemon's slots: \(error)")
+            logger.debug("no turn from the daemon's slots: \(error)", metadata: ["ai.request.id": "\(requestID)"])
             return nil
         }
     }
@@ -491,7 +493,7 @@ struct RequestLogMiddleware: RouterMiddleware {
     static let knownRoutes: Set<String> = [
         "/health", "/ready", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
     ]
-    static let requestIDHeader = HTTPField.Name("X-Request-Id")!
+    static let requestIDHeader = RequestIDHeader.name
     private let counter: Counter
 
     final class Counter: Sendable {
@@ -515,6 +517,9 @@ struct RequestLogMiddleware: RouterMiddleware {
             Self.logLine(logger, id: id, method: method, path: path, route: route, status: status, head: head, end: end, facts: facts)
         }
 
+        var context = context
+        context.requestID = id
+        context.logger[metadataKey: "ai.request.id"] = "\(id)"
         var response: Response
         do {
             response = try await next(request, context)

@@ -7,6 +7,9 @@ import UpstreamClient
 public struct GatewayRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     let record = RequestRecord()
+    /// The request's id (`X-Request-Id`), set by the logging middleware, which also puts it on `logger`; it goes on to
+    /// the daemon's agent, so the daemon's log lines of the request carry it too.
+    var requestID = ""
 
     public init(source: Source) {
         coreContext = .init(source: source)

@@ -80,6 +80,8 @@ public struct AgentServer: Service {
             }
             let completion = CompletionIdentity(model: modelID)
             let requester = Self.requester(request.headers)
+            var logger = logger
+            if let id = RequestIDHeader.id(in: request.headers) { logger[metadataKey: "ai.request.id"] = "\(id)" }
             logger.info("chat request", metadata: ["ai.chat.turns": "\(conversation.turns.count)", "ai.chat.stream": "\(conversation.stream)",
                                                    "ai.chat.requester": "\(requester)"])
             if conversation.stream {

@@ -9,3 +9,18 @@ public enum AgentRequesterHeader {
     /// Any other client.
     public static let unauthenticatedClient = "client"
 }
+
+/// The request id the gateway gives every request (echoed to the client, in its log line) and passes to the
+/// daemon's agent, so one id follows a request through both processes' logs.
+public enum RequestIDHeader {
+    public static let name = HTTPField.Name("X-Request-Id")!
+
+    private static let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.".utf8)
+
+    /// The id in `headers` when it is a short plain token; anything else (it may come from any local client) is
+    /// ignored.
+    public static func id(in headers: HTTPFields) -> String? {
+        guard let id = headers[name], (1...64).contains(id.utf8.count), id.utf8.allSatisfy(allowed.contains) else { return nil }
+        return id
+    }
+}

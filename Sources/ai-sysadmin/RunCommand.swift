@@ -105,21 +105,24 @@ struct RunCommand: AsyncParsableCommand {
             status.monitoring = backlog.current
             return status
         })
+        // Started in this order and stopped in the reverse: each service comes after what it calls, so nothing is
+        // stopped while a service that uses it still runs (Layer 1 notifies, the layers propose to the executor, the
+        // review escalates to the analysis, chat uses the executor and the meta model).
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: control, successTerminationBehavior: .gracefullyShutdownGroup,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: monitoring, successTerminationBehavior: .ignore,
-                      failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: review, successTerminationBehavior: .ignore,
-                      failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: analysis, successTerminationBehavior: .ignore,
+                .init(service: notifier, successTerminationBehavior: .ignore,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: actions, successTerminationBehavior: .gracefullyShutdownGroup,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: notifier, successTerminationBehavior: .ignore,
+                .init(service: analysis, successTerminationBehavior: .ignore,
+                      failureTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: review, successTerminationBehavior: .ignore,
+                      failureTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: monitoring, successTerminationBehavior: .ignore,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
             ] + (configuration.chat.enable ? [
                 .init(service: chat, successTerminationBehavior: .gracefullyShutdownGroup,

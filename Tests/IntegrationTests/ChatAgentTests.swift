@@ -166,6 +166,20 @@ extension IntegrationTests {
             #expect(!daemon.log.contains("chat reply failed"), "\(daemon.log.suffix(1500))")
         }
 
+        /// One id follows a request through both processes: the gateway's `X-Request-Id` is on the agent's log line.
+        @Test func theGatewaysRequestIdReachesTheAgentsLog() async throws {
+            let daemon = try await start(.observe, steered: [], label: "chat-request-id")
+            defer { daemon.end() }
+            let response = try await UpstreamHTTPClient.shared.execute(UpstreamClient.HTTPRequest(
+                method: .post, url: daemon.gateway + "/chat/completions", headers: [("Content-Type", "application/json")],
+                body: Data(#"{"model":"ai-sysadmin","messages":[{"role":"user","content":"How is the disk?"}]}"#.utf8)))
+            #expect(response.status == 200, "\(String(decoding: response.body, as: UTF8.self))")
+            let id = try #require(response.header("X-Request-Id"))
+            #expect(await eventually(timeout: .seconds(5)) {
+                daemon.log.split(separator: "\n").contains { $0.contains("chat request") && $0.contains("ai.request.id=\(id)") }
+            }, "no agent log line carries \(id):\n\(daemon.log.suffix(2000))")
+        }
+
         /// A model with native tool calls proposes the restart the operator asked for; at `suggest` it is queued,
         /// and the reply names the approval id the ledger gave it. The whole history reached the model.
         @Test func aRequestedChangeAtSuggestIsQueuedAndTheReplyNamesTheApproval() async throws {

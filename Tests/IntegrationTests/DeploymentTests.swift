@@ -140,7 +140,7 @@ extension IntegrationTests {
             }, "process \(pid) did not become \(llamaServer)")
             let http = UpstreamHTTPClient.shared
             let base = "http://127.0.0.1:\(port)"
-            let answered = await GatewayTests.Running.poll(timeout: .seconds(60)) {
+            let answered = await eventually(timeout: .seconds(60)) {
                 let request = UpstreamClient.HTTPRequest(url: base + "/v1/models", headers: [("Authorization", "Bearer \(key)")])
                 return (try? await http.execute(request))?.status == 200
             }

@@ -61,12 +61,10 @@ extension IntegrationTests {
 
         @Test func aSilentUpstreamGets504AfterTheIdleTimeout() async throws {
             let (running, upstream, _) = try await start("stall") { $0.api.upstreamIdleTimeoutSeconds = 1 }
-            let started = ContinuousClock.now
             let response = try await http.execute(UpstreamRequest(
                 method: .post, url: running.base + "/v1/chat/completions", headers: [("Content-Type", "application/json")], body: chat))
             #expect(response.status == 504)
             #expect(String(decoding: response.body, as: UTF8.self).contains("upstream_timeout"))
-            #expect(ContinuousClock.now - started < .seconds(10))
             try await stop(running, upstream)
         }
 
@@ -78,10 +76,11 @@ extension IntegrationTests {
             defer { close(slow) }
             let partial = Array("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n".utf8)
             _ = partial.withUnsafeBytes { send(slow, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            let started = ContinuousClock.now
+            // A bounded wait for the close: a connection still open after 10 s makes recv fail rather than return 0.
+            var wait = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(slow, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
             var byte: UInt8 = 0
             #expect(recv(slow, &byte, 1, 0) == 0, "the connection was not closed")
-            #expect(ContinuousClock.now - started < .seconds(5))
 
             // A stream whose model is silent for longer than that is a different thing and must stay open.
             let client = streamingClient(running)

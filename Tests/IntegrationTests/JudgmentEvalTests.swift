@@ -126,7 +126,7 @@ extension IntegrationTests {
             server.standardError = FileHandle.nullDevice
             try server.run()
             defer { TestEnvironment.end(server) }
-            try #require(await GatewayTests.Running.poll(timeout: .seconds(60)) {
+            try #require(await eventually(timeout: .seconds(60)) {
                 (try? await UpstreamHTTPClient.shared.execute(.init(url: "http://127.0.0.1:\(port)/health")))?.status == 200
             }, "llama-server did not come up")
 

@@ -23,7 +23,7 @@ extension IntegrationTests {
             defer { TestEnvironment.end(server) }
             let base = "http://127.0.0.1:\(port)"
             let client = OpenAIClient(endpoint: ModelEndpoint(baseURL: base, apiKey: nil))
-            #expect(await GatewayTests.Running.poll(timeout: .seconds(60)) { if case .ready = await client.health() { true } else { false } })
+            #expect(await eventually(timeout: .seconds(60)) { if case .ready = await client.health() { true } else { false } })
 
             var config = DaemonConfiguration()
             config.stateDirectory = directory

@@ -74,7 +74,7 @@ extension IntegrationTests {
             server.standardError = FileHandle.nullDevice
             try server.run()
             let base = "http://127.0.0.1:\(port)"
-            let up = await GatewayTests.Running.poll(timeout: .seconds(60)) {
+            let up = await eventually(timeout: .seconds(60)) {
                 let health = UpstreamClient.HTTPRequest(url: base + "/health", headers: [("Authorization", "Bearer \(key)")])
                 return (try? await UpstreamHTTPClient.shared.execute(health))?.status == 200
             }

@@ -196,15 +196,14 @@ struct RunningSupervisor {
     @discardableResult
     func waitFor(_ what: String, timeout: Duration = .seconds(90),
                  _ condition: (SupervisorStatus) -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws -> SupervisorStatus {
-        let deadline = ContinuousClock.now + timeout
         var status = supervisor.status()
-        while !condition(status) {
-            guard ContinuousClock.now < deadline else {
-                Issue.record("timed out waiting for \(what); last status: \(status)", sourceLocation: sourceLocation)
-                throw CancellationError()
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        let reached = await eventually(timeout: timeout) {
             status = supervisor.status()
+            return condition(status)
+        }
+        guard reached else {
+            Issue.record("timed out waiting for \(what); last status: \(status)", sourceLocation: sourceLocation)
+            throw CancellationError()
         }
         return status
     }

@@ -53,11 +53,11 @@ final class ProxyExchange {
         // back on this loop with the outcome.
         let exchange = NIOLoopBound(self, eventLoop: eventLoop)
         let services = self.services, eventLoop = self.eventLoop
-        let background = Gateway.isBackgroundTask(check.body)
+        let background = Gateway.isBackgroundTask(check.body), requestID = request.assignID()
         slotWait = Task {
             let outcome: Result<SlotLease, OpenAIError>
             do {
-                outcome = .success(try await services.waitForSlot(background: background))
+                outcome = .success(try await services.waitForSlot(background: background, requestID: requestID))
             } catch let error as OpenAIError {
                 outcome = .failure(error)
             } catch {

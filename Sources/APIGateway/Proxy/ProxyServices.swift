@@ -106,7 +106,7 @@ final class ProxyServices: Sendable {
         return UpstreamError(.connectionFailed, "\(error)")
     }
 
-    func waitForSlot(background: Bool) async throws -> SlotLease {
-        try await gateway.acquireSlot(gateway.upstream, background: background)
+    func waitForSlot(background: Bool, requestID: String) async throws -> SlotLease {
+        try await gateway.acquireSlot(gateway.upstream, background: background, requestID: requestID)
     }
 }
