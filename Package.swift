@@ -139,11 +139,23 @@ let package = Package(
             resources: [.embedInCode("Signatures/signatures.json")],
             swiftSettings: swiftSettings
         ),
+        // Layers 3 and 4: the review, the analysis, and the one agent loop (bounded tool calls, native or schema-bound
+        // steps) the analysis and the chat share.
+        .target(
+            name: "Reasoning",
+            dependencies: [
+                "Monitoring",
+                "SysadminConfiguration",
+                "UpstreamClient",
+            ],
+            swiftSettings: swiftSettings
+        ),
         // What the layers remember: templates, verdicts, events, source cursors — behind a protocol, SQLite first.
         .target(
             name: "Store",
             dependencies: [
                 "Monitoring",
+                "Reasoning",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -152,6 +164,7 @@ let package = Package(
         .target(
             name: "MonitoringService",
             dependencies: [
+                "Reasoning",
                 "Monitoring",
                 "Store",
                 "SysadminConfiguration",
@@ -206,6 +219,7 @@ let package = Package(
                 "Monitoring",
                 "MonitoringService",
                 "OpenAIServer",
+                "Reasoning",
                 "Store",
                 "SysadminConfiguration",
                 "UpstreamClient",
@@ -252,6 +266,7 @@ let package = Package(
                 "Monitoring",
                 "MonitoringService",
                 "Notifications",
+                "Reasoning",
                 "Store",
                 "SysadminConfiguration",
                 "Systemd",
@@ -304,6 +319,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ReasoningTests",
+            dependencies: ["Monitoring", "Reasoning", "SysadminConfiguration", "UpstreamClient"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "StoreTests",
             dependencies: ["Monitoring", "Store", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
@@ -330,6 +350,7 @@ let package = Package(
                 "Monitoring",
                 "MonitoringService",
                 "Notifications",
+                "Reasoning",
                 "Store",
                 .product(name: "Crypto", package: "swift-crypto"),
                 "ChildProcesses",

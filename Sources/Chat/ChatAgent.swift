@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Monitoring
 import MonitoringService
+import Reasoning
 import Store
 import SysadminConfiguration
 import UpstreamClient

@@ -1,5 +1,6 @@
 import Foundation
 import Monitoring
+import Reasoning
 import Store
 
 /// Layer 2 as the reading layers get it: what the system concluded and did lately (the last review, the last

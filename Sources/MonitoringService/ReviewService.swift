@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Monitoring
+import Reasoning
 import ServiceLifecycle
 import Store
 import SysadminConfiguration

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Monitoring
+import Reasoning
 
 /// An event as stored: what happened, when, and what was decided about it.
 public struct StoredEvent: Sendable, Equatable, Codable {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Reasoning
 import SysadminConfiguration
 
 /// The configuration file plus the flags that override it; shared by `run` and `config check`.

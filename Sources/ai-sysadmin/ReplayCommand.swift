@@ -3,6 +3,7 @@ import CommandSupport
 import Foundation
 import Monitoring
 import MonitoringService
+import Reasoning
 import Store
 import SysadminConfiguration
 import UpstreamClient

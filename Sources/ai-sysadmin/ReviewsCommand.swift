@@ -2,6 +2,7 @@ import ArgumentParser
 import CommandSupport
 import Foundation
 import Monitoring
+import Reasoning
 import Store
 import SysadminConfiguration
 

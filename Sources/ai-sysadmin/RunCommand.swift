@@ -9,6 +9,7 @@ import ModelSupervisor
 import Monitoring
 import MonitoringService
 import Notifications
+import Reasoning
 import ServiceLifecycle
 import Store
 import SysadminConfiguration

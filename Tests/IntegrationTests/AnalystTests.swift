@@ -1,13 +1,14 @@
 import Foundation
 import ModelSupervisor
 import MonitoringService
+@testable import Reasoning
+import Monitoring
 import Store
 import Synchronization
 import SysadminConfiguration
 import TestSupport
 import Testing
 import UpstreamClient
-@testable import Monitoring
 
 extension IntegrationTests {
     /// Layer 4's loop against a real llama-server with the tiny test model: llama.cpp must accept the step schema

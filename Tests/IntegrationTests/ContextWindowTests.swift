@@ -1,6 +1,7 @@
 import Foundation
 import Monitoring
 import MonitoringService
+import Reasoning
 import Store
 import Testing
 

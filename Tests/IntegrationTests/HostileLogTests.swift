@@ -2,6 +2,7 @@ import Autonomy
 import Foundation
 import ModelSupervisor
 import Monitoring
+import Reasoning
 import Store
 import SysadminConfiguration
 import TestSupport

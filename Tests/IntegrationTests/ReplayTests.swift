@@ -1,5 +1,6 @@
 import Foundation
 import Monitoring
+import Reasoning
 import Store
 import SysadminConfiguration
 import TestSupport
