@@ -5,6 +5,7 @@ import Monitoring
 import MonitoringService
 import Reasoning
 import Store
+import Synchronization
 import SysadminConfiguration
 import UpstreamClient
 
@@ -78,17 +79,20 @@ public struct ChatAgent: Sendable {
     /// Units named in a question that are looked up before the model is asked.
     static let prefetchedUnits = 2
 
-    /// One reply's working state.
-    struct Turn {
+    /// One reply's working state; the look-ups and the step count are the loop's.
+    struct Turn: Sendable {
         /// Who asked: what they ask for runs without approval only when they are an authenticated operator.
         var requester: Requester
         /// The reply's limit: the client's `max_tokens`, at most `chat.maxAnswerTokens`.
         var answerTokens: Int
-        var findings: [(call: String, result: String)] = []
-        var proposals: [ProposalRecord?] = []
-        var toolSteps = 0
-        /// The findings looked up before the model was asked; with native tool calls the rest are tool messages.
-        var prefetched = 0
+        let proposals = Proposals()
+    }
+
+    /// What the executor made of this turn's proposals, in order (`nil` where it was not reached).
+    final class Proposals: Sendable {
+        private let records = Mutex<[ProposalRecord?]>([])
+        func append(_ record: ProposalRecord?) { records.withLock { $0.append(record) } }
+        var all: [ProposalRecord?] { records.withLock { $0 } }
     }
 
     /// The meta model's `/props`, or why the agent cannot answer now.
@@ -116,39 +120,68 @@ public struct ChatAgent: Sendable {
         }
         // The whole turn holds one slot of the meta model, so a background task or an analysis waiting for it does
         // not slip in between the turn's steps and delay the visible reply.
-        try await withSlot(.interactive) { [turn] in
-            var turn = turn
-            try await answer(conversation, props: props, budget: budget, turn: &turn, emit: emit)
+        try await withSlot(.interactive) {
+            try await answer(conversation, props: props, budget: budget, turn: turn, emit: emit)
         }
     }
 
     /// One interactive turn: the look-ups for units the question names, the model's steps, the answer, the report.
-    private func answer(_ conversation: Conversation, props: ServerProps, budget: Int, turn: inout Turn,
+    private func answer(_ conversation: Conversation, props: ServerProps, budget: Int, turn: Turn,
                         emit: @escaping @Sendable (ChatEvent) async throws -> Void) async throws {
         let context = await RecentContext.render(store, since: Date().addingTimeInterval(-24 * 3600), budget: budget / 4,
                                                  count: { Conversation.estimatedTokens($0) })
         let question = conversation.turns.last?.content ?? ""
-        for unit in Self.unitsNamed(in: question).prefix(Self.prefetchedUnits) {
-            for (tool, arguments) in [("unit_status", ["unit": unit]), ("journal", ["unit": unit])] {
-                try await lookUp(tool, arguments, into: &turn, emit: emit)
-            }
-        }
-        turn.prefetched = turn.findings.count
-        turn.toolSteps = 0
         let collected = ReplyCollector()
         let forward: @Sendable (ChatEvent) async throws -> Void = { event in
             collected.add(event)
             try await emit(event)
         }
-        if props.supportsToolCalls {
-            try await answerWithToolCalls(conversation, context: context, budget: budget, turn: &turn, emit: forward)
-        } else {
-            try await answerWithSchemaSteps(conversation, context: context, budget: budget, turn: &turn, emit: forward)
+        let loop = AgentLoop(tools: tools(question: question, turn: turn, emit: forward), maximumToolCalls: configuration.chat.maxToolSteps,
+                             toolOutputLimit: Self.toolOutputLimit, transcriptTokens: budget / 3, count: Conversation.estimatedTokens)
+        let prefetch = Self.unitsNamed(in: question).prefix(Self.prefetchedUnits).flatMap { unit in
+            [AgentLoop.Call(name: "unit_status", arguments: ["unit": unit]), AgentLoop.Call(name: "journal", arguments: ["unit": unit])]
         }
+        let prompt = Prompt(conversation: conversation, context: context, budget: budget, turn: turn)
+        _ = try await loop.run(prefetch: prefetch, observe: { finding in
+            // A proposal shows its own lines as the executor answers.
+            guard finding.kind == .lookUp else { return }
+            try await forward(.step(Self.stepLine(finding.call, finding.repeated ? "(already looked up)" : finding.result)))
+        }, step: { progress in
+            if props.supportsToolCalls {
+                try await toolCallsStep(progress, prompt, tools: loop.tools, emit: forward)
+            } else {
+                try await schemaStep(progress, prompt, emit: forward)
+            }
+        })
         let answer = collected.answer
-        if let report = ActionReport.text(turn.proposals, level: configuration.autonomyLevel, answer: answer) {
+        if let report = ActionReport.text(turn.proposals.all, level: configuration.autonomyLevel, answer: answer) {
             try await emit(.answer((answer.hasSuffix("\n") || answer.isEmpty ? "\n" : "\n\n") + report))
         }
+    }
+
+    /// What every prompt of a turn is made of.
+    struct Prompt {
+        var conversation: Conversation
+        var context: String
+        var budget: Int
+        var turn: Turn
+    }
+
+    /// The look-ups, and `propose_action`, which hands a change to the executor.
+    private func tools(question: String, turn: Turn, emit: @escaping @Sendable (ChatEvent) async throws -> Void) -> [AgentLoop.Tool] {
+        Self.lookupTools.map { described in
+            AgentLoop.Tool(described) { arguments in
+                switch described.name {
+                case "past_analyses": pastAnalyses()
+                case "pending_approvals": pendingApprovals()
+                default: await toolbox.run(described.name, arguments: arguments)
+                }
+            }
+        } + [
+            AgentLoop.Tool(name: "propose_action", description: Self.proposeDescription, arguments: [:], kind: .action) { arguments in
+                try await proposeAction(arguments, question: question, turn: turn, emit: emit)
+            },
+        ]
     }
 
     /// The most a client's background task (a title, tags, follow-ups) may write: their JSON answers are short.
@@ -171,41 +204,23 @@ public struct ChatAgent: Sendable {
 
     // MARK: Native tool calls
 
-    func answerWithToolCalls(_ conversation: Conversation, context: String, budget: Int, turn: inout Turn,
-                             emit: @Sendable (ChatEvent) async throws -> Void) async throws {
-        let tools = Self.lookupTools.map { tool in
-            ToolDefinition(name: tool.name, description: tool.description, parameters: Analyst.argumentsSchema(tool.arguments.keys.sorted()))
-        } + [ToolDefinition(name: "propose_action", description: Self.proposeDescription, parameters: Self.proposeArgumentsSchema)]
-        var calls: [ChatMessage] = []
-        while true {
-            let last = turn.toolSteps >= configuration.chat.maxToolSteps
-            let system = systemPrompt(conversation, context: context, turn: turn, nativeTools: true, schemaSteps: false)
-            let history = Conversation.trim(conversation.turns, budget: budget - Conversation.estimatedTokens(system)
-                                                - calls.reduce(0) { $0 + Conversation.estimatedTokens($1.content ?? "") },
-                                            tokens: Conversation.estimatedTokens)
-            var request = ChatCompletionRequest(messages: [.system(system + Self.droppedNote(history.dropped))] + history.kept + calls,
-                                                temperature: 0.2, maxTokens: turn.answerTokens)
-            if !last {
-                request.tools = tools
-                request.toolChoice = "auto"
-            }
-            // At most three calls a step; the rest are not sent back either, so every call has its answer.
-            let requested = Array(try await streamAnswer(request, emit: emit).prefix(3))
-            guard !requested.isEmpty, !last else { return }
-            calls.append(ChatMessage(role: "assistant", content: nil, toolCalls: requested))
-            for call in requested {
-                let arguments = Self.stringArguments(call.function.arguments)
-                let result: String
-                if call.function.name == "propose_action" {
-                    result = try await proposeAction(arguments, reason: arguments["reason"] ?? "", question: conversation.turns.last?.content ?? "",
-                                                     into: &turn, emit: emit)
-                } else {
-                    result = try await lookUp(call.function.name, arguments, into: &turn, emit: emit)
-                }
-                calls.append(.tool(result, callID: call.id))
-            }
-            Analyst.dropOldestToolResults(&calls) { $0.reduce(0) { $0 + Conversation.estimatedTokens($1.content ?? "") } > budget / 3 }
+    /// A step with the template's own tool calling: the answer streams from the same request; a step that calls no
+    /// tool is the answer. The last step offers no tools.
+    private func toolCallsStep(_ progress: AgentLoop.Progress, _ prompt: Prompt, tools: [AgentLoop.Tool],
+                               emit: @Sendable (ChatEvent) async throws -> Void) async throws -> AgentLoop.Step<Bool> {
+        // The tool results are the transcript's; the prompt shows what was looked up before the model was asked.
+        let system = systemPrompt(prompt, findings: progress.findings.filter(\.prefetched), schemaSteps: false)
+        let history = Conversation.trim(prompt.conversation.turns, budget: prompt.budget - Conversation.estimatedTokens(system)
+                                            - progress.transcript.reduce(0) { $0 + Conversation.estimatedTokens($1.content ?? "") },
+                                        tokens: Conversation.estimatedTokens)
+        var request = ChatCompletionRequest(messages: [.system(system + Self.droppedNote(history.dropped))] + history.kept + progress.transcript,
+                                            temperature: 0.2, maxTokens: prompt.turn.answerTokens)
+        if !progress.isLast {
+            request.tools = AgentLoop.definitions(tools) { $0.kind == .action ? Self.proposeArgumentsSchema : nil }
+            request.toolChoice = "auto"
         }
+        let calls = try await streamAnswer(request, emit: emit)
+        return calls.isEmpty || progress.isLast ? .conclude(true) : .toolCalls(calls)
     }
 
     // MARK: Schema-bound steps
@@ -217,81 +232,60 @@ public struct ChatAgent: Sendable {
         var answer: String?
     }
 
-    func answerWithSchemaSteps(_ conversation: Conversation, context: String, budget: Int, turn: inout Turn,
-                               emit: @Sendable (ChatEvent) async throws -> Void) async throws {
-        while turn.toolSteps < configuration.chat.maxToolSteps {
-            let system = systemPrompt(conversation, context: context, turn: turn, nativeTools: false, schemaSteps: true)
-            let history = Conversation.trim(conversation.turns, budget: budget - Conversation.estimatedTokens(system),
-                                            tokens: Conversation.estimatedTokens)
-            let request = ChatCompletionRequest(messages: [.system(system + Self.droppedNote(history.dropped))] + history.kept,
-                                                temperature: 0, maxTokens: 400)
-            let step: Step
-            do {
-                let (answered, usage) = try await withSlot(.interactive) {
-                    try await makeClient().structuredCompletionWithUsage(request, schemaName: "chat_step", schema: Self.stepSchema, as: Step.self)
-                }
-                if let usage { try await emit(.usage(usage)) }
-                step = answered
-            } catch let error as UpstreamError where error.code == .invalidResponse {
-                // A step that does not decode ends the look-ups; the answer is still asked for.
-                try await emit(.step("the model's next step was not usable (\(LogText.clean(error.message, limit: 160))); answering with what is known\n"))
-                break
-            }
-            if let action = step.propose {
-                _ = try await proposeAction(action.parameters.merging(["type": action.type]) { current, _ in current }, reason: action.reason,
-                                            question: conversation.turns.last?.content ?? "", into: &turn, emit: emit)
-            } else if let tool = step.tool {
-                try await lookUp(tool, step.arguments ?? [:], into: &turn, emit: emit)
-            } else {
-                break
-            }
+    /// A JSON-schema-bound step: a look-up, a proposal, or the decision to answer — then the answer streams from a
+    /// free-text request. A step that is not usable ends the look-ups; the answer is still asked for.
+    private func schemaStep(_ progress: AgentLoop.Progress, _ prompt: Prompt,
+                            emit: @Sendable (ChatEvent) async throws -> Void) async throws -> AgentLoop.Step<Bool> {
+        guard !progress.isLast else {
+            try await streamFinalAnswer(progress, prompt, emit: emit)
+            return .conclude(true)
         }
-        let system = systemPrompt(conversation, context: context, turn: turn, nativeTools: false, schemaSteps: false)
-        let history = Conversation.trim(conversation.turns, budget: budget - Conversation.estimatedTokens(system),
+        let system = systemPrompt(prompt, findings: progress.findings, schemaSteps: true)
+        let history = Conversation.trim(prompt.conversation.turns, budget: prompt.budget - Conversation.estimatedTokens(system),
                                         tokens: Conversation.estimatedTokens)
         let request = ChatCompletionRequest(messages: [.system(system + Self.droppedNote(history.dropped))] + history.kept,
-                                            temperature: 0.2, maxTokens: turn.answerTokens)
+                                            temperature: 0, maxTokens: 400)
+        let step: Step
+        do {
+            let (answered, usage) = try await withSlot(.interactive) {
+                try await makeClient().structuredCompletionWithUsage(request, schemaName: "chat_step", schema: Self.stepSchema, as: Step.self)
+            }
+            if let usage { try await emit(.usage(usage)) }
+            step = answered
+        } catch let error as UpstreamError where error.code == .invalidResponse {
+            try await emit(.step("the model's next step was not usable (\(LogText.clean(error.message, limit: 160))); answering with what is known\n"))
+            try await streamFinalAnswer(progress, prompt, emit: emit)
+            return .conclude(true)
+        }
+        if let action = step.propose {
+            // The type as the model chose it (a parameter of that name does not override it), the reason apart.
+            var fields = action.parameters.filter { $0.key != "reason" }
+            fields["type"] = fields["type"] ?? action.type
+            fields["reason"] = action.reason
+            return .call(AgentLoop.Call(name: "propose_action", arguments: fields))
+        }
+        if let tool = step.tool { return .call(AgentLoop.Call(name: tool, arguments: step.arguments ?? [:])) }
+        try await streamFinalAnswer(progress, prompt, emit: emit)
+        return .conclude(true)
+    }
+
+    /// The answer after schema-bound steps: every finding in the prompt, no tools.
+    private func streamFinalAnswer(_ progress: AgentLoop.Progress, _ prompt: Prompt, emit: @Sendable (ChatEvent) async throws -> Void) async throws {
+        let system = systemPrompt(prompt, findings: progress.findings, schemaSteps: false)
+        let history = Conversation.trim(prompt.conversation.turns, budget: prompt.budget - Conversation.estimatedTokens(system),
+                                        tokens: Conversation.estimatedTokens)
+        let request = ChatCompletionRequest(messages: [.system(system + Self.droppedNote(history.dropped))] + history.kept,
+                                            temperature: 0.2, maxTokens: prompt.turn.answerTokens)
         _ = try await streamAnswer(request, emit: emit)
     }
 
     // MARK: Steps
 
-    /// Runs a read-only tool, shows the step, and keeps its result for the prompt.
-    @discardableResult
-    func lookUp(_ name: String, _ arguments: [String: String], into turn: inout Turn,
-                emit: @Sendable (ChatEvent) async throws -> Void) async throws -> String {
-        let tool = LogText.clean(name, limit: 40)
-        // Only the arguments the tool takes; an empty one is one not given, and the tool's default applies.
-        let known = Set(Self.lookupTools.first { $0.name == tool }?.arguments.keys ?? [:].keys)
-        let arguments = arguments.reduce(into: [String: String]()) { result, entry in
-            if known.contains(entry.key), !entry.value.isEmpty { result[entry.key] = LogText.clean(entry.value, limit: 200) }
-        }
-        let call = arguments.isEmpty ? tool : "\(tool) \(arguments.keyValueText)"
-        if turn.findings.contains(where: { $0.call == call }) {
-            // Small models repeat themselves; the step still counts, so the loop ends.
-            turn.toolSteps += 1
-            try await emit(.step(Self.stepLine(call, "(already looked up)")))
-            return "already looked up above"
-        }
-        let output: String
-        switch tool {
-        case "past_analyses": output = pastAnalyses()
-        case "pending_approvals": output = pendingApprovals()
-        case _ where AnalysisTool.catalog.contains { $0.name == tool }: output = await toolbox.run(tool, arguments: arguments)
-        default: output = "unknown tool '\(tool)'; the tools are \((Self.lookupTools.map(\.name) + ["propose_action"]).joined(separator: ", "))"
-        }
-        let result = LogText.cleanLines(output, limit: Self.toolOutputLimit)
-        turn.findings.append((call, result))
-        turn.toolSteps += 1
-        try await emit(.step(Self.stepLine(call, result)))
-        return result
-    }
-
     /// Hands a proposal to the executor and, when the policy lets it run, waits for its outcome.
-    func proposeAction(_ fields: [String: String], reason: String, question: String, into turn: inout Turn,
+    func proposeAction(_ fields: [String: String], question: String, turn: Turn,
                        emit: @Sendable (ChatEvent) async throws -> Void) async throws -> String {
-        turn.toolSteps += 1
         let type = fields["type"] ?? ""
+        let reason = fields["reason"] ?? ""
         let parameters = fields.filter { $0.key != "type" && $0.key != "reason" && !$0.value.isEmpty }
         let rationale = "asked in chat: \"\(LogText.clean(question, limit: 200))\"; the model's reason: \(LogText.clean(reason, limit: 200))"
         // The strings go to the executor as they came: it validates the originals and rejects, never repairs.
@@ -386,7 +380,10 @@ public struct ChatAgent: Sendable {
         whether it runs, waits for approval or is only recorded. Only when the operator asks for a change.
         """
 
-    func systemPrompt(_ conversation: Conversation, context: String, turn: Turn, nativeTools: Bool, schemaSteps: Bool) -> String {
+    /// The persona, the host's recent context, `findings` (the newest that fit a third of the budget), this turn's
+    /// actions, and for a schema-bound step its instructions.
+    func systemPrompt(_ prompt: Prompt, findings: [AgentLoop.Finding], schemaSteps: Bool) -> String {
+        let conversation = prompt.conversation, context = prompt.context
         var text = """
             You are ai-sysadmin, the system administrator of the Linux host \(hostname). You answer the operator's \
             questions about this host from its journal, metrics, units and the system's own records. Be concise and \
@@ -399,16 +396,14 @@ public struct ChatAgent: Sendable {
             text += "\n\nThe operator's client adds these instructions:\n\(conversation.clientInstructions)"
         }
         text += "\n\nWhat happened on this host recently:\n\(context.isEmpty ? "(nothing recorded)" : context)"
-        let shown = nativeTools ? Array(turn.findings.prefix(turn.prefetched)) : turn.findings
+        let shown = AgentLoop.newest(findings, within: prompt.budget / 3, count: Conversation.estimatedTokens).kept
         if !shown.isEmpty {
-            var findings = shown.map { "\($0.call):\n\($0.result)" }
-            // The oldest findings give way when there are many.
-            while findings.count > 1, findings.reduce(0, { $0 + $1.utf8.count }) > 9000 { findings.removeFirst() }
-            text += "\n\nLooked up for this question:\n" + findings.joined(separator: "\n\n")
+            text += "\n\nLooked up for this question:\n" + shown.map { "\($0.call):\n\($0.result)" }.joined(separator: "\n\n")
         }
-        if !turn.proposals.isEmpty {
+        let proposals = prompt.turn.proposals.all
+        if !proposals.isEmpty {
             text += "\n\nActions this turn, as the executor reports them (do not contradict):\n"
-                + turn.proposals.map { "- " + ActionReport.line($0, level: configuration.autonomyLevel) }.joined(separator: "\n")
+                + proposals.map { "- " + ActionReport.line($0, level: configuration.autonomyLevel) }.joined(separator: "\n")
         }
         if schemaSteps {
             let tools = AnalysisTool.promptList(Self.lookupTools)
@@ -445,19 +440,6 @@ public struct ChatAgent: Sendable {
             if UnitName.isValid(candidate), !seen.contains(candidate) { seen.append(candidate) }
         }
         return seen
-    }
-
-    /// A tool call's JSON arguments as strings; anything else is left out, for the tool to say what is missing.
-    static func stringArguments(_ json: String) -> [String: String] {
-        guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(json.utf8)) else { return [:] }
-        return object.reduce(into: [String: String]()) { result, entry in
-            switch entry.value {
-            case .string(let value): result[String(entry.key.prefix(40))] = String(value.prefix(200))
-            case .number(let value) where value == value.rounded() && abs(value) < 1e12:
-                result[String(entry.key.prefix(40))] = String(Int64(value))
-            default: break
-            }
-        }
     }
 
     /// `propose_action`'s arguments when called natively: the type, its parameters flattened, and the reason.

@@ -98,9 +98,4 @@ import UpstreamClient
         #expect(ChatAgent.unitsNamed(in: "look at `backup.timer`.") == ["backup.timer"])
         #expect(ChatAgent.unitsNamed(in: "restart -evil.service and .hidden.service; rm -rf /").isEmpty)
     }
-
-    @Test func toolArgumentsFromTheModelAreStringsOrWholeNumbers() {
-        #expect(ChatAgent.stringArguments(#"{"unit":"a.service","hours":24,"x":{"y":1},"z":1.5}"#) == ["unit": "a.service", "hours": "24"])
-        #expect(ChatAgent.stringArguments("not json").isEmpty)
-    }
 }
