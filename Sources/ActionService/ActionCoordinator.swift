@@ -187,18 +187,18 @@ public actor ActionCoordinator: Service {
     /// Proposals a crash left `executing` ran, or not: their effect is unknown, and the ledger says so.
     private func recoverInterrupted() {
         for record in (try? ledger.proposals(in: [.executing], limit: 1000)) ?? [] {
-            _ = try? ledger.transition(record.id, from: [.executing], to: .failed, actor: "executor",
-                                       reason: "the daemon stopped while this ran; its effect is unknown, check by hand",
-                                       detail: nil, result: nil, at: Date())
+            _ = try? ledger.apply(.interrupt, to: record.id, actor: "executor",
+                                  reason: "the daemon stopped while this ran; its effect is unknown, check by hand",
+                                  detail: nil, result: nil, at: Date())
         }
     }
 
     private func expireQueue() {
         let now = Date()
         for record in (try? ledger.expiredQueue(at: now)) ?? [] {
-            if (try? ledger.transition(record.id, from: [.queued], to: .expired, actor: "expiry",
-                                       reason: "not decided within \(configuration.autonomy.approvalExpiryHours) hours", detail: nil,
-                                       result: nil, at: now)) == true {
+            if (try? ledger.apply(.expire, to: record.id, actor: "expiry",
+                                  reason: "not decided within \(configuration.autonomy.approvalExpiryHours) hours", detail: nil,
+                                  result: nil, at: now)) == true {
                 logger.info("proposal \(record.id) expired")
             }
         }
@@ -217,15 +217,15 @@ public actor ActionCoordinator: Service {
 
     private func execute(_ record: ProposalRecord) async {
         let now = Date()
-        func settle(_ state: ProposalState, _ reason: String) {
-            _ = try? ledger.transition(record.id, from: [.approved], to: state, actor: "executor", reason: reason, detail: nil, result: nil, at: now)
-            logger.warning("proposal \(record.id) \(state.rawValue): \(reason)")
+        func block(_ reason: String) {
+            _ = try? ledger.apply(.blockBeforeRunning, to: record.id, actor: "executor", reason: reason, detail: nil, result: nil, at: now)
+            logger.warning("proposal \(record.id) blocked: \(reason)")
         }
         // Validated again now: the unit may have become protected, the pid may belong to someone else.
         let action: Action
         switch validator.validate(ProposedAction(type: record.type, parameters: record.parameters)) {
         case .failure(let rejection):
-            return settle(.blocked, "no longer valid: \(rejection.reason)")
+            return block("no longer valid: \(rejection.reason)")
         case .success(let valid):
             action = valid
         }
@@ -233,7 +233,7 @@ public actor ActionCoordinator: Service {
         let risk: RiskAssessment
         switch await assess(action) {
         case .failure(let rejection):
-            return settle(.blocked, "no longer valid: \(rejection.reason)")
+            return block("no longer valid: \(rejection.reason)")
         case .success(let assessed):
             risk = assessed
         }
@@ -242,20 +242,21 @@ public actor ActionCoordinator: Service {
             : policy.decideApproved(action) {
         case .execute: break
         case .awaitApproval(let reason):
-            return settle(.blocked, "no longer runs without a person\(reason.map { ": \($0)" } ?? ""); propose it again to queue it for approval")
+            return block("no longer runs without a person\(reason.map { ": \($0)" } ?? ""); propose it again to queue it for approval")
         case .block(let reason), .record(let reason):
-            return settle(.blocked, reason)
+            return block(reason)
         }
         let steps = ((try? action.plan(tools: tools).steps) ?? []).map(\.description).joined(separator: "; ")
-        guard (try? ledger.transition(record.id, from: [.approved], to: .executing, actor: "executor", reason: nil, detail: steps,
-                                      result: nil, at: now)) == true else { return }
+        guard (try? ledger.apply(.start, to: record.id, actor: "executor", reason: nil, detail: steps, result: nil, at: now)) == true
+        else { return }
         logger.notice("executing proposal \(record.id): \(steps)")
         let outcome = await executor.execute(action)
         let result = String(decoding: (try? JSONEncoder().encode(outcome)) ?? Data(), as: UTF8.self)
-        let state: ProposalState = outcome.succeeded ? .succeeded : .failed
+        let finished = ProposalTransition.finish(succeeded: outcome.succeeded)
+        let state = finished.to
         do {
-            _ = try ledger.transition(record.id, from: [.executing], to: state, actor: "executor", reason: outcome.summary,
-                                      detail: outcome.calls.joined(separator: "; "), result: result, at: Date())
+            _ = try ledger.apply(finished, to: record.id, actor: "executor", reason: outcome.summary,
+                                 detail: outcome.calls.joined(separator: "; "), result: result, at: Date())
         } catch {
             logger.error("proposal \(record.id) \(state.rawValue) but the ledger could not record it: \(error)")
         }

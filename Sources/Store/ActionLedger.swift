@@ -9,6 +9,48 @@ public enum ProposalState: String, Sendable, Codable, CaseIterable {
     public var isFinal: Bool { ![.queued, .approved, .executing].contains(self) }
 }
 
+/// Every change a proposal may go through after it is stored, and the one place that says from which states to which.
+/// The ledger applies a change only while the proposal is in a state it may come from, in one transaction, so two
+/// deciders racing for one proposal cannot both win.
+public enum ProposalTransition: Sendable, Equatable {
+    /// A person approves a queued proposal.
+    case approve
+    /// A person rejects a queued proposal.
+    case reject
+    /// Checked again when a person approves it, a queued proposal is no longer valid.
+    case blockAtApproval
+    /// Checked again before it runs, an approved proposal is no longer valid or no longer allowed to run.
+    case blockBeforeRunning
+    /// Nobody decided within the approval window.
+    case expire
+    /// The executor starts it.
+    case start
+    /// The executor finished it.
+    case finish(succeeded: Bool)
+    /// The daemon stopped while it ran: its effect is unknown.
+    case interrupt
+
+    public var from: Set<ProposalState> {
+        switch self {
+        case .approve, .reject, .blockAtApproval, .expire: [.queued]
+        case .blockBeforeRunning, .start: [.approved]
+        case .finish, .interrupt: [.executing]
+        }
+    }
+
+    public var to: ProposalState {
+        switch self {
+        case .approve: .approved
+        case .reject: .rejected
+        case .blockAtApproval, .blockBeforeRunning: .blocked
+        case .expire: .expired
+        case .start: .executing
+        case .finish(let succeeded): succeeded ? .succeeded : .failed
+        case .interrupt: .failed
+        }
+    }
+}
+
 /// A proposal as the ledger keeps it, with its current state and the decision that put it there.
 public struct ProposalRecord: Sendable, Equatable, Codable {
     public var id: Int64
@@ -77,9 +119,9 @@ public struct AuditEntry: Sendable, Equatable, Codable {
 public protocol ActionLedger: Sendable {
     /// Stores a proposal in `state` with its first audit lines (`proposed`, then the state's own).
     func insert(_ proposal: NewProposal, state: ProposalState, reason: String?, actor: String, expiresAt: Date?, at date: Date) throws -> ProposalRecord
-    /// Moves `id` from one of `from` to `to`; false (and nothing written) when it is in no state of `from`.
-    func transition(_ id: Int64, from: Set<ProposalState>, to: ProposalState, actor: String, reason: String?, detail: String?,
-                    result: String?, at date: Date) throws -> Bool
+    /// Applies `change` to `id`; false (and nothing written) when the proposal is in no state the change comes from.
+    func apply(_ change: ProposalTransition, to id: Int64, actor: String, reason: String?, detail: String?, result: String?,
+               at date: Date) throws -> Bool
     func proposal(_ id: Int64) throws -> ProposalRecord?
     func proposals(in states: Set<ProposalState>?, limit: Int) throws -> [ProposalRecord]
     /// Queued proposals whose time is up at `date`.
@@ -112,9 +154,10 @@ extension SQLiteStore: ActionLedger {
         }
     }
 
-    public func transition(_ id: Int64, from: Set<ProposalState>, to: ProposalState, actor: String, reason: String?, detail: String?,
-                           result: String?, at date: Date) throws -> Bool {
-        try database.write { db in
+    public func apply(_ change: ProposalTransition, to id: Int64, actor: String, reason: String?, detail: String?, result: String?,
+                      at date: Date) throws -> Bool {
+        let (from, to) = (change.from, change.to)
+        return try database.write { db in
             let placeholders = Array(repeating: "?", count: from.count).joined(separator: ", ")
             var arguments: StatementArguments = [to.rawValue, reason, actor, date, result, id]
             arguments += StatementArguments(from.map(\.rawValue).sorted())

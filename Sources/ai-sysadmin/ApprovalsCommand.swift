@@ -99,11 +99,11 @@ struct ApprovalsCommand: ParsableCommand {
             // Validated again now, against the host as it is (the unit may be protected since, the pid gone).
             if case .failure(let rejection) = ActionCoordinator.validator(for: configuration)
                 .validate(ProposedAction(type: record.type, parameters: record.parameters)) {
-                _ = try? store.transition(id, from: [.queued], to: .blocked, actor: actor, reason: "no longer valid at approval: \(rejection.reason)",
-                                          detail: nil, result: nil, at: Date())
+                _ = try? store.apply(.blockAtApproval, to: id, actor: actor, reason: "no longer valid at approval: \(rejection.reason)",
+                                     detail: nil, result: nil, at: Date())
                 throw CommandSupport.fail(program, ["proposal \(id) is no longer valid and was not approved: \(rejection.reason)"])
             }
-            try ProposalText.decide(id, to: .approved, actor: actor, reason: "approved by \(actor)", in: store, program: program)
+            try ProposalText.decide(id, .approve, actor: actor, reason: "approved by \(actor)", in: store, program: program)
             print("proposal \(id) approved by \(actor)")
             guard wait > 0 else { return }
             let deadline = Date().addingTimeInterval(wait)
@@ -137,7 +137,7 @@ struct ApprovalsCommand: ParsableCommand {
             let store = try location.open(program, mustExist: true)
             _ = try ProposalText.queued(id, in: store, program: program)
             let actor = Operator.name
-            try ProposalText.decide(id, to: .rejected, actor: actor, reason: String(text.prefix(500)), in: store, program: program)
+            try ProposalText.decide(id, .reject, actor: actor, reason: String(text.prefix(500)), in: store, program: program)
             print("proposal \(id) rejected by \(actor)")
         }
     }
@@ -170,10 +170,9 @@ enum ProposalText {
     }
 
     /// A person's decision on a queued proposal; when someone else decided first, says who and what.
-    static func decide(_ id: Int64, to decision: ProposalState, actor: String, reason: String, in store: SQLiteStore,
+    static func decide(_ id: Int64, _ decision: ProposalTransition, actor: String, reason: String, in store: SQLiteStore,
                        program: String) throws {
-        guard (try? store.transition(id, from: [.queued], to: decision, actor: actor, reason: reason, detail: nil, result: nil,
-                                     at: Date())) == true else {
+        guard (try? store.apply(decision, to: id, actor: actor, reason: reason, detail: nil, result: nil, at: Date())) == true else {
             let now = (try? store.proposal(id))?.map(state) ?? "gone"
             throw CommandSupport.fail(program, ["proposal \(id) was decided meanwhile: it is \(now)"])
         }

@@ -4,6 +4,18 @@ import Testing
 @testable import Store
 
 @Suite struct ActionLedgerTests {
+    /// Each change comes from the states it names and no other, and ends where it says.
+    @Test func everyTransitionHasOneSourceAndOneTarget() {
+        #expect(ProposalTransition.approve.from == [.queued] && ProposalTransition.approve.to == .approved)
+        #expect(ProposalTransition.blockAtApproval.from == [.queued] && ProposalTransition.blockBeforeRunning.from == [.approved])
+        #expect(ProposalTransition.start.from == [.approved] && ProposalTransition.interrupt.from == [.executing])
+        #expect(ProposalTransition.finish(succeeded: false).to == .failed && ProposalTransition.interrupt.to == .failed)
+        // Nothing leaves a final state.
+        let all: [ProposalTransition] = [.approve, .reject, .blockAtApproval, .blockBeforeRunning, .expire, .start,
+                                         .finish(succeeded: true), .finish(succeeded: false), .interrupt]
+        #expect(all.allSatisfy { $0.from.allSatisfy { !$0.isFinal } && $0.to != .queued })
+    }
+
     private let now = Date(timeIntervalSince1970: 1_800_000_000)
 
     private func temporaryPath() -> String {
@@ -19,14 +31,14 @@ import Testing
         let store = try SQLiteStore(path: temporaryPath())
         let queued = try store.insert(proposal(), state: .queued, reason: nil, actor: "policy", expiresAt: now.addingTimeInterval(3600), at: now)
         #expect(queued.state == .queued && queued.unit == "nginx.service" && queued.decidedBy == nil)
-        #expect(try store.transition(queued.id, from: [.queued], to: .approved, actor: "operator:alice", reason: "looks right", detail: nil,
-                                     result: nil, at: now))
-        #expect(try store.transition(queued.id, from: [.approved], to: .executing, actor: "executor", reason: nil, detail: "dbus RestartUnit",
-                                     result: nil, at: now))
-        #expect(try store.transition(queued.id, from: [.executing], to: .succeeded, actor: "executor", reason: "done", detail: nil,
-                                     result: #"{"succeeded":true}"#, at: now))
-        #expect(try !store.transition(queued.id, from: [.queued], to: .rejected, actor: "operator:bob", reason: "late", detail: nil,
-                                      result: nil, at: now), "a decided proposal was decided again")
+        #expect(try store.apply(.approve, to: queued.id, actor: "operator:alice", reason: "looks right", detail: nil, result: nil, at: now))
+        #expect(try !store.apply(.finish(succeeded: true), to: queued.id, actor: "executor", reason: nil, detail: nil, result: nil, at: now),
+                "an approved proposal finished without starting")
+        #expect(try store.apply(.start, to: queued.id, actor: "executor", reason: nil, detail: "dbus RestartUnit", result: nil, at: now))
+        #expect(try store.apply(.finish(succeeded: true), to: queued.id, actor: "executor", reason: "done", detail: nil,
+                                result: #"{"succeeded":true}"#, at: now))
+        #expect(try !store.apply(.reject, to: queued.id, actor: "operator:bob", reason: "late", detail: nil, result: nil, at: now),
+                "a decided proposal was decided again")
 
         let final = try #require(try store.proposal(queued.id))
         #expect(final.state == .succeeded && final.decidedBy == "executor" && final.result == #"{"succeeded":true}"#)
@@ -48,9 +60,9 @@ import Testing
             let wins = await withTaskGroup(of: Bool.self) { group in
                 for (index, store) in deciders.enumerated() {
                     group.addTask {
-                        let target: ProposalState = index.isMultiple(of: 2) ? .approved : .rejected
-                        return (try? store.transition(id, from: [.queued], to: target, actor: "operator:\(index)", reason: "r", detail: nil,
-                                                      result: nil, at: Date())) ?? false
+                        let decision: ProposalTransition = index.isMultiple(of: 2) ? .approve : .reject
+                        return (try? store.apply(decision, to: id, actor: "operator:\(index)", reason: "r", detail: nil, result: nil,
+                                                 at: Date())) ?? false
                     }
                 }
                 return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
