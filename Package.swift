@@ -299,7 +299,7 @@ let package = Package(
         .testTarget(
             name: "APIGatewayTests",
             dependencies: [
-                "APIGateway", "OpenAIServer", "TestSupport", "UpstreamClient",
+                "APIGateway", "OpenAIServer", "SysadminConfiguration", "TestSupport", "UpstreamClient",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -129,35 +129,73 @@ public struct Gateway: Sendable {
             $0.model = check.model
             $0.streamed = check.streaming
         }
-        let requestedModelJSON = (try? JSONEncoder().encode(check.model)) ?? upstreamModelJSON
-        var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
-        let url: String, lease: SlotLease?
+        let destination: Destination, lease: SlotLease?
         if check.toAgent {
             // The daemon's agent takes the request as sent; it queues on the daemon's own slots of the meta model.
-            // Whatever the client sent, the requester is the gateway's word: only an operator key makes one.
             let isOperator = GatewayKeys.presented(in: request.headers).map(keys.isOperator) ?? false
-            headers.append((AgentRequesterHeader.name.rawName,
-                            isOperator ? AgentRequesterHeader.authenticatedOperator : AgentRequesterHeader.unauthenticatedClient))
-            headers.append((RequestLogMiddleware.requestIDHeader.rawName, context.requestID))
-            (url, lease) = ("http://localhost" + route.rawValue, nil)
+            (destination, lease) = (.agent(socketPath: configuration.agentSocketPath, isOperator: isOperator), nil)
         } else {
             lease = try await acquireSlot(upstream, background: Self.isBackgroundTask(received), requestID: context.requestID)
             // Read after the wait: the supervisor writes a new key whenever it restarts the meta server.
-            if let key = upstream.currentKey { headers.append(("Authorization", "Bearer \(key)")) }
-            url = upstream.url(route.rawValue)
+            destination = .model(upstream, key: upstream.currentKey)
         }
-        let upstreamRequest = UpstreamClient.HTTPRequest(
-            method: .post, url: url, headers: headers, body: check.body,
-            timeouts: .init(connect: .seconds(2), total: check.streaming ? nil : .seconds(configuration.api.upstreamTimeoutSeconds),
-                            idle: .seconds(configuration.api.upstreamIdleTimeoutSeconds)),
-            unixSocketPath: check.toAgent ? configuration.agentSocketPath : nil)
-        let map: @Sendable (UpstreamError) -> OpenAIError = check.toAgent ? Self.mapAgent : Self.map
+        let upstreamRequest = Self.upstreamRequest(check, route: route, to: destination, requestID: context.requestID, api: configuration.api)
+        let reply = Reply(route: route, toAgent: check.toAgent, lease: lease, started: started,
+                          modelJSON: (try? JSONEncoder().encode(check.model)) ?? upstreamModelJSON)
         if check.streaming {
-            return try await stream(upstreamRequest, request: request, context: context, route: route, lease: lease, map: map,
-                                    modelJSON: requestedModelJSON, started: started)
+            return try await stream(upstreamRequest, request: request, context: context, reply)
         }
+        return try await respond(upstreamRequest, request: request, context: context, reply)
+    }
 
-        defer { lease?.release() }
+    /// Where a checked request goes.
+    enum Destination {
+        /// The daemon's agent, told who the client is.
+        case agent(socketPath: String, isOperator: Bool)
+        /// The meta model's server, with the key it requires now.
+        case model(ModelEndpoint, key: String?)
+    }
+
+    /// The upstream request for a checked one: the pure half of forwarding — the spliced body, and only the headers
+    /// the gateway itself vouches for (what the client sent as requester or key never passes).
+    static func upstreamRequest(_ check: RequestCheck, route: RequestCheck.Route, to destination: Destination, requestID: String,
+                                api: GatewayConfiguration) -> UpstreamClient.HTTPRequest {
+        var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
+        let url: String, socket: String?
+        switch destination {
+        case .agent(let socketPath, let isOperator):
+            // Whatever the client sent, the requester is the gateway's word: only an operator key makes one.
+            headers.append((AgentRequesterHeader.name.rawName,
+                            isOperator ? AgentRequesterHeader.authenticatedOperator : AgentRequesterHeader.unauthenticatedClient))
+            headers.append((RequestIDHeader.name.rawName, requestID))
+            (url, socket) = ("http://localhost" + route.rawValue, socketPath)
+        case .model(let endpoint, let key):
+            if let key { headers.append(("Authorization", "Bearer \(key)")) }
+            (url, socket) = (endpoint.url(route.rawValue), nil)
+        }
+        return UpstreamClient.HTTPRequest(
+            method: .post, url: url, headers: headers, body: check.body,
+            timeouts: .init(connect: .seconds(2), total: check.streaming ? nil : .seconds(api.upstreamTimeoutSeconds),
+                            idle: .seconds(api.upstreamIdleTimeoutSeconds)),
+            unixSocketPath: socket)
+    }
+
+    /// What the responders need to know about a forwarded request.
+    struct Reply: Sendable {
+        var route: RequestCheck.Route
+        var toAgent: Bool
+        var lease: SlotLease?
+        var started: ContinuousClock.Instant
+        /// The model id the client asked for, as the JSON string its answer carries.
+        var modelJSON: Data
+
+        var map: @Sendable (UpstreamError) -> OpenAIError { toAgent ? Gateway.mapAgent : Gateway.map }
+    }
+
+    /// Answers a request that is not streamed: the upstream's whole answer, checked and renamed to the client's model.
+    private func respond(_ upstreamRequest: UpstreamClient.HTTPRequest, request: Request, context: GatewayRequestContext,
+                         _ reply: Reply) async throws -> Response {
+        defer { reply.lease?.release() }
         // A client that leaves (a chat frontend's Stop) cancels the upstream request at once, so the model's slot
         // comes free instead of generating for nobody until the timeout.
         let exchange = Task { [http] in try await http.execute(upstreamRequest) }
@@ -170,15 +208,15 @@ public struct Gateway: Sendable {
             }
         } catch let error as UpstreamError {
             metrics.upstreamError(error.code)
-            return try Self.closing(Self.failed(map(error), context).response(from: request, context: context))
+            return try Self.closing(Self.failed(reply.map(error), context).response(from: request, context: context))
         }
-        metrics.duration(route: route.rawValue, ContinuousClock.now - started)
-        if response.status == 503, !check.toAgent {
+        metrics.duration(route: reply.route.rawValue, ContinuousClock.now - reply.started)
+        if response.status == 503, !reply.toAgent {
             // llama-server's "Loading model": say it the way clients retry on, with Retry-After.
             return try Self.closing(Self.failed(.upstreamUnavailable("the model is loading"), context).response(from: request, context: context))
         }
         guard response.status == 200 else {
-            let error = check.toAgent ? Self.agentRefusal(status: response.status, body: response.body)
+            let error = reply.toAgent ? Self.agentRefusal(status: response.status, body: response.body)
                                       : Self.upstreamRefusal(status: response.status, body: response.body)
             return try Self.closing(Self.failed(error, context).response(from: request, context: context))
         }
@@ -193,21 +231,21 @@ public struct Gateway: Sendable {
         return Self.closing(Response(
             status: .ok,
             headers: [.contentType: response.header("Content-Type") ?? "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: document.renamingModel(in: response.body, to: requestedModelJSON)))))
+            body: .init(byteBuffer: ByteBuffer(bytes: document.renamingModel(in: response.body, to: reply.modelJSON)))))
     }
 
     /// Relays an upstream event stream event by event; a client that leaves cancels it.
-    private func stream(_ upstreamRequest: UpstreamClient.HTTPRequest, request: Request, context: GatewayRequestContext, route: RequestCheck.Route,
-                        lease: SlotLease?, map: @escaping @Sendable (UpstreamError) -> OpenAIError, modelJSON: Data,
-                        started: ContinuousClock.Instant) async throws -> Response {
+    private func stream(_ upstreamRequest: UpstreamClient.HTTPRequest, request: Request, context: GatewayRequestContext,
+                        _ reply: Reply) async throws -> Response {
         let response: HTTPStreamingResponse
         do {
             response = try await http.stream(upstreamRequest)
         } catch let error as UpstreamError {
-            lease?.release()
+            reply.lease?.release()
             metrics.upstreamError(error.code)
-            return try Self.failed(map(error), context).response(from: request, context: context)
+            return try Self.failed(reply.map(error), context).response(from: request, context: context)
         }
+        let (lease, route, started, modelJSON) = (reply.lease, reply.route, reply.started, reply.modelJSON)
         let metrics = self.metrics
         let requestBody = request.body
         let record = context.record
@@ -336,12 +374,6 @@ public struct Gateway: Sendable {
         return lease
     }
 
-    private static func queueTimeout(_ waited: Duration) -> OpenAIError {
-        var error = OpenAIError(.serviceUnavailable, "no slot of the meta model came free within \(waited)", type: "server_error", code: "queue_timeout")
-        error.headers[.retryAfter] = "5"
-        return error
-    }
-
     private struct TurnTimedOut: Error {}
 
     /// The request's turn on the daemon's own slots of the meta model (its chat and analyses ask through them), so
@@ -399,13 +431,6 @@ public struct Gateway: Sendable {
     }
 
     /// The refusal of a request body that is not declared as JSON, or `nil`.
-    static func contentTypeRefusal(_ contentType: String?) -> OpenAIError? {
-        let contentType = contentType ?? ""
-        guard contentType.lowercased().hasPrefix("application/json") else {
-            return .invalidRequest("Content-Type must be application/json (got '\(contentType.prefix(64))')", code: "invalid_content_type")
-        }
-        return nil
-    }
 
     private static func json(_ text: String) -> Response { json(Data(text.utf8)) }
 
@@ -413,169 +438,14 @@ public struct Gateway: Sendable {
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    static func tooLarge(_ limit: Int) -> OpenAIError {
-        OpenAIError(.contentTooLarge, "the request body is larger than \(limit) bytes (api.maxBodyBytes)",
-                    type: "invalid_request_error", code: "request_too_large")
-    }
-
     /// Maps a failure to reach the daemon's agent: its own errors (OpenAI-shaped) pass through as it sent them.
-    static func mapAgent(_ error: UpstreamError) -> OpenAIError {
-        switch error.code {
-        case .connectionRefused, .connectionFailed, .connectTimeout:
-            var unavailable = OpenAIError(.serviceUnavailable, "the ai-sysadmin daemon's chat agent is not reachable (\(error.code.description)); is `ai-sysadmin run` running with chat.enable?",
-                                          type: "server_error", code: "agent_unavailable")
-            unavailable.headers[.retryAfter] = "5"
-            return unavailable
-        case .httpStatus:
-            return agentRefusal(status: error.status ?? 502, body: Data((error.body ?? "").utf8))
-        case .idleTimeout, .totalTimeout:
-            return OpenAIError(.gatewayTimeout, "the chat agent did not answer in time (\(error.code))", type: "server_error", code: "agent_timeout")
-        default:
-            return OpenAIError(.badGateway, "the chat agent's answer could not be relayed (\(error.code))", type: "server_error", code: "agent_error")
-        }
-    }
 
     /// The agent's own refusal, passed on as it said it: its status, message, type and code.
-    static func agentRefusal(status: Int, body: Data) -> OpenAIError {
-        let said = ReportedError(body)
-        let status = HTTPResponse.Status(code: (400...599).contains(status) ? status : 502)
-        return OpenAIError(status, said?.message ?? "the chat agent answered \(status.code)",
-                           type: said?.type ?? (status.code < 500 ? "invalid_request_error" : "server_error"), code: said?.code ?? "agent_error")
-    }
 
     /// A refusal of the meta model's server (llama-server's own error shape, an integer `code`) in OpenAI's: a 4xx
     /// keeps its status and says what the server objected to; anything else is the server's failure, a 502.
-    static func upstreamRefusal(status: Int, body: Data) -> OpenAIError {
-        let said = ReportedError(body)?.message ?? String(decoding: body.prefix(300), as: UTF8.self)
-        let detail = said.isEmpty ? "" : ": \(said.prefix(500))"
-        if (400...499).contains(status) {
-            return OpenAIError(HTTPResponse.Status(code: status), "the meta model's server refused the request (\(status))\(detail)",
-                               type: "invalid_request_error", code: "upstream_rejected")
-        }
-        return OpenAIError(.badGateway, "the meta model's server failed (\(status))\(detail)", type: "server_error", code: "upstream_error")
-    }
 
     /// Maps a failure to reach the upstream to what the client should see.
-    static func map(_ error: UpstreamError) -> OpenAIError {
-        switch error.code {
-        case .connectionRefused, .connectionFailed, .connectTimeout:
-            return .upstreamUnavailable(error.code.description)
-        case .httpStatus where error.status == 503:
-            return .upstreamUnavailable("the model is loading")
-        case .httpStatus:
-            return upstreamRefusal(status: error.status ?? 502, body: Data((error.body ?? "").utf8))
-        case .idleTimeout, .totalTimeout:
-            return OpenAIError(.gatewayTimeout, "the meta model did not answer in time (\(error.code))",
-                               type: "server_error", code: "upstream_timeout")
-        default:
-            return OpenAIError(.badGateway, "the meta model's answer could not be relayed (\(error.code))",
-                               type: "server_error", code: "upstream_error")
-        }
-    }
-}
-
-/// Rejects `/v1` requests without a valid key.
-struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let keys: GatewayKeys
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let presented = GatewayKeys.presented(in: request.headers), keys.accepts(presented) else { throw OpenAIError.unauthorized() }
-        return try await next(request, context)
-    }
-}
-
-/// One log line per request, with a request id that is also echoed in `X-Request-Id`.
-struct RequestLogMiddleware: RouterMiddleware {
-    typealias Context = GatewayRequestContext
-    let logger: Logger
-    let metrics: GatewayMetrics
-    /// Metric labels come only from this list, so a client cannot create new series by inventing paths.
-    static let knownRoutes: Set<String> = [
-        "/health", "/ready", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
-    ]
-    static let requestIDHeader = RequestIDHeader.name
-    private let counter: Counter
-
-    final class Counter: Sendable {
-        private let value = Mutex<UInt64>(0)
-        func next() -> UInt64 { value.withLock { $0 += 1; return $0 } }
-        var current: UInt64 { value.withLock { $0 } }
-    }
-
-    init(logger: Logger, metrics: GatewayMetrics, counter: Counter = Counter()) {
-        self.logger = logger
-        self.metrics = metrics
-        self.counter = counter
-    }
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let id = Self.requestID(counter.next())
-        let start = ContinuousClock.now
-        let route = Self.knownRoutes.contains(request.uri.path) ? request.uri.path : "other"
-        let logger = self.logger, method = "\(request.method)", path = request.uri.path
-        @Sendable func log(status: Int, head: Duration, end: Duration, _ facts: RequestRecord.Facts) {
-            Self.logLine(logger, id: id, method: method, path: path, route: route, status: status, head: head, end: end, facts: facts)
-        }
-
-        var context = context
-        context.requestID = id
-        context.logger[metadataKey: "ai.request.id"] = "\(id)"
-        var response: Response
-        do {
-            response = try await next(request, context)
-        } catch let error as any HTTPResponseError {
-            if let refusal = error as? OpenAIError { context.record.update { $0.error = refusal.message } }
-            response = try error.response(from: request, context: context)
-        }
-        let head = ContinuousClock.now - start
-        metrics.timeToFirstByte(route: route, head)
-        metrics.requestFinished(route: route, status: Int(response.status.code))
-        response.headers[Self.requestIDHeader] = id
-        let status = Int(response.status.code)
-        if context.record.current.streamed, status == 200 {
-            context.record.whenStreamEnds { facts in log(status: status, head: head, end: ContinuousClock.now - start, facts) }
-        } else {
-            log(status: status, head: head, end: head, context.record.current)
-        }
-        return response
-    }
-
-    /// A request's one log line: status, time to the response head, and — known only at the end of a stream —
-    /// duration, model and tokens. The proxy path writes the same line.
-    static func logLine(_ logger: Logger, id: String, method: String, path: String, route: String, status: Int,
-                        head: Duration, end: Duration, facts: RequestRecord.Facts) {
-        // The supervisor's health probe and metric scrapes come every few seconds: they are not news.
-        let level: Logger.Level = route == "/health" || route == "/metrics" ? .debug : .info
-        guard logger.logLevel <= level else { return }
-        var metadata: Logger.Metadata = [
-            "ai.request.id": "\(id)", "ai.request.method": "\(method)", "ai.request.path": "\(path)",
-            "ai.response.status": "\(status)", "ai.response.head_ms": "\(milliseconds(head))",
-            "ai.response.duration_ms": "\(milliseconds(end))",
-        ]
-        if let model = facts.model { metadata["ai.request.model"] = "\(model.prefix(128))" }
-        if facts.promptTokens + facts.completionTokens > 0 {
-            metadata["ai.tokens.prompt"] = "\(facts.promptTokens)"
-            metadata["ai.tokens.completion"] = "\(facts.completionTokens)"
-        }
-        if let error = facts.error { metadata["ai.response.error"] = "\(error.prefix(300))" }
-        logger.log(level: level, "request", metadata: metadata)
-    }
-
-    // Both run for every request: plain integer formatting, not Foundation's String(format:).
-
-    /// Milliseconds with three decimals ("12.345").
-    static func milliseconds(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        let microseconds = max(0, seconds * 1_000_000 + attoseconds / 1_000_000_000_000)
-        let fraction = String(microseconds % 1000)
-        return "\(microseconds / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
-    }
-
-    /// At least eight lowercase hex digits.
-    static func requestID(_ number: UInt64) -> String {
-        let hex = String(number, radix: 16)
-        return hex.count >= 8 ? hex : String(repeating: "0", count: 8 - hex.count) + hex
-    }
 }
 
 /// One held upstream slot (and the request's turn on the daemon's slots, when it took one), released exactly
