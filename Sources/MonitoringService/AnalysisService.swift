@@ -36,6 +36,21 @@ public actor AnalysisService: Service {
         (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
+    /// One analysis as the daemon makes it and `replay --analyze` makes it once: the context window in half the meta
+    /// server's budget (the tool steps need the rest), counted with its tokenizer (`tokenize`; an estimate when that
+    /// fails), then the analyst; the result is what the store keeps, finished or failed, with its steps.
+    public static func analyze(_ escalation: String, with analyst: Analyst, conclusions: [String], events: [TriggerEvent], at started: Date,
+                               tokenize: @escaping @Sendable (String) async throws -> Int) async -> StoredAnalysis {
+        let budget = await analyst.contextBudget()
+        let window = await RecentContext.render(conclusions: conclusions, events: events, budget: budget / 2) { text in
+            (try? await tokenize(text)) ?? (text.utf8.count / 3 + 1)
+        }
+        let (result, steps) = await analyst.analyze(escalation: escalation, context: window.text)
+        return StoredAnalysis(time: started, escalation: escalation, analysis: try? result.get(),
+                              failure: { if case .failure(let failure) = result { failure.reason } else { nil } }(),
+                              steps: steps.map { StoredAnalysis.Step(tool: $0.tool, arguments: $0.arguments, result: $0.result) })
+    }
+
     /// Asks for an analysis of `escalation`; merged with any others waiting.
     public func request(_ escalation: String) {
         guard pending.count < 20 else { return logger.warning("escalations pile up while an analysis runs; merged into the next") }
@@ -70,34 +85,28 @@ public actor AnalysisService: Service {
     private func analyze(_ escalation: String, with analyst: Analyst) async {
         let started = Date()
         logger.notice("analysis started", metadata: ["ai.analysis.escalation": "\(escalation.prefix(200))"])
-        let budget = await analyst.contextBudget()
         let configuration = configuration
-        // Half the budget: the tool steps need the rest.
-        let context = await RecentContext.render(store, since: started.addingTimeInterval(-3600), budget: budget / 2) { text in
-            (try? await configuration.client(for: .meta).tokenize(text).count) ?? (text.utf8.count / 3 + 1)
+        let stored = await Self.analyze(escalation, with: analyst, conclusions: RecentContext.conclusionLines(store),
+                                        events: RecentContext.events(store, since: started.addingTimeInterval(-3600)), at: started) {
+            try await configuration.client(for: .meta).tokenize($0).count
         }
-        let (result, steps) = await analyst.analyze(escalation: escalation, context: context)
-        let stored = StoredAnalysis(time: started, escalation: escalation, analysis: try? result.get(),
-                                    failure: { if case .failure(let failure) = result { failure.reason } else { nil } }(),
-                                    steps: steps.map { StoredAnalysis.Step(tool: $0.tool, arguments: $0.arguments, result: $0.result) })
         let id: Int64
         do {
             id = try store.append(stored)
         } catch {
             return logger.error("the store failed to keep an analysis: \(error)")
         }
-        switch result {
-        case .success(let analysis):
+        if let analysis = stored.analysis {
             logger.notice("analysis \(id): \(analysis.diagnosis)", metadata: [
-                "ai.analysis.confidence": "\(analysis.confidence.rawValue)", "ai.analysis.steps": "\(steps.count)",
+                "ai.analysis.confidence": "\(analysis.confidence.rawValue)", "ai.analysis.steps": "\(stored.steps.count)",
                 "ai.analysis.actions": "\(analysis.actions.count)"])
             if !analysis.knowledgeNote.trimmingCharacters(in: .whitespaces).isEmpty {
                 _ = try? await knowledge.add(title: "Analysis \(id): \(analysis.diagnosis.prefix(80))", body: analysis.knowledgeNote,
                                              tags: ["analysis"], at: started)
             }
             if !analysis.actions.isEmpty { await proposals(analysis.actions, "analysis \(id)") }
-        case .failure(let failure):
-            logger.warning("analysis \(id) failed: \(failure.reason)")
+        } else {
+            logger.warning("analysis \(id) failed: \(stored.failure ?? "")")
         }
     }
 }

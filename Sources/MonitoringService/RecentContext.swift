@@ -7,8 +7,15 @@ import Store
 /// analysis, recent proposals and their fates) and the events stored since a time, compacted by rule and cut to
 /// a token budget (newest kept). Everything comes from the store, so a restart keeps the window.
 public enum RecentContext {
+    /// The window the daemon's layers read: the store's conclusions and its events since `since`.
     public static func render(_ store: any MonitoringStore, since: Date, budget: Int, count: @Sendable (String) async -> Int) async -> String {
-        let conclusions = conclusionLines(store)
+        await render(conclusions: conclusionLines(store), events: events(store, since: since), budget: budget, count: count).text
+    }
+
+    /// The window from its parts (a replay has its own events and no earlier conclusions), with the tokens it takes
+    /// and how many compacted lines did not fit.
+    public static func render(conclusions: [String], events: [TriggerEvent], budget: Int,
+                              count: @Sendable (String) async -> Int) async -> (text: String, tokens: Int, dropped: Int) {
         var remaining = budget
         var header = ""
         if !conclusions.isEmpty {
@@ -16,17 +23,22 @@ public enum RecentContext {
             remaining = max(budget / 4, budget - (await count(header)))
         }
         let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
-        let events = ((try? store.events(since: since, limit: 20_000)) ?? []).map { stored in
+        let window = await ContextWindow.render(ContextWindow.compact(events, at: now), budget: remaining, count: count)
+        return (header + window.text, budget - remaining + window.tokens, window.dropped)
+    }
+
+    /// The events stored since `since`, as Layer 1 emitted them.
+    public static func events(_ store: any MonitoringStore, since: Date) -> [TriggerEvent] {
+        ((try? store.events(since: since, limit: 20_000)) ?? []).map { stored in
             TriggerEvent(record: LogRecord(message: stored.message, unit: stored.unit, identifier: stored.identifier,
                                            timestampMicroseconds: stored.timeMicroseconds),
                          templateID: stored.templateID, severity: stored.severity, category: stored.category,
                          escalate: stored.escalate, summary: stored.summary, source: TriggerEvent.Source(rawValue: stored.source) ?? .model)
         }
-        return header + (await ContextWindow.render(ContextWindow.compact(events, at: now), budget: remaining, count: count).text)
     }
 
     /// One line each, by rule: the latest review, the latest analysis, the five latest proposals.
-    static func conclusionLines(_ store: any MonitoringStore) -> [String] {
+    public static func conclusionLines(_ store: any MonitoringStore) -> [String] {
         let formatter = ISO8601DateFormatter()
         var lines: [String] = []
         if let (time, review) = (try? store.reviews(limit: 1))?.first {

@@ -64,17 +64,15 @@ public struct ReviewService: Service {
             if escalationDue || ContinuousClock.now >= nextScheduled {
                 if case .ready = await makeClient().health() {
                     let started = Date()
-                    let budget = await reviewer.contextBudget()
                     let causes = escalationDue ? Self.escalationCauses((try? store.events(since: lastReview, limit: 20_000)) ?? []) : nil
-                    let recent = await RecentContext.render(store, since: lastReview, budget: budget) { await reviewer.tokens($0) }
-                    let context = (causes.map { "Layer 1 escalated because of: \($0)\n\n" } ?? "") + recent
                     var metrics = Self.describe(sampler.sample())
                     if let systemd, let failed = try? await systemd.failedUnits() {
                         metrics += "\nfailed systemd units: " + (failed.isEmpty ? "none" : failed.joined(separator: ", "))
                     }
-                    let (result, _) = await slots.withSlot(escalationDue ? .escalation : .periodic) { [metrics] in
-                        await reviewer.review(context: context, metrics: metrics)
-                    }
+                    let (conclusions, events) = (RecentContext.conclusionLines(store), RecentContext.events(store, since: lastReview))
+                    let result = await slots.withSlot(escalationDue ? .escalation : .periodic) { [metrics] in
+                        await Self.review(with: reviewer, conclusions: conclusions, events: events, causes: causes, metrics: metrics)
+                    }.result
                     switch result {
                     case .success(let review):
                         do {
@@ -101,6 +99,26 @@ public struct ReviewService: Service {
             }
             try? await Task.sleep(for: pollInterval)
         }
+    }
+
+    /// One review as the daemon makes it and `replay --review` makes it once: the context window within the review
+    /// server's budget (counted with its tokenizer), what made Layer 1 escalate first, then the reviewer.
+    public static func review(with reviewer: Reviewer, conclusions: [String], events: [TriggerEvent], causes: String?,
+                              metrics: String) async -> ReviewRun {
+        let budget = await reviewer.contextBudget()
+        let window = await RecentContext.render(conclusions: conclusions, events: events, budget: budget) { await reviewer.tokens($0) }
+        let context = (causes.map { "Layer 1 escalated because of: \($0)\n\n" } ?? "") + window.text
+        let (result, calls) = await reviewer.review(context: context, metrics: metrics)
+        return ReviewRun(result: result, modelCalls: calls, contextTokens: window.tokens, budget: budget, droppedLines: window.dropped)
+    }
+
+    /// A review and what it took.
+    public struct ReviewRun: Sendable {
+        public var result: Result<Review, Reviewer.Failure>
+        public var modelCalls: Int
+        public var contextTokens: Int
+        public var budget: Int
+        public var droppedLines: Int
     }
 
     /// What made Layer 1 escalate, by what set each event's severity: `signature oom-killer ×3 (the host ran out of

@@ -112,21 +112,20 @@ struct ReplayCommand: AsyncParsableCommand {
             let reviewer = Reviewer(makeClient: {
                 OpenAIClient(endpoint: endpoint, timeouts: .init(connect: .seconds(5), total: .seconds(600), idle: .seconds(120)))
             })
-            let budget = await reviewer.contextBudget()
-            let entries = ContextWindow.compact(recent, at: Int64(Date().timeIntervalSince1970 * 1_000_000))
-            let context = await ContextWindow.render(entries, budget: budget) { await reviewer.tokens($0) }
-            let (result, calls) = await reviewer.review(context: context.text, metrics: "(a replay: this host's metrics do not apply)")
-            switch result {
+            // The daemon's review step, over this replay's events alone.
+            let run = await ReviewService.review(with: reviewer, conclusions: [], events: recent, causes: nil,
+                                                 metrics: "(a replay: this host's metrics do not apply)")
+            switch run.result {
             case .success(let done):
                 if let database {
                     do { try database.append(done, at: Date()) } catch { throw CommandSupport.fail(program, ["the store \(store ?? ""): \(error)"]) }
                 }
-                outcome = ReviewOutcome(review: done, failure: nil, modelCalls: calls, contextTokens: context.tokens, budget: budget,
-                                        droppedLines: context.dropped)
+                outcome = ReviewOutcome(review: done, failure: nil, modelCalls: run.modelCalls, contextTokens: run.contextTokens,
+                                        budget: run.budget, droppedLines: run.droppedLines)
             case .failure(let failure):
                 FileHandle.standardError.write(Data("review failed: \(failure.reason)\n".utf8))
-                outcome = ReviewOutcome(review: nil, failure: failure.reason, modelCalls: calls, contextTokens: context.tokens, budget: budget,
-                                        droppedLines: context.dropped)
+                outcome = ReviewOutcome(review: nil, failure: failure.reason, modelCalls: run.modelCalls, contextTokens: run.contextTokens,
+                                        budget: run.budget, droppedLines: run.droppedLines)
             }
         }
 
@@ -154,16 +153,10 @@ struct ReplayCommand: AsyncParsableCommand {
                 throw CommandSupport.fail(program, ["a scratch store for the analysis tools: \(error)"])
             }
             let analyst = Analyst(makeClient: makeClient, toolbox: HostToolbox(store: toolStore, systemd: nil))
-            let budget = await analyst.contextBudget()
-            let entries = ContextWindow.compact(recent, at: Int64(Date().timeIntervalSince1970 * 1_000_000))
-            let context = await ContextWindow.render(entries, budget: budget / 2) { text in
-                (try? await makeClient().tokenize(text).count) ?? (text.utf8.count / 3 + 1)
+            // The daemon's analysis step, over this replay's events alone.
+            var stored = await AnalysisService.analyze(escalation, with: analyst, conclusions: [], events: recent, at: Date()) {
+                try await makeClient().tokenize($0).count
             }
-            let started = Date()
-            let (result, steps) = await analyst.analyze(escalation: escalation, context: context.text)
-            var stored = StoredAnalysis(time: started, escalation: escalation, analysis: try? result.get(),
-                                        failure: { if case .failure(let failure) = result { failure.reason } else { nil } }(),
-                                        steps: steps.map { StoredAnalysis.Step(tool: $0.tool, arguments: $0.arguments, result: $0.result) })
             if let failure = stored.failure { FileHandle.standardError.write(Data("analysis failed: \(failure)\n".utf8)) }
             if let database {
                 do { stored.id = try database.append(stored) } catch { throw CommandSupport.fail(program, ["the store \(store ?? ""): \(error)"]) }
