@@ -292,6 +292,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "SysadminConfigurationTests",
+            dependencies: ["SysadminConfiguration"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ModelSupervisorTests",
             dependencies: ["ChildProcesses", "ModelSupervisor", "SysadminConfiguration", "Systemd", "TestSupport", "UpstreamClient"],
             swiftSettings: swiftSettings

@@ -1,16 +1,12 @@
 import Foundation
-import HTTPTypes
 import Hummingbird
-import HummingbirdCore
-import Logging
 import OpenAIServer
-import Synchronization
-import SysadminConfiguration
 import UpstreamClient
 
 /// How the gateway says what went wrong in the shape OpenAI clients parse: refusals of a request, and what an
 /// upstream (the meta model, or the daemon's agent) answered or failed with.
 extension Gateway {
+    /// The refusal of a request body that is not declared as JSON, or `nil`.
     static func contentTypeRefusal(_ contentType: String?) -> OpenAIError? {
         let contentType = contentType ?? ""
         guard contentType.lowercased().hasPrefix("application/json") else {
@@ -19,11 +15,13 @@ extension Gateway {
         return nil
     }
 
+    /// A body over `api.maxBodyBytes`.
     static func tooLarge(_ limit: Int) -> OpenAIError {
         OpenAIError(.contentTooLarge, "the request body is larger than \(limit) bytes (api.maxBodyBytes)",
                     type: "invalid_request_error", code: "request_too_large")
     }
 
+    /// Maps a failure to reach the daemon's agent: its own errors (OpenAI-shaped) pass through as it sent them.
     static func mapAgent(_ error: UpstreamError) -> OpenAIError {
         switch error.code {
         case .connectionRefused, .connectionFailed, .connectTimeout:
@@ -40,6 +38,7 @@ extension Gateway {
         }
     }
 
+    /// The agent's own refusal, passed on as it said it: its status, message, type and code.
     static func agentRefusal(status: Int, body: Data) -> OpenAIError {
         let said = ReportedError(body)
         let status = HTTPResponse.Status(code: (400...599).contains(status) ? status : 502)
@@ -47,6 +46,8 @@ extension Gateway {
                            type: said?.type ?? (status.code < 500 ? "invalid_request_error" : "server_error"), code: said?.code ?? "agent_error")
     }
 
+    /// A refusal of the meta model's server (llama-server's own error shape, an integer `code`) in OpenAI's: a 4xx
+    /// keeps its status and says what the server objected to; anything else is the server's failure, a 502.
     static func upstreamRefusal(status: Int, body: Data) -> OpenAIError {
         let said = ReportedError(body)?.message ?? String(decoding: body.prefix(300), as: UTF8.self)
         let detail = said.isEmpty ? "" : ": \(said.prefix(500))"
@@ -57,6 +58,7 @@ extension Gateway {
         return OpenAIError(.badGateway, "the meta model's server failed (\(status))\(detail)", type: "server_error", code: "upstream_error")
     }
 
+    /// Maps a failure to reach the upstream to what the client should see.
     static func map(_ error: UpstreamError) -> OpenAIError {
         switch error.code {
         case .connectionRefused, .connectionFailed, .connectTimeout:
@@ -74,6 +76,7 @@ extension Gateway {
         }
     }
 
+    /// No slot came free while the request waited in the queue.
     static func queueTimeout(_ waited: Duration) -> OpenAIError {
         var error = OpenAIError(.serviceUnavailable, "no slot of the meta model came free within \(waited)", type: "server_error", code: "queue_timeout")
         error.headers[.retryAfter] = "5"

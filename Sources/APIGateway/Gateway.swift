@@ -387,7 +387,7 @@ public struct Gateway: Sendable {
         if background { try await Task.sleep(for: .seconds(1)) }
         let request = UpstreamClient.HTTPRequest(
             method: .post, url: "http://localhost/slots/meta?priority=\(background ? "background" : "interactive")",
-            headers: [(RequestLogMiddleware.requestIDHeader.rawName, requestID)],
+            headers: [(RequestIDHeader.name.rawName, requestID)],
             timeouts: .init(connect: .seconds(1), total: nil, idle: nil), unixSocketPath: path)
         let http = self.http, waited = limiter.queueTimeout
         do {
@@ -430,22 +430,11 @@ public struct Gateway: Sendable {
         body.range(of: Data("### Task:".utf8)) != nil
     }
 
-    /// The refusal of a request body that is not declared as JSON, or `nil`.
-
     private static func json(_ text: String) -> Response { json(Data(text.utf8)) }
 
     private static func json(_ data: Data) -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
-
-    /// Maps a failure to reach the daemon's agent: its own errors (OpenAI-shaped) pass through as it sent them.
-
-    /// The agent's own refusal, passed on as it said it: its status, message, type and code.
-
-    /// A refusal of the meta model's server (llama-server's own error shape, an integer `code`) in OpenAI's: a 4xx
-    /// keeps its status and says what the server objected to; anything else is the server's failure, a 502.
-
-    /// Maps a failure to reach the upstream to what the client should see.
 }
 
 /// One held upstream slot (and the request's turn on the daemon's slots, when it took one), released exactly

@@ -56,6 +56,8 @@ public struct AgentServer: Service {
             guard let slots = agent.slots else { return Response(status: .noContent) }
             let priority: RequestPriority = request.uri.queryParameters.get("priority") == "background" ? .periodic : .interactive
             await slots.acquire(priority)
+            logger.debug("meta slot granted to the gateway", metadata: [
+                "ai.request.id": "\(RequestIDHeader.id(in: request.headers) ?? "-")", "ai.slot.priority": "\(priority)"])
             let hold = SlotHold(slots)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain", .connection: "close"],
@@ -90,7 +92,7 @@ public struct AgentServer: Service {
             let props = try await Self.metaModel(agent)
             let reply = ReplyCollector()
             do {
-                try await agent.respond(to: conversation, props: props, requester: requester) { reply.add($0) }
+                try await agent.respond(to: conversation, props: props, requester: requester, logger: logger) { reply.add($0) }
             } catch {
                 throw OpenAIError(.badGateway, "the agent could not answer: \(error)", type: "server_error", code: "agent_error")
             }
@@ -114,7 +116,7 @@ public struct AgentServer: Service {
                 let (events, continuation) = AsyncThrowingStream.makeStream(of: ChatEvent.self)
                 let task = Task {
                     do {
-                        try await agent.respond(to: conversation, props: props, requester: requester) { continuation.yield($0) }
+                        try await agent.respond(to: conversation, props: props, requester: requester, logger: logger) { continuation.yield($0) }
                         continuation.finish()
                     } catch {
                         continuation.finish(throwing: error)

@@ -85,6 +85,8 @@ public struct ChatAgent: Sendable {
         var requester: Requester
         /// The reply's limit: the client's `max_tokens`, at most `chat.maxAnswerTokens`.
         var answerTokens: Int
+        /// The request's logger (its metadata carries the gateway's request id).
+        var logger: Logger
         let proposals = Proposals()
     }
 
@@ -108,12 +110,13 @@ public struct ChatAgent: Sendable {
     }
 
     /// Answers the conversation's last message, calling `emit` as steps happen and as the answer is produced.
-    /// Changes asked for become proposals from `requester`.
-    public func respond(to conversation: Conversation, props: ServerProps, requester: Requester,
+    /// Changes asked for become proposals from `requester`; `logger` is the request's (the agent's own by default).
+    public func respond(to conversation: Conversation, props: ServerProps, requester: Requester, logger: Logger? = nil,
                         emit: @escaping @Sendable (ChatEvent) async throws -> Void) async throws {
         // What the model reads: 75% of its context less the answer; a quarter of that for the host's recent context.
         let turn = Turn(requester: requester,
-                        answerTokens: min(conversation.maxTokens ?? configuration.chat.maxAnswerTokens, configuration.chat.maxAnswerTokens))
+                        answerTokens: min(conversation.maxTokens ?? configuration.chat.maxAnswerTokens, configuration.chat.maxAnswerTokens),
+                        logger: logger ?? self.logger)
         let budget = max(256, props.contextSize * 3 / 4 - turn.answerTokens)
         if conversation.isClientTask {
             return try await answerClientTask(conversation, budget: budget, answerTokens: min(turn.answerTokens, Self.clientTaskTokens), emit: emit)
@@ -258,9 +261,9 @@ public struct ChatAgent: Sendable {
             return .conclude(true)
         }
         if let action = step.propose {
-            // The type as the model chose it (a parameter of that name does not override it), the reason apart.
-            var fields = action.parameters.filter { $0.key != "reason" }
-            fields["type"] = fields["type"] ?? action.type
+            // The action's own type and reason; parameters of those names (the schema allows none) do not override them.
+            var fields = action.parameters
+            fields["type"] = action.type
             fields["reason"] = action.reason
             return .call(AgentLoop.Call(name: "propose_action", arguments: fields))
         }
@@ -301,6 +304,7 @@ public struct ChatAgent: Sendable {
         }
         turn.proposals.append(record)
         let fate = ActionReport.line(record, level: configuration.autonomyLevel)
+        turn.logger.info("chat proposal", metadata: ["ai.proposal.type": "\(LogText.clean(type, limit: 40))", "ai.proposal.fate": "\(fate)"])
         try await emit(.step("propose_action → \(fate)\n"))
         return "The executor says: \(fate)"
     }
@@ -396,9 +400,13 @@ public struct ChatAgent: Sendable {
             text += "\n\nThe operator's client adds these instructions:\n\(conversation.clientInstructions)"
         }
         text += "\n\nWhat happened on this host recently:\n\(context.isEmpty ? "(nothing recorded)" : context)"
-        let shown = AgentLoop.newest(findings, within: prompt.budget / 3, count: Conversation.estimatedTokens).kept
-        if !shown.isEmpty {
-            text += "\n\nLooked up for this question:\n" + shown.map { "\($0.call):\n\($0.result)" }.joined(separator: "\n\n")
+        // Only what was looked up: repeats add nothing, and the actions have their own section below.
+        let lookUps = findings.filter { $0.kind == .lookUp && !$0.repeated }
+        let shown = AgentLoop.newest(lookUps, within: prompt.budget / 3, count: Conversation.estimatedTokens)
+        if !shown.kept.isEmpty {
+            text += "\n\nLooked up for this question:\n"
+                + (shown.dropped > 0 ? "(\(shown.dropped) earlier look-up\(shown.dropped == 1 ? " was" : "s were") left out for space)\n" : "")
+                + shown.kept.map { "\($0.call):\n\($0.result)" }.joined(separator: "\n\n")
         }
         let proposals = prompt.turn.proposals.all
         if !proposals.isEmpty {
@@ -461,7 +469,7 @@ public struct ChatAgent: Sendable {
     /// A schema-bound step: a look-up with named, bounded arguments; a proposal (one alternative per action type,
     /// as in reviews); or the decision to answer.
     static let stepSchema: JSONValue = {
-        let lookup = Analyst.toolCallSchema(lookupTools)
+        let lookup = AgentLoop.toolCallSchema(lookupTools)
         let propose: JSONValue = .object([
             "type": "object", "properties": .object(["propose": Review.actionItemSchema]), "required": ["propose"],
         ])

@@ -9,7 +9,8 @@ import Systemd
 /// D-Bus, /proc and the mounted file systems. Every argument came from a model and is checked here; nothing runs
 /// a program, and every answer is bounded text.
 public struct HostToolbox: AnalysisToolbox {
-    let store: any MonitoringStore
+    /// The events and metric readings the tools read.
+    let store: any EventStore & MetricStore
     let systemd: (any SystemdManaging)?
     let knowledge: KnowledgeBase
     /// Where the `journal` tool reads: the journal (nil: the system's, a path: that directory's), or, when
@@ -18,7 +19,7 @@ public struct HostToolbox: AnalysisToolbox {
     let journalDirectory: String?
     let procRoot: String
 
-    public init(store: any MonitoringStore, systemd: (any SystemdManaging)?, knowledge: KnowledgeBase? = nil,
+    public init(store: any EventStore & MetricStore & KnowledgeStore, systemd: (any SystemdManaging)?, knowledge: KnowledgeBase? = nil,
                 journal: (use: Bool, directory: String?) = (false, nil), procRoot: String = "/proc") {
         self.store = store
         self.systemd = systemd

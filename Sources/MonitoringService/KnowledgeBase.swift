@@ -9,7 +9,7 @@ import UpstreamClient
 /// one (added while the endpoint was away, or under another model) keeps its full-text place after the ranked ones.
 /// An endpoint that fails never fails a search or an addition: full text alone answers.
 public struct KnowledgeBase: Sendable {
-    let store: any MonitoringStore
+    let store: any KnowledgeStore
     let embedder: Embedder?
 
     /// How many full-text candidates re-ranking looks at, per note asked for.
@@ -20,7 +20,7 @@ public struct KnowledgeBase: Sendable {
         let model: String
     }
 
-    public init(store: any MonitoringStore, configuration: KnowledgeConfiguration) throws {
+    public init(store: any KnowledgeStore, configuration: KnowledgeConfiguration) throws {
         self.store = store
         if let settings = configuration.embeddings {
             let key = try settings.apiKeyFile.map { try ModelAPIKey.read(from: $0) }
@@ -33,7 +33,7 @@ public struct KnowledgeBase: Sendable {
     }
 
     /// Full text only.
-    public init(store: any MonitoringStore) {
+    public init(store: any KnowledgeStore) {
         self.store = store
         embedder = nil
     }

@@ -28,7 +28,7 @@ public enum RecentContext {
     }
 
     /// The events stored since `since`, as Layer 1 emitted them.
-    public static func events(_ store: any MonitoringStore, since: Date) -> [TriggerEvent] {
+    public static func events(_ store: any EventStore, since: Date) -> [TriggerEvent] {
         ((try? store.events(since: since, limit: 20_000)) ?? []).map { stored in
             TriggerEvent(record: LogRecord(message: stored.message, unit: stored.unit, identifier: stored.identifier,
                                            timestampMicroseconds: stored.timeMicroseconds),
@@ -38,7 +38,7 @@ public enum RecentContext {
     }
 
     /// One line each, by rule: the latest review, the latest analysis, the five latest proposals.
-    public static func conclusionLines(_ store: any MonitoringStore) -> [String] {
+    public static func conclusionLines(_ store: any ConclusionStore) -> [String] {
         let formatter = ISO8601DateFormatter()
         var lines: [String] = []
         if let (time, review) = (try? store.reviews(limit: 1))?.first {

@@ -70,9 +70,8 @@ public struct ReviewService: Service {
                         metrics += "\nfailed systemd units: " + (failed.isEmpty ? "none" : failed.joined(separator: ", "))
                     }
                     let (conclusions, events) = (RecentContext.conclusionLines(store), RecentContext.events(store, since: lastReview))
-                    let result = await slots.withSlot(escalationDue ? .escalation : .periodic) { [metrics] in
-                        await Self.review(with: reviewer, conclusions: conclusions, events: events, causes: causes, metrics: metrics)
-                    }.result
+                    let result = await Self.review(with: reviewer, conclusions: conclusions, events: events, causes: causes, metrics: metrics,
+                                                   slot: (slots, escalationDue ? .escalation : .periodic)).result
                     switch result {
                     case .success(let review):
                         do {
@@ -102,13 +101,18 @@ public struct ReviewService: Service {
     }
 
     /// One review as the daemon makes it and `replay --review` makes it once: the context window within the review
-    /// server's budget (counted with its tokenizer), what made Layer 1 escalate first, then the reviewer.
+    /// server's budget (counted with its tokenizer), what made Layer 1 escalate first, then the reviewer — holding a
+    /// slot of the review server for its requests when `slot` names the daemon's slots.
     public static func review(with reviewer: Reviewer, conclusions: [String], events: [TriggerEvent], causes: String?,
-                              metrics: String) async -> ReviewRun {
+                              metrics: String, slot: (slots: ModelSlots, priority: RequestPriority)? = nil) async -> ReviewRun {
         let budget = await reviewer.contextBudget()
         let window = await RecentContext.render(conclusions: conclusions, events: events, budget: budget) { await reviewer.tokens($0) }
         let context = (causes.map { "Layer 1 escalated because of: \($0)\n\n" } ?? "") + window.text
-        let (result, calls) = await reviewer.review(context: context, metrics: metrics)
+        let (result, calls) = if let slot {
+            await slot.slots.withSlot(slot.priority) { await reviewer.review(context: context, metrics: metrics) }
+        } else {
+            await reviewer.review(context: context, metrics: metrics)
+        }
         return ReviewRun(result: result, modelCalls: calls, contextTokens: window.tokens, budget: budget, droppedLines: window.dropped)
     }
 

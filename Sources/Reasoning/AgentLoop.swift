@@ -249,7 +249,29 @@ public struct AgentLoop: Sendable {
         tools.map { tool in
             ToolDefinition(name: tool.name,
                            description: tool.description + (tool.arguments.isEmpty ? "" : " — " + tool.arguments.keyValueText),
-                           parameters: parameters(tool) ?? Analyst.argumentsSchema(tool.arguments.keys.sorted()))
+                           parameters: parameters(tool) ?? argumentsSchema(tool.arguments.keys.sorted()))
         }
+    }
+
+    /// A tool's arguments: the names it takes, each a bounded string, nothing else.
+    public static func argumentsSchema(_ names: [String]) -> JSONValue {
+        .object([
+            "type": "object",
+            "properties": .object(Dictionary(uniqueKeysWithValues: names.map { ($0, .object(["type": "string", "maxLength": 200])) })),
+            "additionalProperties": false,
+        ])
+    }
+
+    /// A schema-bound step that calls one of `tools`: `{"tool": NAME, "arguments": {...}}`.
+    public static func toolCallSchema(_ tools: [AnalysisTool]) -> JSONValue {
+        .object([
+            "type": "object",
+            "properties": .object([
+                "tool": .object(["enum": .array(tools.map { .string($0.name) })]),
+                // Named and bounded, like the action parameters: open-ended keys would run into the token limit.
+                "arguments": argumentsSchema(Array(Set(tools.flatMap(\.arguments.keys))).sorted()),
+            ]),
+            "required": ["tool", "arguments"],
+        ])
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import Monitoring
-import SysadminConfiguration
 import UpstreamClient
 
 /// What Layer 4 concludes after investigating an escalation.
@@ -113,8 +112,11 @@ public struct Analyst: Sendable {
 
     /// The token budget for what the model reads: 75% of the meta server's context, less the answer.
     public func contextBudget() async -> Int {
-        let contextSize = (try? await makeClient().props().contextSize) ?? 4096
-        return max(512, contextSize * 3 / 4 - Self.answerTokens)
+        Self.budget(try? await makeClient().props())
+    }
+
+    static func budget(_ props: ServerProps?) -> Int {
+        max(512, (props?.contextSize ?? 4096) * 3 / 4 - answerTokens)
     }
 
     /// How the model is asked for each step.
@@ -126,14 +128,17 @@ public struct Analyst: Sendable {
     }
 
     public func mode() async -> Mode {
-        ((try? await makeClient().props())?.supportsToolCalls ?? false) ? .toolCalls : .schema
+        Self.mode(try? await makeClient().props())
+    }
+
+    static func mode(_ props: ServerProps?) -> Mode {
+        props?.supportsToolCalls == true ? .toolCalls : .schema
     }
 
     public func analyze(escalation: String, context: String) async -> (result: Result<Analysis, Failure>, steps: [Step]) {
         // One look at the server: its context size and whether its chat template calls tools.
         let props = try? await makeClient().props()
-        let budget = max(512, (props?.contextSize ?? 4096) * 3 / 4 - Self.answerTokens)
-        let mode: Mode = props?.supportsToolCalls == true ? .toolCalls : .schema
+        let (budget, mode) = (Self.budget(props), Self.mode(props))
         let opening = "Escalation: \(escalation)\n\nRecent events (newest first):\n\(context)"
         let system = mode == .toolCalls ? Self.toolCallsInstructions : Self.schemaInstructions
         let toolbox = self.toolbox
@@ -145,12 +150,13 @@ public struct Analyst: Sendable {
         do {
             run = try await loop.run { progress in
                 switch mode {
-                case .toolCalls: await toolCallsStep(progress, messages: [.system(system), .user(opening)])
+                case .toolCalls: await toolCallsStep(progress, messages: [.system(system), .user(opening)], tools: loop.tools)
                 case .schema: await schemaStep(progress, system: system, escalation: escalation, context: context, budget: budget)
                 }
             }
         } catch {
-            // The tools and the steps report their failures as results; nothing here throws.
+            // The analysis's tools and steps answer their failures as results and never throw; should one ever, the
+            // failure is recorded as such rather than an analysis invented.
             return (.failure(Failure(reason: "the analysis stopped: \(error)")), [])
         }
         let steps = run.findings.map { Step(tool: $0.tool, arguments: $0.arguments, result: $0.result) }
@@ -208,8 +214,9 @@ public struct Analyst: Sendable {
     /// A native step: the read-only tools and `finish`, whose arguments are the analysis (as structured as in the
     /// schema mode); the last step offers `finish` alone. An answer that is not usable — no call, cut off, a `finish`
     /// that does not decode — is asked once more with the compact analysis schema.
-    private func toolCallsStep(_ progress: AgentLoop.Progress, messages: [ChatMessage]) async -> AgentLoop.Step<Result<Analysis, Failure>> {
-        let tools = AgentLoop.definitions(AnalysisTool.catalog.map { AgentLoop.Tool($0) { _ in "" } })
+    private func toolCallsStep(_ progress: AgentLoop.Progress, messages: [ChatMessage],
+                               tools: [AgentLoop.Tool]) async -> AgentLoop.Step<Result<Analysis, Failure>> {
+        let tools = AgentLoop.definitions(tools)
         return await withSlot {
             var lastFailure = Failure(reason: "the meta model called no tool")
             for attempt in 1...2 {
@@ -224,7 +231,9 @@ public struct Analyst: Sendable {
                         if choice?.finishReason == "length" {
                             lastFailure = Failure(reason: "the meta model's answer was not usable: the finish call was cut off at max_tokens (\(Self.answerTokens))")
                         } else if let analysis = try? JSONDecoder().decode(Analysis.self, from: Data(done.function.arguments.utf8)) {
-                            return .conclude(Self.validate(analysis))
+                            let validated = Self.validate(analysis)
+                            guard case .failure(let refusal) = validated, attempt == 1 else { return .conclude(validated) }
+                            lastFailure = refusal
                         } else {
                             lastFailure = Failure(reason: "the meta model's finish call does not match the analysis schema")
                         }
@@ -256,15 +265,20 @@ public struct Analyst: Sendable {
     }
 
     /// One schema-bound step, asked at most twice: an answer that is not usable (cut off at max_tokens, not matching
-    /// the schema) is asked once more under the compact schema, whose longest answer fits the token limit; the
-    /// second failure is the result.
+    /// the schema, a conclusion the validation refuses) is asked once more under the compact schema, whose longest
+    /// answer fits the token limit; the second failure is the result.
     private func ask(_ request: ChatCompletionRequest, final: Bool) async -> Result<StepAnswer, Failure> {
         var lastFailure = Failure(reason: "not asked")
         for attempt in 1...2 {
             do {
-                return .success(try await makeClient().structuredCompletion(
+                let answer = try await makeClient().structuredCompletion(
                     request, schemaName: final ? "analysis_final" : "analysis_step",
-                    schema: Self.stepSchema(finalOnly: final, compact: attempt > 1), as: StepAnswer.self))
+                    schema: Self.stepSchema(finalOnly: final, compact: attempt > 1), as: StepAnswer.self)
+                if attempt == 1, let conclusion = answer.final, case .failure(let refusal) = Self.validate(conclusion) {
+                    lastFailure = refusal
+                    continue
+                }
+                return .success(answer)
             } catch let error as UpstreamError {
                 lastFailure = Failure(reason: "the meta model's answer was not usable: \(error.message)")
                 if error.code != .invalidResponse { return .failure(lastFailure) }
@@ -314,28 +328,6 @@ public struct Analyst: Sendable {
         ])
     }
 
-    /// A tool's arguments: the names it takes, each a bounded string, nothing else.
-    public static func argumentsSchema(_ names: [String]) -> JSONValue {
-        .object([
-            "type": "object",
-            "properties": .object(Dictionary(uniqueKeysWithValues: names.map { ($0, text(200)) })),
-            "additionalProperties": false,
-        ])
-    }
-
-    /// A schema-bound step that calls one of `tools`: `{"tool": NAME, "arguments": {...}}`.
-    public static func toolCallSchema(_ tools: [AnalysisTool]) -> JSONValue {
-        .object([
-            "type": "object",
-            "properties": .object([
-                "tool": .object(["enum": .array(tools.map { .string($0.name) })]),
-                // Named and bounded, like the action parameters: open-ended keys would run into the token limit.
-                "arguments": argumentsSchema(Array(Set(tools.flatMap(\.arguments.keys))).sorted()),
-            ]),
-            "required": ["tool", "arguments"],
-        ])
-    }
-
     static func stepSchema(finalOnly: Bool, compact: Bool = false) -> JSONValue {
         let final: JSONValue = .object([
             "type": "object",
@@ -343,6 +335,6 @@ public struct Analyst: Sendable {
             "required": ["final"],
         ])
         if finalOnly { return final }
-        return .object(["anyOf": .array([toolCallSchema(AnalysisTool.catalog), final])])
+        return .object(["anyOf": .array([AgentLoop.toolCallSchema(AnalysisTool.catalog), final])])
     }
 }

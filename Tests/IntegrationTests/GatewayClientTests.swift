@@ -62,13 +62,16 @@ extension IntegrationTests {
             #expect(bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count)
             var timeout = timeval(tv_sec: 1, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var received = ""
-            let deadline = ContinuousClock.now + .seconds(20)
-            while !received.contains(#"{"status":"ok"}"#), ContinuousClock.now < deadline {
-                var buffer = [UInt8](repeating: 0, count: 65536)
-                let count = recv(fd, &buffer, buffer.count, 0)
-                if count == 0 { break }
-                if count > 0 { received += String(decoding: buffer[..<count], as: UTF8.self) }
+            let received = await onThread {
+                var received = ""
+                let deadline = ContinuousClock.now + .seconds(20)
+                while !received.contains(#"{"status":"ok"}"#), ContinuousClock.now < deadline {
+                    var buffer = [UInt8](repeating: 0, count: 65536)
+                    let count = recv(fd, &buffer, buffer.count, 0)
+                    if count == 0 { break }
+                    if count > 0 { received += String(decoding: buffer[..<count], as: UTF8.self) }
+                }
+                return received
             }
             // Bodies are not line-terminated: the next status line follows the last byte of the previous body.
             let statuses = received.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(6)) }

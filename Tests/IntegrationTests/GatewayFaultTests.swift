@@ -79,8 +79,11 @@ extension IntegrationTests {
             // A bounded wait for the close: a connection still open after 10 s makes recv fail rather than return 0.
             var wait = timeval(tv_sec: 10, tv_usec: 0)
             setsockopt(slow, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
-            var byte: UInt8 = 0
-            #expect(recv(slow, &byte, 1, 0) == 0, "the connection was not closed")
+            let closed = await onThread {
+                var byte: UInt8 = 0
+                return recv(slow, &byte, 1, 0) == 0
+            }
+            #expect(closed, "the connection was not closed")
 
             // A stream whose model is silent for longer than that is a different thing and must stay open.
             let client = streamingClient(running)

@@ -160,7 +160,9 @@ extension IntegrationTests {
             #expect(counts.format == "syslog")
             #expect(counts.statistics.lines == 300)
             #expect(counts.statistics.templates == 3)
-            #expect(counts.statistics.modelCalls == 1, "three new templates share one request; their other 297 lines none")
+            // Three new templates share one request (a verdict the tiny model's answer missed is asked once more, so
+            // two at most); their other 297 lines cost none.
+            #expect((1...2).contains(counts.statistics.modelCalls), "\(counts.statistics.modelCalls) model calls")
             #expect(counts.statistics.cacheHits == 297)
             #expect(counts.statistics.classificationFailures == 0, "the schema-constrained answer did not validate")
 

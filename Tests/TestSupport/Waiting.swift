@@ -70,3 +70,11 @@ public final class Gate: Sendable {
         }
     }
 }
+
+/// Runs blocking work (a socket read) on a thread of its own, so the test's task suspends instead of blocking one of
+/// the cooperative pool's threads (two on this machine).
+public func onThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: body()) }.start()
+    }
+}

@@ -1,12 +1,5 @@
-import Foundation
-import HTTPTypes
 import Hummingbird
-import HummingbirdCore
-import Logging
 import OpenAIServer
-import Synchronization
-import SysadminConfiguration
-import UpstreamClient
 
 /// Rejects `/v1` requests without a valid key.
 struct AuthMiddleware<Context: RequestContext>: RouterMiddleware {

@@ -1,12 +1,7 @@
-import Foundation
-import HTTPTypes
 import Hummingbird
-import HummingbirdCore
 import Logging
 import OpenAIServer
 import Synchronization
-import SysadminConfiguration
-import UpstreamClient
 
 /// One log line per request, with a request id that is also echoed in `X-Request-Id`.
 struct RequestLogMiddleware: RouterMiddleware {
@@ -17,7 +12,6 @@ struct RequestLogMiddleware: RouterMiddleware {
     static let knownRoutes: Set<String> = [
         "/health", "/ready", "/metrics", "/v1/models", "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
     ]
-    static let requestIDHeader = RequestIDHeader.name
     private let counter: Counter
 
     final class Counter: Sendable {
@@ -54,7 +48,7 @@ struct RequestLogMiddleware: RouterMiddleware {
         let head = ContinuousClock.now - start
         metrics.timeToFirstByte(route: route, head)
         metrics.requestFinished(route: route, status: Int(response.status.code))
-        response.headers[Self.requestIDHeader] = id
+        response.headers[RequestIDHeader.name] = id
         let status = Int(response.status.code)
         if context.record.current.streamed, status == 200 {
             context.record.whenStreamEnds { facts in log(status: status, head: head, end: ContinuousClock.now - start, facts) }

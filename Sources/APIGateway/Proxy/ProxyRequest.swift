@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import OpenAIServer
 
 /// One `/v1` request answered by the proxy path: what its response head carries and its log line says.
 final class ProxyRequest {
@@ -37,7 +38,7 @@ final class ProxyRequest {
     /// The headers every answer gets: request id, `Date`, `Server`, CORS for an allowed origin, and
     /// `Connection: close` when the connection closes after it.
     func addResponseHeaders(to headers: inout HTTPFields) {
-        headers[RequestLogMiddleware.requestIDHeader] = assignID()
+        headers[RequestIDHeader.name] = assignID()
         headers[.date] = HTTPDate.now
         headers[.server] = "ai-sysadmin-api"
         if let origin, let cors = services.corsHeaders(origin) { headers.append(contentsOf: cors) }

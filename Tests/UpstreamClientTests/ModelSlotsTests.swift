@@ -2,7 +2,6 @@ import Synchronization
 import TestSupport
 import Testing
 import UpstreamClient
-@testable import ModelSupervisor
 
 @Suite struct ModelSlotsTests {
     /// The order in which holders got their slot.

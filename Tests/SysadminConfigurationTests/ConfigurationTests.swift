@@ -1,7 +1,6 @@
 import Foundation
-import SysadminConfiguration
+@testable import SysadminConfiguration
 import Testing
-@testable import ModelSupervisor
 
 @Suite struct ConfigurationTests {
     private func decode(_ json: String) throws(ConfigurationError) -> DaemonConfiguration {
