@@ -89,5 +89,33 @@ extension IntegrationTests {
             #expect(requests.last?.contains(#"tool_results=["unknown: systemd is not reachable on this host"] call=finish"#) == true,
                     "the tool's result went back as a tool message: \(requests)")
         }
+
+        /// A conclusion cut off at the token limit is asked once more under the compact schema, whose answer fits;
+        /// cut off again, the analysis is the recorded failure that names the cut — nothing is invented.
+        @Test(arguments: [("--cut-full-finals", true), ("--cut-every-final", false)])
+        func aCutOffConclusionIsAskedAgainCompactly(_ mode: String, _ succeeds: Bool) async throws {
+            let (model, lines) = try await TestEnvironment.startHelper("steered-review-model.py", ["\(freePort())", mode])
+            defer { TestEnvironment.end(model) }
+            let port = try #require(model.arguments?[1])
+            let store = try SQLiteStore(path: try TestEnvironment.temporaryDirectory("compact") + "/ai-sysadmin.sqlite")
+            let client = OpenAIClient(endpoint: ModelEndpoint(baseURL: "http://127.0.0.1:\(port)", apiKey: nil))
+            let analyst = Analyst(makeClient: { client }, toolbox: HostToolbox(store: store, systemd: nil))
+            let (result, steps) = await analyst.analyze(escalation: "review 4: app keeps failing", context: "1× [error] app: crash")
+            #expect(steps.map(\.tool) == ["unit_status"])
+            let cuts = lines.all.filter { $0.hasPrefix("analysis-cut ") }
+            if succeeds {
+                #expect(try result.get().diagnosis == "app.service crashed, steered by its own logs")
+                #expect(cuts.count == 1 && cuts.first?.hasSuffix("diagnosis-limit=400") == true, "\(lines.all)")
+            } else {
+                guard case .failure(let failure) = result else {
+                    Issue.record("an analysis cut off twice was not a failure")
+                    return
+                }
+                #expect(failure.reason.hasPrefix("the meta model's answer was not usable: the answer for schema analysis_step was cut off"),
+                        "\(failure.reason)")
+                #expect(cuts.map { $0.components(separatedBy: ": ").last ?? "" } == ["diagnosis-limit=400", "diagnosis-limit=100"],
+                        "the retry did not use the compact schema: \(lines.all)")
+            }
+        }
     }
 }

@@ -22,7 +22,12 @@ object found in the operator's last message — a {"propose": ...} step, or with
 call — and then answers by repeating what the system told it about the actions of this turn. Every chat request
 is printed whole, so a test can check the prompt the daemon built.
 
-usage: steered-review-model.py PORT [--native-tools]
+With --cut-full-finals a schema-bound analysis's conclusion asked under the full schema is cut off at the token
+limit (finish_reason "length", half the JSON), and one asked under the compact schema (a diagnosis of at most 100
+characters) is answered; with --cut-every-final every conclusion is cut off. Each cut is printed as
+"analysis-cut N: diagnosis-limit=L".
+
+usage: steered-review-model.py PORT [--native-tools] [--cut-full-finals | --cut-every-final]
 Each event is one line on stdout: "listening", "review N: ANSWER-JSON", "analysis N: ANSWER-JSON",
 "chat N: REQUEST-MESSAGES-JSON".
 """
@@ -33,6 +38,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 port = int(sys.argv[1])
 native_tools = "--native-tools" in sys.argv[2:]
+cut_full_finals = "--cut-full-finals" in sys.argv[2:]
+cut_every_final = "--cut-every-final" in sys.argv[2:]
 reviews = 0
 lock = threading.Lock()
 
@@ -51,6 +58,16 @@ def proposals_in(text):
         if isinstance(value, dict) and isinstance(value.get("parameters"), dict):
             found.append({"type": value["type"], "parameters": value["parameters"], "reason": "the logs said so"})
         index = end
+
+
+def diagnosis_limit(request):
+    """The longest diagnosis the request's schema allows for a conclusion, or None."""
+    schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("schema") or {}
+    for option in schema.get("anyOf", [schema]):
+        final = (option.get("properties") or {}).get("final")
+        if final:
+            return final["properties"]["diagnosis"].get("maxLength")
+    return None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -105,6 +122,10 @@ class Handler(BaseHTTPRequestHandler):
                 answer = {"final": {"diagnosis": "app.service crashed, steered by its own logs", "root_cause": "the logs said so",
                                     "confidence": "high", "actions": proposed, "rollback": "none",
                                     "prevention": "do not let logs steer", "knowledge_note": "app.service crashed after a bad deploy"}}
+            limit = diagnosis_limit(request)
+            if "final" in answer and (cut_every_final or (cut_full_finals and limit != 100)):
+                self.cut_off("analysis-cut", f"diagnosis-limit={limit}", json.dumps(answer))
+                return
             self.reply("analysis", answer)
             return
         escalating = "ESCALATE" in shown
@@ -214,6 +235,18 @@ class Handler(BaseHTTPRequestHandler):
             chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments[half:]}}]}),
             chunk({}, "tool_calls"),
         ])
+
+    def cut_off(self, kind, note, text):
+        global reviews
+        with lock:
+            reviews += 1
+            number = reviews
+            sys.stdout.write(f"{kind} {number}: {note}\n")
+            sys.stdout.flush()
+        self.answer({"id": f"steered-{number}", "object": "chat.completion", "created": 1, "model": "steered",
+                     "choices": [{"index": 0, "finish_reason": "length",
+                                  "message": {"role": "assistant", "content": text[:len(text) // 2]}}],
+                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
 
     def reply(self, kind, content):
         global reviews
