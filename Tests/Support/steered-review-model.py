@@ -237,28 +237,24 @@ class Handler(BaseHTTPRequestHandler):
         ])
 
     def cut_off(self, kind, note, text):
-        global reviews
-        with lock:
-            reviews += 1
-            number = reviews
-            sys.stdout.write(f"{kind} {number}: {note}\n")
-            sys.stdout.flush()
-        self.answer({"id": f"steered-{number}", "object": "chat.completion", "created": 1, "model": "steered",
-                     "choices": [{"index": 0, "finish_reason": "length",
-                                  "message": {"role": "assistant", "content": text[:len(text) // 2]}}],
-                     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+        """Answers half of `text`, cut off at the token limit."""
+        self.complete(kind, note, text[:len(text) // 2], "length")
 
     def reply(self, kind, content):
+        self.complete(kind, json.dumps(content), json.dumps(content), "stop")
+
+    def complete(self, kind, shown, content, finish_reason):
+        """Prints "KIND N: SHOWN", then answers `content` as a chat completion."""
         global reviews
         with lock:
             reviews += 1
             number = reviews
             # One write per line, under the lock: handler threads must not interleave their output.
-            sys.stdout.write(f"{kind} {number}: {json.dumps(content)}\n")
+            sys.stdout.write(f"{kind} {number}: {shown}\n")
             sys.stdout.flush()
         self.answer({"id": f"steered-{number}", "object": "chat.completion", "created": 1, "model": "steered",
-                     "choices": [{"index": 0, "finish_reason": "stop",
-                                  "message": {"role": "assistant", "content": json.dumps(content)}}],
+                     "choices": [{"index": 0, "finish_reason": finish_reason,
+                                  "message": {"role": "assistant", "content": content}}],
                      "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
 
 
