@@ -41,6 +41,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // SHA-256 of downloaded model files.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The Model Context Protocol's official Swift SDK: the daemon's MCP server (JSON-RPC, lifecycle, tool and
+        // resource types, the stateless streamable-HTTP transport). Pre-1.0, hence pinned to a minor version.
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", .upToNextMinor(from: "0.12.1")),
     ],
     targets: [
         // C libraries, reached through pkg-config. Imported with `internal import` so no C type leaks.
@@ -115,6 +118,12 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            // The operator's console: plain HTML, CSS and JavaScript compiled into the binary (no CDN, no build step).
+            resources: [
+                .embedInCode("OperatorDoors/Console/index.html"),
+                .embedInCode("OperatorDoors/Console/console.js"),
+                .embedInCode("OperatorDoors/Console/console.css"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -230,6 +239,29 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The operator's two doors on the daemon's socket, which the gateway forwards behind its keys: the console's
+        // data (a snapshot, its live stream, approve/reject) and the MCP server (resources, the look-ups, `ask`,
+        // `propose_action`).
+        .target(
+            name: "OperatorAPI",
+            dependencies: [
+                "ActionService",
+                "Autonomy",
+                "Chat",
+                "ModelSupervisor",
+                "Monitoring",
+                "MonitoringService",
+                "Reasoning",
+                "Store",
+                "SysadminConfiguration",
+                "Systemd",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "MCP", package: "swift-sdk"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Logging bootstrap and failure exits shared by the executables (and only by them).
         .target(
             name: "CommandSupport",
@@ -266,6 +298,7 @@ let package = Package(
                 "Monitoring",
                 "MonitoringService",
                 "Notifications",
+                "OperatorAPI",
                 "Reasoning",
                 "Store",
                 "SysadminConfiguration",
@@ -316,6 +349,11 @@ let package = Package(
                 "ActionService", "Autonomy", "Store", "SysadminConfiguration", "Systemd", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OperatorAPITests",
+            dependencies: ["Monitoring", "OperatorAPI", "Store", .product(name: "MCP", package: "swift-sdk")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -173,6 +173,8 @@ let
       agentModelId = if cfg.chat.enable then cfg.openaiApi.agentModelId else null;
     };
     chat = { inherit (cfg.chat) enable maxToolSteps; };
+    console = { inherit (cfg.console) enable; };
+    mcp = { inherit (cfg.mcp) enable; };
     monitoring = {
       files = map toString cfg.logFiles;
       review.intervalSeconds = cfg.reviewInterval;
@@ -471,6 +473,18 @@ in
         description = "Tool calls the agent may make for one reply before it must answer.";
       };
     };
+
+    console.enable = mkEnableOption ''
+      the operator's console: a web page at the API's `/` (same port, same keys; with requireAuth a login keeps the
+      key in an HttpOnly cookie). It shows the model servers, metrics, events, reviews, analyses and the audit trail
+      live, and approves or rejects proposals with a key from openaiApi.operatorKeyFile. Never on a non-loopback
+      openaiApi.host without requireAuth'';
+
+    mcp.enable = mkEnableOption ''
+      the MCP server for the operator's own agents: `ai-sysadmin mcp` over stdio (root or the ai-sysadmin group, e.g.
+      `ssh host ai-sysadmin mcp`) and the API's `/mcp` (streamable HTTP) behind its keys. Its look-ups are read-only;
+      what it proposes waits for an operator's approval at every autonomy level. Never on a non-loopback
+      openaiApi.host without requireAuth'';
   };
 
   config = mkIf cfg.enable (mkMerge [
@@ -486,6 +500,17 @@ in
               || cfg.openaiApi.operatorKeyFile != null;
             message = "services.ai-sysadmin.openaiApi.requireAuth needs openaiApi.apiKeyFile, openaiApi.operatorKeyFile (or apiKey).";
           }
+          {
+            assertion = !cfg.console.enable || cfg.openaiApi.enable;
+            message = "services.ai-sysadmin.console is served by the API: it needs openaiApi.enable.";
+          }
+        ]
+        # The console approves changes and MCP proposes them: neither is ever open to a network without keys.
+        ++ map (door: {
+          assertion = !cfg.${door}.enable || !cfg.openaiApi.enable || isLoopback cfg.openaiApi.host || cfg.openaiApi.requireAuth;
+          message = "services.ai-sysadmin.${door}.enable with openaiApi.host = \"${cfg.openaiApi.host}\" needs openaiApi.requireAuth (and a key file): it would be open to anyone who reaches the host.";
+        }) [ "console" "mcp" ]
+        ++ [
           {
             assertion = !cfg.openaiApi.enable || llama.metaModel.enable;
             message = "services.ai-sysadmin.openaiApi needs llamacpp.metaModel.enable: the API serves the meta model.";

@@ -26,7 +26,7 @@ stdenv.mkDerivation (finalAttrs: {
 
   swiftpmDeps = fetchSwiftPMDeps {
     inherit (finalAttrs) pname version src;
-    hash = "sha256-XlguM6a1UiV6HwlR/bm7CUHxnNBLmLGtAEr9EkoOjp4=";
+    hash = "sha256-wRjkIVrzU1CX0hBOOZskZB+HrCwPWnvI+ak4rR+83p8=";
   };
 
   strictDeps = true;

@@ -73,6 +73,7 @@ public struct Gateway: Sendable {
         v1.post("/chat/completions") { request, context in try await forward(request, context: context, route: .chat) }
         v1.post("/completions") { request, context in try await forward(request, context: context, route: .completions) }
         v1.post("/embeddings") { request, context in try await forward(request, context: context, route: .embeddings) }
+        OperatorDoors(configuration: configuration, keys: keys, http: http).add(to: router)
 
         let http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [HTTP10CloseInstaller()],
@@ -164,10 +165,7 @@ public struct Gateway: Sendable {
         let url: String, socket: String?
         switch destination {
         case .agent(let socketPath, let isOperator):
-            // Whatever the client sent, the requester is the gateway's word: only an operator key makes one.
-            headers.append((AgentRequesterHeader.name.rawName,
-                            isOperator ? AgentRequesterHeader.authenticatedOperator : AgentRequesterHeader.unauthenticatedClient))
-            headers.append((RequestIDHeader.name.rawName, requestID))
+            headers += agentHeaders(isOperator: isOperator, requestID: requestID)
             (url, socket) = ("http://localhost" + route.rawValue, socketPath)
         case .model(let endpoint, let key):
             if let key { headers.append(("Authorization", "Bearer \(key)")) }
@@ -178,6 +176,13 @@ public struct Gateway: Sendable {
             timeouts: .init(connect: .seconds(2), total: check.streaming ? nil : .seconds(api.upstreamTimeoutSeconds),
                             idle: .seconds(api.upstreamIdleTimeoutSeconds)),
             unixSocketPath: socket)
+    }
+
+    /// What the daemon's socket is told about a request the gateway forwards there: whatever the client sent, the
+    /// requester is the gateway's word (only an operator key makes one), and the request keeps its id.
+    static func agentHeaders(isOperator: Bool, requestID: String) -> [(name: String, value: String)] {
+        [(AgentRequesterHeader.name.rawName, isOperator ? AgentRequesterHeader.authenticatedOperator : AgentRequesterHeader.unauthenticatedClient),
+         (RequestIDHeader.name.rawName, requestID)]
     }
 
     /// What the responders need to know about a forwarded request.
@@ -198,14 +203,9 @@ public struct Gateway: Sendable {
         defer { reply.lease?.release() }
         // A client that leaves (a chat frontend's Stop) cancels the upstream request at once, so the model's slot
         // comes free instead of generating for nobody until the timeout.
-        let exchange = Task { [http] in try await http.execute(upstreamRequest) }
         let response: UpstreamClient.HTTPResponse
         do {
-            response = try await request.body.consumeWithInboundCloseHandler { _ in
-                try await exchange.value
-            } onInboundClosed: {
-                exchange.cancel()
-            }
+            response = try await Self.execute(upstreamRequest, http: http, until: request)
         } catch let error as UpstreamError {
             metrics.upstreamError(error.code)
             return try Self.closing(Self.failed(reply.map(error), context).response(from: request, context: context))
@@ -232,6 +232,19 @@ public struct Gateway: Sendable {
             status: .ok,
             headers: [.contentType: response.header("Content-Type") ?? "application/json"],
             body: .init(byteBuffer: ByteBuffer(bytes: document.renamingModel(in: response.body, to: reply.modelJSON)))))
+    }
+
+    /// `upstreamRequest`'s whole answer, cancelled as soon as the client of `request` closes its connection (which then
+    /// ends with the answer: announce it with `Connection: close`).
+    static func execute(_ upstreamRequest: UpstreamClient.HTTPRequest, http: UpstreamHTTPClient, until request: Request) async throws
+        -> UpstreamClient.HTTPResponse
+    {
+        let exchange = Task { try await http.execute(upstreamRequest) }
+        return try await request.body.consumeWithInboundCloseHandler { _ in
+            try await exchange.value
+        } onInboundClosed: {
+            exchange.cancel()
+        }
     }
 
     /// Relays an upstream event stream event by event; a client that leaves cancels it.

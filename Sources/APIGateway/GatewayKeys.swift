@@ -49,6 +49,13 @@ struct GatewayKeys: Sendable {
         Self.contains(operatorKeys, presented)
     }
 
+    /// Which operator key this is, counting from 1 in the file's order, for the audit log; nil for any other.
+    func operatorNumber(_ presented: String) -> Int? {
+        var number: Int?
+        for (index, key) in operatorKeys.enumerated() where Self.contains([key], presented) && number == nil { number = index + 1 }
+        return number
+    }
+
     /// Compares against every key without an early exit, so timing does not reveal how much of a key matched, and
     /// exactly: a key with anything appended is not the key.
     static func contains(_ keys: [[UInt8]], _ presented: String) -> Bool {

@@ -72,6 +72,14 @@ public actor ActionCoordinator: Service {
         }
     }
 
+    /// A person's decision on a queued proposal (the console's); an approval is run at once rather than at the next
+    /// poll.
+    public nonisolated func decide(_ decision: OperatorDecision, on id: Int64, actor: String) throws -> OperatorDecision.Outcome {
+        let outcome = try decision.apply(to: id, actor: actor, ledger: ledger, validator: validator)
+        if outcome == .approved { wake.yield() }
+        return outcome
+    }
+
     // MARK: Proposals
 
     /// Records `proposal` with its fate and returns the record. Only a failing store can keep a proposal from

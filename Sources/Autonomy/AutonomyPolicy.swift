@@ -22,6 +22,9 @@ public enum Requester: Sendable, Equatable {
     /// Anyone else who reached the chat (the gateway without an operator key: any local user when it listens on
     /// loopback without keys). May propose; what it proposes waits for a person at every level.
     case unauthenticatedClient
+    /// An agent connected over MCP (an editor, a desktop assistant, another system), whoever runs it. May propose;
+    /// what it proposes waits for a person at every level: MCP never approves.
+    case delegatedAgent
 }
 
 /// How risky an action is here: the risk fixed in code for its type, raised — never lowered — by what it would do
@@ -104,8 +107,12 @@ public struct AutonomyPolicy: Sendable {
         if level == .observe {
             return .record(reason: "autonomy level observe: proposals are recorded, nothing executes")
         }
-        if requester == .unauthenticatedClient {
+        switch requester {
+        case .automation, .authenticatedOperator: break
+        case .unauthenticatedClient:
             return .awaitApproval(reason: "asked for by a chat client that is not authenticated as an operator: it waits for approval at every autonomy level")
+        case .delegatedAgent:
+            return .awaitApproval(reason: "proposed by an agent over MCP: it waits for an operator's approval at every autonomy level")
         }
         let mayRun: Bool = switch level {
         case .observe, .suggest: false

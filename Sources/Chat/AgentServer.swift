@@ -14,16 +14,24 @@ import UpstreamClient
 /// connect directly. Whoever connects is therefore an operator, unless the peer says otherwise: the gateway names
 /// its client's standing in ``AgentRequesterHeader``, and only an operator's requests may run without approval. `POST /v1/chat/completions`, streaming or not; tool steps arrive as `reasoning_content`
 /// deltas ahead of the answer's `content`.
+///
+/// The same socket carries the operator's other doors (the console's data, MCP) when they are on: `otherRoutes` adds
+/// them, and `chat` false leaves the chat routes out.
 public struct AgentServer: Service {
     let agent: ChatAgent
     let path: String
     let modelID: String
+    let chat: Bool
+    let otherRoutes: @Sendable (Router<BasicRequestContext>) -> Void
     let logger: Logger
 
-    public init(agent: ChatAgent, configuration: DaemonConfiguration, logger: Logger) {
+    public init(agent: ChatAgent, configuration: DaemonConfiguration, logger: Logger,
+                otherRoutes: @escaping @Sendable (Router<BasicRequestContext>) -> Void = { _ in }) {
         self.agent = agent
         self.path = configuration.agentSocketPath
         self.modelID = configuration.api.agentModelId ?? "ai-sysadmin"
+        self.chat = configuration.chat.enable
+        self.otherRoutes = otherRoutes
         self.logger = logger
     }
 
@@ -46,9 +54,11 @@ public struct AgentServer: Service {
     func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         let agent = self.agent, modelID = self.modelID, logger = self.logger
-        router.get("/health") { _, _ in Self.json(Data(#"{"status":"ok"}"#.utf8)) }
+        router.get("/health") { _, _ in JSONResponse.make(Data(#"{"status":"ok"}"#.utf8)) }
+        otherRoutes(router)
+        guard chat else { return router }
         router.get("/v1/models") { _, _ in
-            Self.json(Data(#"{"object":"list","data":[{"id":\#(Self.quoted(modelID)),"object":"model","created":0,"owned_by":"ai-sysadmin"}]}"#.utf8))
+            JSONResponse.make(Data(#"{"object":"list","data":[{"id":\#(JSONResponse.quoted(modelID)),"object":"model","created":0,"owned_by":"ai-sysadmin"}]}"#.utf8))
         }
         // The gateway's requests to the raw meta model take their turn on the same slots as the daemon's chat and
         // analyses: one priority order for everything that asks the meta model, not two arbiters.
@@ -96,7 +106,7 @@ public struct AgentServer: Service {
             } catch {
                 throw OpenAIError(.badGateway, "the agent could not answer: \(error)", type: "server_error", code: "agent_error")
             }
-            return Self.json(completion.message(content: reply.answer, reasoning: reply.steps, finishReason: reply.cutOff ? "length" : "stop",
+            return JSONResponse.make(completion.message(content: reply.answer, reasoning: reply.steps, finishReason: reply.cutOff ? "length" : "stop",
                                                 usage: reply.usage))
         }
         return router
@@ -162,7 +172,7 @@ public struct AgentServer: Service {
 
     /// A peer of this socket is an operator (root or the daemon's group) unless it names another requester; a
     /// value it does not know counts as unauthenticated.
-    static func requester(_ headers: HTTPFields) -> Requester {
+    public static func requester(_ headers: HTTPFields) -> Requester {
         switch headers[AgentRequesterHeader.name] {
         case nil, AgentRequesterHeader.authenticatedOperator?: .authenticatedOperator
         default: .unauthenticatedClient
@@ -182,14 +192,6 @@ public struct AgentServer: Service {
         var error = OpenAIError(.serviceUnavailable, message, type: "server_error", code: "agent_unavailable")
         error.headers[.retryAfter] = "5"
         return error
-    }
-
-    static func json(_ data: Data) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
-
-    static func quoted(_ text: String) -> String {
-        String(decoding: (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
     }
 }
 

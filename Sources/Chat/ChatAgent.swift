@@ -65,12 +65,32 @@ public struct ChatAgent: Sendable {
         AnalysisTool(name: "pending_approvals", description: "proposed actions waiting for an operator's decision", arguments: [:]),
     ]
 
+    /// Runs one of ``lookupTools`` with `arguments` (checked by the tool) for a caller other than the model: an agent
+    /// over MCP.
+    public func lookUp(_ tool: String, arguments: [String: String]) async -> String {
+        switch tool {
+        case "past_analyses": pastAnalyses()
+        case "pending_approvals": pendingApprovals()
+        default: await toolbox.run(tool, arguments: arguments)
+        }
+    }
+
+    /// One question answered whole, as a chat turn of `requester`: the look-ups, the answer, and what became of any
+    /// change it asked for.
+    public func reply(toQuestion question: String, requester: Requester, logger: Logger? = nil) async throws -> String {
+        let props = try await metaModelProps()
+        let collected = ReplyCollector()
+        try await respond(to: Conversation(turns: [.user(question)]), props: props, requester: requester, logger: logger) { collected.add($0) }
+        return collected.answer + (collected.cutOff ? "\n[cut off at the answer's token limit]" : "")
+    }
+
     /// The ledger's `source` for a proposal made in chat.
     public static func source(_ requester: Requester) -> String {
         switch requester {
         case .automation: "chat"
         case .authenticatedOperator: "chat (operator)"
         case .unauthenticatedClient: "chat (unauthenticated client)"
+        case .delegatedAgent: "mcp"
         }
     }
 
@@ -173,13 +193,7 @@ public struct ChatAgent: Sendable {
     /// The look-ups, and `propose_action`, which hands a change to the executor.
     private func tools(question: String, turn: Turn, emit: @escaping @Sendable (ChatEvent) async throws -> Void) -> [AgentLoop.Tool] {
         Self.lookupTools.map { described in
-            AgentLoop.Tool(described) { arguments in
-                switch described.name {
-                case "past_analyses": pastAnalyses()
-                case "pending_approvals": pendingApprovals()
-                default: await toolbox.run(described.name, arguments: arguments)
-                }
-            }
+            AgentLoop.Tool(described) { arguments in await lookUp(described.name, arguments: arguments) }
         } + [
             AgentLoop.Tool(name: "propose_action", description: Self.proposeDescription, arguments: [:], kind: .action) { arguments in
                 try await proposeAction(arguments, question: question, turn: turn, emit: emit)

@@ -10,6 +10,23 @@ public enum AgentRequesterHeader {
     public static let unauthenticatedClient = "client"
 }
 
+/// Which operator key a gateway client presented (`key 2`: the second line of `api.operatorKeyFile`), so the audit
+/// log can tell operators apart without the key itself. Set by the gateway only; the daemon ignores anything that
+/// is not that shape.
+public enum AgentOperatorHeader {
+    public static let name = HTTPField.Name("X-AI-Sysadmin-Operator")!
+
+    public static func value(keyNumber: Int) -> String { "key \(keyNumber)" }
+
+    /// `key N` when the header is exactly that.
+    public static func label(in headers: HTTPFields) -> String? {
+        guard let value = headers[name], value.hasPrefix("key "), let number = Int(value.dropFirst(4)), (1...9999).contains(number) else {
+            return nil
+        }
+        return "key \(number)"
+    }
+}
+
 /// The request id the gateway gives every request (echoed to the client, in its log line) and passes to the
 /// daemon's agent, so one id follows a request through both processes' logs.
 public enum RequestIDHeader {

@@ -15,6 +15,8 @@ public protocol ActionLedger: Sendable {
     func expiredQueue(at date: Date) throws -> [ProposalRecord]
     /// Audit lines, oldest first, with filters.
     func audit(after id: Int64, since: Date?, unit: String?, limit: Int) throws -> [AuditEntry]
+    /// The newest `limit` audit lines, newest first.
+    func latestAudit(limit: Int) throws -> [AuditEntry]
     /// What was executed since `date` (for the hourly budgets): type, parameters and when.
     func executions(since date: Date) throws -> [(time: Date, type: String, parameters: [String: String])]
 }

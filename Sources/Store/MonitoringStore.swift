@@ -27,7 +27,16 @@ public protocol TemplateStore: Sendable {
 /// The events Layer 1 emitted.
 public protocol EventStore: Sendable {
     func append(_ events: [TriggerEvent], processedAt: Date) throws
+    /// Events at or after `since` (all with nil), oldest first, at most `limit`.
     func events(since: Date?, limit: Int) throws -> [StoredEvent]
+    /// Events stored after event `id`, in the order they were stored, at most `limit` (what a reader that keeps its
+    /// place by id has not seen).
+    func events(afterID id: Int64, limit: Int) throws -> [StoredEvent]
+    /// The newest `limit` events, newest first.
+    func latestEvents(limit: Int) throws -> [StoredEvent]
+    /// Events at or after `date` counted by the hour they happened in (its start, in seconds since the epoch) and
+    /// by severity.
+    func eventCountsPerHour(since date: Date) throws -> [Int64: [Severity: Int]]
     /// Whether an escalating event arrived at or after `date` (a cheap check a loop can make often).
     func hasEscalation(since date: Date) throws -> Bool
     /// Stored events of one unit (by `_SYSTEMD_UNIT` or identifier) since `date`, newest first.
@@ -63,6 +72,8 @@ public protocol MetricStore: Sendable {
     func appendMetrics(_ values: [String: Double], at date: Date) throws
     /// One metric's readings since `date`, oldest first.
     func metricHistory(_ name: String, since date: Date) throws -> [(time: Date, value: Double)]
+    /// The names of the metrics read since `date`, sorted.
+    func metricNames(since date: Date) throws -> [String]
     /// Retention for metric readings; returns how many were deleted.
     @discardableResult
     func deleteMetrics(olderThan date: Date) throws -> Int

@@ -81,11 +81,22 @@ extension SQLiteStore: ActionLedger {
             return try Row.fetchAll(db, sql: """
                 SELECT audit.*, proposal.unit AS unit FROM audit LEFT JOIN proposal ON proposal.id = audit.proposalID
                 WHERE \(conditions.joined(separator: " AND ")) ORDER BY audit.id LIMIT ?
-                """, arguments: arguments).map { row in
-                AuditEntry(id: row["id"], time: row["time"], proposalID: row["proposalID"], event: row["event"], actor: row["actor"],
-                           detail: row["detail"], unit: row["unit"])
-            }
+                """, arguments: arguments).map(Self.auditEntry(from:))
         }
+    }
+
+    public func latestAudit(limit: Int) throws -> [AuditEntry] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT audit.*, proposal.unit AS unit FROM audit LEFT JOIN proposal ON proposal.id = audit.proposalID
+                ORDER BY audit.id DESC LIMIT ?
+                """, arguments: [limit]).map(Self.auditEntry(from:))
+        }
+    }
+
+    static func auditEntry(from row: Row) -> AuditEntry {
+        AuditEntry(id: row["id"], time: row["time"], proposalID: row["proposalID"], event: row["event"], actor: row["actor"],
+                   detail: row["detail"], unit: row["unit"])
     }
 
     public func executions(since date: Date) throws -> [(time: Date, type: String, parameters: [String: String])] {

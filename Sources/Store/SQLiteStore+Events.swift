@@ -39,6 +39,33 @@ extension SQLiteStore {
         }
     }
 
+    public func events(afterID id: Int64, limit: Int) throws -> [StoredEvent] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM event WHERE id > ? ORDER BY id LIMIT ?", arguments: [id, limit]).compactMap(Self.event(from:))
+        }
+    }
+
+    public func latestEvents(limit: Int) throws -> [StoredEvent] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM event ORDER BY id DESC LIMIT ?", arguments: [limit]).compactMap(Self.event(from:))
+        }
+    }
+
+    public func eventCountsPerHour(since date: Date) throws -> [Int64: [Severity: Int]] {
+        try database.read { db in
+            var counts: [Int64: [Severity: Int]] = [:]
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT timeMicroseconds / 3600000000 * 3600 AS hour, severity, COUNT(*) AS count FROM event
+                WHERE timeMicroseconds >= ? GROUP BY hour, severity
+                """, arguments: [Int64(date.timeIntervalSince1970 * 1_000_000)])
+            for row in rows {
+                guard let severity = Severity(rawValue: row["severity"]) else { continue }
+                counts[row["hour"], default: [:]][severity] = row["count"]
+            }
+            return counts
+        }
+    }
+
     static func event(from row: Row) -> StoredEvent? {
         guard let severity = Severity(rawValue: row["severity"]), let category = Category(rawValue: row["category"]) else { return nil }
         return StoredEvent(id: row["id"], timeMicroseconds: row["timeMicroseconds"], templateID: row["templateID"],

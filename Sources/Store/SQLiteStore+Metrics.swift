@@ -18,6 +18,12 @@ extension SQLiteStore {
         }
     }
 
+    public func metricNames(since date: Date) throws -> [String] {
+        try database.read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT name FROM metric WHERE time >= ? ORDER BY name", arguments: [date])
+        }
+    }
+
     @discardableResult
     public func deleteMetrics(olderThan date: Date) throws -> Int {
         try database.write { db in

@@ -212,6 +212,11 @@ public struct ConfigurationValidator: Sendable {
                   (ProcessInfo.processInfo.environment["AI_SYSADMIN_API_KEYS"] ?? "").isEmpty {
             gateway("api.requireAuth", "is true but no key is configured; set api.apiKeyFile or AI_SYSADMIN_API_KEYS")
         }
+        // The console approves changes and MCP runs look-ups and proposes them: neither is ever open to a network.
+        for (key, enabled) in [("console.enable", config.console.enable), ("mcp.enable", config.mcp.enable)]
+        where enabled && !api.requireAuth && !Self.isLoopback(api.host) {
+            gateway(key, "the gateway listens on '\(api.host.prefix(64))' without keys, which would open this door to anyone who can reach it; set api.requireAuth (with api.apiKeyFile) or api.host to 127.0.0.1")
+        }
         return issues
     }
 

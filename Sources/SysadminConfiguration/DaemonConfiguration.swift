@@ -19,6 +19,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var notifications = NotificationConfiguration()
     public var knowledge = KnowledgeConfiguration()
     public var chat = ChatConfiguration()
+    public var console = DoorConfiguration()
+    public var mcp = DoorConfiguration()
 
     public init() {}
 
@@ -42,7 +44,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case stateDirectory, modelDirectory, llamaServer, health, restart, models, api, monitoring, autonomyLevel, autonomy, notifications, knowledge, chat
+        case stateDirectory, modelDirectory, llamaServer, health, restart, models, api, monitoring, autonomyLevel, autonomy, notifications, knowledge, chat, console, mcp
     }
 
     /// Reads and decodes `path`; errors name the key and the problem.
@@ -91,6 +93,8 @@ extension DaemonConfiguration: Codable {
         notifications = try c.decode(.notifications, default: notifications)
         knowledge = try c.decode(.knowledge, default: knowledge)
         chat = try c.decode(.chat, default: chat)
+        console = try c.decode(.console, default: console)
+        mcp = try c.decode(.mcp, default: mcp)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -108,6 +112,8 @@ extension DaemonConfiguration: Codable {
         try c.encode(notifications, forKey: .notifications)
         try c.encode(knowledge, forKey: .knowledge)
         try c.encode(chat, forKey: .chat)
+        try c.encode(console, forKey: .console)
+        try c.encode(mcp, forKey: .mcp)
     }
 }
 

@@ -90,20 +90,17 @@ struct ApprovalsCommand: ParsableCommand {
         @Option(name: .long, help: "Seconds to wait for the daemon to run it (0: do not wait).")
         var wait = 60.0
 
+        @Option(name: .long, help: "A note kept with the approval in the audit log.")
+        var note: String?
+
         func run() throws {
             let program = "ai-sysadmin approvals approve"
             let configuration = try location.configuration(program)
             let store = try location.open(program, mustExist: true)
-            let record = try ProposalText.queued(id, in: store, program: program)
             let actor = Operator.name
-            // Validated again now, against the host as it is (the unit may be protected since, the pid gone).
-            if case .failure(let rejection) = ActionCoordinator.validator(for: configuration)
-                .validate(ProposedAction(type: record.type, parameters: record.parameters)) {
-                _ = try? store.apply(.blockAtApproval, to: id, actor: actor, reason: "no longer valid at approval: \(rejection.reason)",
-                                     detail: nil, result: nil, at: Date())
-                throw CommandSupport.fail(program, ["proposal \(id) is no longer valid and was not approved: \(rejection.reason)"])
-            }
-            try ProposalText.decide(id, .approve, actor: actor, reason: "approved by \(actor)", in: store, program: program)
+            let note = note?.trimmingCharacters(in: .whitespacesAndNewlines)
+            try ProposalText.decide(.approve(note: note?.isEmpty == false ? note : nil), on: id, actor: actor,
+                                    validator: ActionCoordinator.validator(for: configuration), in: store, program: program)
             print("proposal \(id) approved by \(actor)")
             guard wait > 0 else { return }
             let deadline = Date().addingTimeInterval(wait)
@@ -135,9 +132,9 @@ struct ApprovalsCommand: ParsableCommand {
             let text = reason.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !text.isEmpty else { throw CommandSupport.fail(program, ["--reason must say why"]) }
             let store = try location.open(program, mustExist: true)
-            _ = try ProposalText.queued(id, in: store, program: program)
             let actor = Operator.name
-            try ProposalText.decide(id, .reject, actor: actor, reason: String(text.prefix(500)), in: store, program: program)
+            // A rejection is not validated: the default validator is never asked, so no configuration is needed.
+            try ProposalText.decide(.reject(reason: text), on: id, actor: actor, validator: ActionValidator(), in: store, program: program)
             print("proposal \(id) rejected by \(actor)")
         }
     }
@@ -155,26 +152,21 @@ enum Operator {
 
 /// How proposals are shown. Every string in a record was bounded and stripped of control characters when stored.
 enum ProposalText {
-    static func queued(_ id: Int64, in store: SQLiteStore, program: String) throws -> ProposalRecord {
-        let record: ProposalRecord?
+    /// A person's decision on a queued proposal; says why when it did not take.
+    static func decide(_ decision: OperatorDecision, on id: Int64, actor: String, validator: ActionValidator, in store: SQLiteStore,
+                       program: String) throws {
+        let outcome: OperatorDecision.Outcome
         do {
-            record = try store.proposal(id)
+            outcome = try decision.apply(to: id, actor: actor, ledger: store, validator: validator)
         } catch {
             throw CommandSupport.fail(program, ["\(error)"])
         }
-        guard let record else { throw CommandSupport.fail(program, ["no proposal \(id) (ai-sysadmin approvals list shows what waits)"]) }
-        guard record.state == .queued else {
-            throw CommandSupport.fail(program, ["proposal \(id) is \(state(record)), not waiting for approval"])
-        }
-        return record
-    }
-
-    /// A person's decision on a queued proposal; when someone else decided first, says who and what.
-    static func decide(_ id: Int64, _ decision: ProposalTransition, actor: String, reason: String, in store: SQLiteStore,
-                       program: String) throws {
-        guard (try? store.apply(decision, to: id, actor: actor, reason: reason, detail: nil, result: nil, at: Date())) == true else {
-            let now = (try? store.proposal(id))?.map(state) ?? "gone"
-            throw CommandSupport.fail(program, ["proposal \(id) was decided meanwhile: it is \(now)"])
+        switch outcome {
+        case .approved, .rejected: return
+        case .missing: throw CommandSupport.fail(program, ["no proposal \(id) (ai-sysadmin approvals list shows what waits)"])
+        case .noLongerValid(let reason): throw CommandSupport.fail(program, ["proposal \(id) is no longer valid and was not approved: \(reason)"])
+        case .alreadyDecided(let state, let actor):
+            throw CommandSupport.fail(program, ["proposal \(id) is \(state.rawValue)\(actor.map { " (by \($0))" } ?? ""), not waiting for approval"])
         }
     }
 

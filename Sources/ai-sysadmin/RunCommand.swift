@@ -9,6 +9,7 @@ import ModelSupervisor
 import Monitoring
 import MonitoringService
 import Notifications
+import OperatorAPI
 import Reasoning
 import ServiceLifecycle
 import Store
@@ -92,20 +93,32 @@ struct RunCommand: AsyncParsableCommand {
         let analysis = AnalysisService(configuration: configuration, store: store, toolbox: toolbox,
                                        logger: Logger(label: "ai-sysadmin.analysis"), slots: slots[.meta], knowledge: knowledge, proposals: propose)
         // Chat takes the meta model's slots at interactive priority: ahead of analyses and periodic work.
-        let chat = AgentServer(
-            agent: ChatAgent(configuration: configuration, store: store, toolbox: toolbox, slots: slots[.meta],
-                             logger: Logger(label: "ai-sysadmin.chat"),
-                             propose: { action, rationale, requester in
-                                 await actions.submit(action, rationale: rationale, source: ChatAgent.source(requester), requester: requester)
-                             }),
-            configuration: configuration, logger: Logger(label: "ai-sysadmin.chat"))
-        let review = ReviewService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.review"),
-                                   systemd: systemd, slots: slots[.review], proposals: propose, escalate: { await analysis.request($0) })
-        let control = ControlSocketServer(stateDirectory: configuration.stateDirectory, logger: logger, status: {
+        let agent = ChatAgent(configuration: configuration, store: store, toolbox: toolbox, slots: slots[.meta],
+                              logger: Logger(label: "ai-sysadmin.chat"),
+                              propose: { action, rationale, requester in
+                                  await actions.submit(action, rationale: rationale, source: ChatAgent.source(requester), requester: requester)
+                              })
+        let status: @Sendable () -> SupervisorStatus = {
             var status = supervisor.status()
             status.monitoring = backlog.current
             return status
-        })
+        }
+        // The console's data and MCP share the agent's socket; the gateway forwards both behind its keys.
+        let snapshots = ConsoleSnapshotSource(configuration: configuration, store: store, systemd: systemd, status: status)
+        let consoleLogger = Logger(label: "ai-sysadmin.console")
+        let console = ConsoleRoutes(source: snapshots, feed: ConsoleFeed(source: snapshots, logger: consoleLogger), actions: actions,
+                                    logger: consoleLogger)
+        let mcp = HostMCPServer(agent: agent, chatEnabled: configuration.chat.enable, source: snapshots, store: store,
+                                version: AISysadmin.version, logger: Logger(label: "ai-sysadmin.mcp")) { action, rationale in
+            await actions.submit(action, rationale: rationale, source: ChatAgent.source(.delegatedAgent), requester: .delegatedAgent)
+        }
+        let socket = AgentServer(agent: agent, configuration: configuration, logger: Logger(label: "ai-sysadmin.chat")) { router in
+            if configuration.console.enable { console.add(to: router) }
+            if configuration.mcp.enable { mcp.add(to: router) }
+        }
+        let review = ReviewService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.review"),
+                                   systemd: systemd, slots: slots[.review], proposals: propose, escalate: { await analysis.request($0) })
+        let control = ControlSocketServer(stateDirectory: configuration.stateDirectory, logger: logger, status: status)
         // Started in this order and stopped in the reverse: each service comes after what it calls, so nothing is
         // stopped while a service that uses it still runs (Layer 1 notifies, the layers propose to the executor, the
         // review escalates to the analysis, chat uses the executor and the meta model).
@@ -125,8 +138,8 @@ struct RunCommand: AsyncParsableCommand {
                       failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: monitoring, successTerminationBehavior: .ignore,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
-            ] + (configuration.chat.enable ? [
-                .init(service: chat, successTerminationBehavior: .gracefullyShutdownGroup,
+            ] + (configuration.chat.enable || configuration.console.enable || configuration.mcp.enable ? [
+                .init(service: socket, successTerminationBehavior: .gracefullyShutdownGroup,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
             ] : []),
             gracefulShutdownSignals: [.sigterm, .sigint],

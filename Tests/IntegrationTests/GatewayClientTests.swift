@@ -201,7 +201,12 @@ extension IntegrationTests {
             #expect(completion["model"] == .string("ai-sysadmin-meta"), "the answer names the upstream's model: \(answered)")
             let limited = try await post(url, #"{"model":"ai-sysadmin-meta","max_tokens":7,"messages":[{"role":"user","content":"weather?"}]}"#)
             #expect(limited.status == 200)
-            let bodies = lines.all.filter { $0.hasPrefix("body ") }
+            // The helper prints what it received before it answers, but its output is read apart from the answer.
+            var bodies: [String] = []
+            _ = await eventually(timeout: .seconds(10)) {
+                bodies = lines.all.filter { $0.hasPrefix("body ") }
+                return bodies.count >= 2
+            }
             #expect(bodies.count == 2 && bodies[0].contains(#""max_tokens":321"#) && bodies[0].contains(#""model":"meta""#), "\(bodies)")
             #expect(bodies.count == 2 && bodies[1].contains(#""max_tokens":7"#) && !bodies[1].contains("321"), "\(bodies)")
 

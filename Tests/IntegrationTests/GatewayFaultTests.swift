@@ -193,6 +193,8 @@ extension IntegrationTests {
 
             // What the upstream got: the client's fields untouched (tools, tool_choice, parallel_tool_calls,
             // stream_options, content parts, content null with tool_calls, the tool message), the model mapped.
+            // The helper's output is read apart from its answers: wait for all three lines.
+            _ = await eventually(timeout: .seconds(10)) { lines.all.filter { $0.hasPrefix("body ") }.count >= 3 }
             let bodies = try lines.all.filter { $0.hasPrefix("body ") }.map { line in
                 try #require(JSONSerialization.jsonObject(with: Data(line.dropFirst(5).utf8)) as? [String: Any])
             }

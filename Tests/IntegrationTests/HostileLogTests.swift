@@ -23,10 +23,7 @@ extension IntegrationTests {
             var store: SQLiteStore
 
             func write(_ lines: [String]) throws {
-                let handle = try #require(FileHandle(forWritingAtPath: config.monitoring.files[0]))
-                handle.seekToEndOfFile()
-                handle.write(Data(lines.map { "Nov 25 10:00:00 web1 app[812]: \($0)\n" }.joined().utf8))
-                handle.closeFile()
+                try TestEnvironment.appendLogLines(lines, to: config.monitoring.files[0])
             }
 
             func end() {

@@ -240,6 +240,8 @@ extension IntegrationTests {
                 ("authWithoutKey", "requireAuth needs openaiApi.apiKeyFile"),
                 ("ollama", "llama.cpp now, not Ollama"),
                 ("gotifyWithoutToken", "gotify needs both url and tokenFile"),
+                ("doorsExposed", "console.enable with openaiApi.host = \"0.0.0.0\" needs openaiApi.requireAuth"),
+                ("consoleWithoutApi", "console is served by the API: it needs openaiApi.enable"),
                 // Defect: nixpkgs refuses CUDA without allowUnfree; the module says so and how.
                 ("cudaWithoutUnfree", "nixpkgs.config.allowUnfree = true"),
               ])
@@ -385,6 +387,32 @@ extension IntegrationTests {
             let off = try Self.evaluate("noChat")
             #expect(try chat(off) == Chat(api: .init(agentModelId: nil), chat: .init(enable: false, maxToolSteps: 4)))
             try expectConfigCheckPasses(off, "noChat")
+        }
+
+        /// The version MCP clients and `--version` see is the package's.
+        @Test func theBinaryReportsThePackagesVersion() throws {
+            let package = try String(contentsOfFile: TestEnvironment.repositoryRoot + "/nix/package.nix", encoding: .utf8)
+            let declared = try #require(package.firstMatch(of: /version = "([^"]+)";/)?.1)
+            let reported = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), ["--version"])
+            #expect(reported.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == String(declared))
+        }
+
+        @Test(.enabled(if: evalNix != nil, Comment(rawValue: reason)))
+        func theConsoleAndMCPAreOffByDefaultAndReachTheConfiguration() throws {
+            struct Doors: Decodable, Equatable {
+                struct Door: Decodable, Equatable { let enable: Bool }
+                let console: Door
+                let mcp: Door
+            }
+            func doors(_ evaluation: Evaluation) throws -> Doors {
+                try JSONDecoder().decode(Doors.self, from: Data(evaluation.settingsJSON.utf8))
+            }
+            #expect(try doors(Self.evaluate("default")) == Doors(console: .init(enable: false), mcp: .init(enable: false)))
+            let loopback = try Self.evaluate("doors")
+            #expect(try doors(loopback) == Doors(console: .init(enable: true), mcp: .init(enable: true)))
+            try expectConfigCheckPasses(loopback, "doors")
+            // On a network address with keys (the gateway reads them from its credentials, not from this file).
+            #expect(try doors(Self.evaluate("doorsExposedWithKeys")) == Doors(console: .init(enable: true), mcp: .init(enable: true)))
         }
 
         // MARK: systemd's own checks

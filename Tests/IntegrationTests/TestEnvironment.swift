@@ -63,6 +63,14 @@ enum TestEnvironment {
             .appendingPathComponent("Support/\(name)").path
     }
 
+    /// Appends `lines` to a followed log file as an app's syslog lines.
+    static func appendLogLines(_ lines: [String], to file: String) throws {
+        let handle = try #require(FileHandle(forWritingAtPath: file))
+        handle.seekToEndOfFile()
+        handle.write(Data(lines.map { "Nov 25 10:00:00 web1 app[812]: \($0)\n" }.joined().utf8))
+        handle.closeFile()
+    }
+
     /// Starts `ai-sysadmin run` with `config` written to a file; stderr goes to a log file in the state directory.
     static func launchDaemon(_ config: DaemonConfiguration, environment extra: [String: String] = [:]) throws -> Process {
         let file = config.stateDirectory + "/config.json"
@@ -112,7 +120,8 @@ enum TestEnvironment {
 
     /// Runs a Python helper from Tests/Support with the test venv (the official `openai` package) and decodes
     /// the one JSON object it prints; a non-zero exit fails the test with what it wrote to stderr.
-    static func pythonCheck<Result: Decodable>(_ script: String, _ arguments: [String], as: Result.Type) async throws -> Result {
+    static func pythonCheck<Result: Decodable>(_ script: String, _ arguments: [String], as: Result.Type,
+                                               timeout: Duration = .seconds(120)) async throws -> Result {
         let python = try #require(ProcessInfo.processInfo.environment["AI_SYSADMIN_TEST_PYTHON"],
                                   "AI_SYSADMIN_TEST_PYTHON is not set; run the tests through scripts/test")
         let directory = try temporaryDirectory("py")
@@ -127,12 +136,12 @@ enum TestEnvironment {
         process.terminationHandler = { _ in exited.open() }
         try process.run()
         // Off the cooperative pool: the gateway under test answers on it.
-        let finished = await exited.waitAsync(timeout: .seconds(120))
+        let finished = await exited.waitAsync(timeout: timeout)
         if !finished {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
-        try #require(finished, "\(script) did not finish within 120 s")
+        try #require(finished, "\(script) did not finish within \(timeout)")
         let stderr = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
         try #require(process.terminationStatus == 0, "\(script) failed: \(stderr.suffix(2000))")
         return try JSONDecoder().decode(Result.self, from: Data(contentsOf: URL(fileURLWithPath: output)))

@@ -69,5 +69,12 @@ in
   unknownSignature = plain { signatures.no-such-signature.enable = false; };
   noChat = plain { chat.enable = false; };
   chatRenamed = plain { openaiApi.agentModelId = "sysadmin"; chat.maxToolSteps = 2; };
+  doors = plain { console.enable = true; mcp.enable = true; };
+  doorsExposed = plain { console.enable = true; mcp.enable = true; openaiApi.host = "0.0.0.0"; };
+  doorsExposedWithKeys = plain {
+    console.enable = true; mcp.enable = true;
+    openaiApi = { host = "0.0.0.0"; requireAuth = true; apiKeyFile = "/run/secrets/api-keys"; operatorKeyFile = "/run/secrets/operator-keys"; };
+  };
+  consoleWithoutApi = plain { console.enable = true; openaiApi.enable = false; };
   gotifyWithoutToken = plain { notifications.gotify.url = "https://gotify.example.org"; };
 }

@@ -57,6 +57,19 @@ import Testing
         #expect(try store.events(since: nil, limit: 10).map(\.message) == ["undated"])
     }
 
+    @Test func theNewestEventsComeFirstAndHoursCountBySeverity() throws {
+        let (store, _) = try temporaryStore()
+        let hour: Int64 = 1_800_000_000 / 3600 * 3600
+        func at(_ seconds: Int64) -> Int64 { seconds * 1_000_000 }
+        let critical = TriggerEvent(record: LogRecord(message: "oom", timestampMicroseconds: at(hour + 3599)), templateID: 2,
+                                    severity: .critical, category: .resource, escalate: true, summary: "oom", source: .rule)
+        try store.append([event("old", at: at(hour - 7200)), event("a", at: at(hour)), event("b", at: at(hour + 10)), critical],
+                         processedAt: Date(timeIntervalSince1970: Double(hour + 4000)))
+        #expect(try store.latestEvents(limit: 2).map(\.message) == ["oom", "b"])
+        #expect(try store.eventCountsPerHour(since: Date(timeIntervalSince1970: Double(hour - 3600)))
+                == [hour: [.error: 2, .critical: 1]], "the event before `since` is not counted")
+    }
+
     @Test func cursorsAreKeptPerSource() throws {
         let (store, path) = try temporaryStore()
         #expect(try store.cursor(for: "journal") == nil)

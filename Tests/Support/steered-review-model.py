@@ -6,7 +6,9 @@ answers every review with a schema-shaped review whose proposed_actions are what
 {"type": ..., "parameters": {...}} appear in the events it was shown — so anyone who can write a log line
 chooses the proposals. What happens to them is then up to the validator and the autonomy policy alone.
 
-When the events contain ESCALATE, the review proposes nothing and escalates instead. An analysis (the meta
+When the events contain ESCALATE, the review proposes nothing and escalates instead. When what it is shown contains
+MARKUP, what it writes — the review's summary, the reasons of proposed actions, an analysis's diagnosis — carries
+HTML and script (for the console's test that model text stays text). An analysis (the meta
 model's steps, told apart by the schema name) first calls the unit_status tool for app.service, then finishes
 with the JSON objects from its context as actions and a knowledge note.
 
@@ -44,6 +46,14 @@ reviews = 0
 lock = threading.Lock()
 
 
+# A model's words are as hostile as a log line's: with MARKUP in what it was shown, what it writes carries some.
+MARKUP = ' <img src=x onerror="window.__xss=\'model\'"><script>window.__xss="model"</script>'
+
+
+def marked(text, shown):
+    return text + MARKUP if "MARKUP" in shown else text
+
+
 def proposals_in(text):
     found, decoder, index = [], json.JSONDecoder(), 0
     while True:
@@ -56,7 +66,7 @@ def proposals_in(text):
             index += 1
             continue
         if isinstance(value, dict) and isinstance(value.get("parameters"), dict):
-            found.append({"type": value["type"], "parameters": value["parameters"], "reason": "the logs said so"})
+            found.append({"type": value["type"], "parameters": value["parameters"], "reason": marked("the logs said so", text)})
         index = end
 
 
@@ -119,7 +129,7 @@ class Handler(BaseHTTPRequestHandler):
             if schema == "analysis_step" and "What the tools said so far" not in shown:
                 answer = {"tool": "unit_status", "arguments": {"unit": "app.service"}}
             else:
-                answer = {"final": {"diagnosis": "app.service crashed, steered by its own logs", "root_cause": "the logs said so",
+                answer = {"final": {"diagnosis": marked("app.service crashed, steered by its own logs", shown), "root_cause": "the logs said so",
                                     "confidence": "high", "actions": proposed, "rollback": "none",
                                     "prevention": "do not let logs steer", "knowledge_note": "app.service crashed after a bad deploy"}}
             limit = diagnosis_limit(request)
@@ -129,7 +139,7 @@ class Handler(BaseHTTPRequestHandler):
             self.reply("analysis", answer)
             return
         escalating = "ESCALATE" in shown
-        review = {"status": "critical", "summary": "steered by the logs", "issues": [],
+        review = {"status": "critical", "summary": marked("steered by the logs", shown), "issues": [],
                   "proposed_actions": [] if escalating else proposed,
                   "escalate": escalating, "escalation_reason": "the logs asked for a deeper look" if escalating else ""}
         self.reply("review", review)

@@ -159,6 +159,22 @@ import Testing
         #expect(issues.first?.message.contains("also the port of models.meta") == true)
     }
 
+    @Test func theConsoleAndMCPAreNeverOpenToANetworkWithoutKeys() throws {
+        var (config, _) = try validConfig()
+        config.console.enable = true
+        config.mcp.enable = true
+        #expect(ConfigurationValidator().validate(config) == [], "on loopback without keys: allowed")
+        config.api.host = "0.0.0.0"
+        let issues = ConfigurationValidator().validate(config)
+        #expect(issues.map(\.keyPath) == ["console.enable", "mcp.enable"])
+        #expect(issues.allSatisfy { $0.gatewayOnly && $0.message.contains("without keys") })
+        config.api.requireAuth = true
+        config.api.apiKeyFile = "/dev/null"
+        #expect(ConfigurationValidator().validate(config) == [])
+        #expect(try DaemonConfiguration.decode(Data(#"{"console": {"enable": true}, "mcp": {}}"#.utf8)).console.enable)
+        #expect(throws: ConfigurationError.self) { try DaemonConfiguration.decode(Data(#"{"mcp": {"port": 40085}}"#.utf8)) }
+    }
+
     @Test func disabledLayersAreNotChecked() throws {
         var (config, _) = try validConfig()
         config.models.meta.enable = false

@@ -5,14 +5,16 @@ import Hummingbird
 ///
 /// A preflight (`OPTIONS` with `Access-Control-Request-Method`) from an allowed origin is answered here,
 /// before authentication, as browsers send it without credentials. Other origins get no CORS headers, so
-/// the browser keeps the response from the page.
+/// the browser keeps the response from the page. The console and `/mcp` never get CORS headers: another origin's
+/// page must not read them, whatever `api.corsOrigins` allows for the API.
 struct CORSPolicyMiddleware<Context: RequestContext>: RouterMiddleware {
     let allowedOrigins: Set<String>
 
     private static var requestMethod: HTTPField.Name { HTTPField.Name("Access-Control-Request-Method")! }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let origin = request.headers[.origin], allowedOrigins.contains(origin) || allowedOrigins.contains("*") else {
+        guard let origin = request.headers[.origin], allowedOrigins.contains(origin) || allowedOrigins.contains("*"),
+              !OperatorDoors.isDoorPath(request.uri.path) else {
             return try await next(request, context)
         }
         if request.method == .options, request.headers[Self.requestMethod] != nil {
