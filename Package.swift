@@ -44,6 +44,9 @@ let package = Package(
         // The Model Context Protocol's official Swift SDK: the daemon's MCP server (JSON-RPC, lifecycle, tool and
         // resource types, the stateless streamable-HTTP transport). Pre-1.0, hence pinned to a minor version.
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", .upToNextMinor(from: "0.12.1")),
+        // The fleet store: PostgreSQL's wire protocol (SCRAM, prepared statements, a connection pool) for the hosts of
+        // a fleet writing to one database.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C libraries, reached through pkg-config. Imported with `internal import` so no C type leaks.
@@ -262,6 +265,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The fleet: each host's SQLite store published to one PostgreSQL database (row-level security per host), and
+        // what the fleet's operators read from it.
+        .target(
+            name: "Fleet",
+            dependencies: [
+                "Monitoring",
+                "Store",
+                "SysadminConfiguration",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Logging bootstrap and failure exits shared by the executables (and only by them).
         .target(
             name: "CommandSupport",
@@ -293,6 +310,7 @@ let package = Package(
                 "Chat",
                 "ChildProcesses",
                 "CommandSupport",
+                "Fleet",
                 "ModelFiles",
                 "ModelSupervisor",
                 "Monitoring",
@@ -389,6 +407,7 @@ let package = Package(
                 "APIGateway",
                 "Autonomy",
                 "Chat",
+                "Fleet",
                 "ModelFiles",
                 "Monitoring",
                 "MonitoringService",

@@ -85,6 +85,7 @@ let
     })
   ] (builtins.readFile ./Sources/Autonomy/Policy/polkit-rule.js);
   gotifyCredential = "/run/credentials/${cfg.aiName}-ai.service/gotify-token";
+  fleetCredential = "/run/credentials/${cfg.aiName}-ai.service/fleet-password";
 
   # A model is one thing: a name, a path, or a derivation. Two definitions (a name here, a path there) get an
   # error that says what to do instead of a type error.
@@ -186,6 +187,10 @@ let
     autonomy = {
       inherit (cfg.autonomy) restartsPerUnitPerHour actionsPerHour approvalExpiryHours journalFloorDays journalFloorMegabytes;
       protectedUnits = cfg.autonomy.protectedUnits ++ [ "${cfg.aiName}-ai.service" ];
+    };
+    store = if cfg.store.postgresql.url == null then { backend = "sqlite"; } else {
+      backend = "postgresql";
+      postgresql = { url = cfg.store.postgresql.url; passwordFile = fleetCredential; };
     };
     notifications =
       optionalAttrs (cfg.notifications.gotify.url != null) {
@@ -411,6 +416,22 @@ in
       description = "Log files Layer 1 follows (across rotation), besides the host metrics.";
     };
 
+    store.postgresql = {
+      url = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "postgresql://ais_host_web1@db.example:5432/aisysadmin";
+        description = ''
+          The fleet's PostgreSQL database, as this host's role (`ais_host_<id>`; no password in the URL): the host keeps
+          its SQLite store and publishes it there (README, "Many hosts"). Null: this host alone.'';
+      };
+      passwordFile = mkOption {
+        type = types.nullOr types.path;
+        default = null;
+        description = "The role's password, one line; read by systemd (LoadCredential), never copied to the store.";
+      };
+    };
+
     notifications = {
       gotify = {
         url = mkOption { type = types.nullOr types.str; default = null; example = "https://gotify.example.org"; description = "Gotify server for notifications."; };
@@ -532,6 +553,10 @@ in
         ]
         ++ [
           {
+            assertion = (cfg.store.postgresql.url == null) == (cfg.store.postgresql.passwordFile == null);
+            message = "services.ai-sysadmin.store.postgresql needs both url and passwordFile.";
+          }
+          {
             assertion = (cfg.notifications.gotify.url == null) == (cfg.notifications.gotify.tokenFile == null);
             message = "services.ai-sysadmin.notifications.gotify needs both url and tokenFile.";
           }
@@ -626,7 +651,8 @@ in
             WatchdogSec = 60;
             ExecStart = "${cfg.package}/bin/ai-sysadmin run --config ${configFile} --model-key-file %d/model-key";
             LoadCredential = [ keyCredential ]
-              ++ optional (cfg.notifications.gotify.tokenFile != null) "gotify-token:${toString cfg.notifications.gotify.tokenFile}";
+              ++ optional (cfg.notifications.gotify.tokenFile != null) "gotify-token:${toString cfg.notifications.gotify.tokenFile}"
+              ++ optional (cfg.store.postgresql.passwordFile != null) "fleet-password:${toString cfg.store.postgresql.passwordFile}";
             Restart = "always";
             RestartSec = 5;
             SupplementaryGroups = [ "systemd-journal" ];

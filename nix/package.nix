@@ -26,7 +26,7 @@ stdenv.mkDerivation (finalAttrs: {
 
   swiftpmDeps = fetchSwiftPMDeps {
     inherit (finalAttrs) pname version src;
-    hash = "sha256-wRjkIVrzU1CX0hBOOZskZB+HrCwPWnvI+ak4rR+83p8=";
+    hash = "sha256-piSqsXWHTPjnYDaajArb5pHHb/abR7EDK9/rSL2yOpI=";
   };
 
   strictDeps = true;

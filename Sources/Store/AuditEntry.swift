@@ -10,4 +10,14 @@ public struct AuditEntry: Sendable, Equatable, Codable {
     public var actor: String
     public var detail: String
     public var unit: String?
+
+    public init(id: Int64, time: Date, proposalID: Int64, event: String, actor: String, detail: String, unit: String?) {
+        self.id = id
+        self.time = time
+        self.proposalID = proposalID
+        self.event = event
+        self.actor = actor
+        self.detail = detail
+        self.unit = unit
+    }
 }

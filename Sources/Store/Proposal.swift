@@ -32,6 +32,28 @@ public struct ProposalRecord: Sendable, Equatable, Codable {
     public var expiresAt: Date?
     /// The execution outcome as JSON, once run.
     public var result: String?
+
+    public init(id: Int64, createdAt: Date, source: String, type: String, parameters: [String: String], unit: String?, rationale: String,
+                action: String?, risk: String?, expectedEffect: String, rollback: String, state: ProposalState, reason: String?,
+                decidedBy: String?, decidedAt: Date?, expiresAt: Date?, result: String?) {
+        self.id = id
+        self.createdAt = createdAt
+        self.source = source
+        self.type = type
+        self.parameters = parameters
+        self.unit = unit
+        self.rationale = rationale
+        self.action = action
+        self.risk = risk
+        self.expectedEffect = expectedEffect
+        self.rollback = rollback
+        self.state = state
+        self.reason = reason
+        self.decidedBy = decidedBy
+        self.decidedAt = decidedAt
+        self.expiresAt = expiresAt
+        self.result = result
+    }
 }
 
 /// A new proposal, before it has an id.

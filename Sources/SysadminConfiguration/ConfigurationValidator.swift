@@ -48,6 +48,24 @@ public struct ConfigurationValidator: Sendable {
         if restart.crashLoopFailures < 1 { global("restart.crashLoopFailures", "\(restart.crashLoopFailures) must be at least 1") }
         if restart.stopGraceSeconds < 0 { global("restart.stopGraceSeconds", "\(restart.stopGraceSeconds) must not be negative") }
 
+        if config.store.backend == .postgresql {
+            if let postgresql = config.store.postgresql {
+                if case .failure(let problem) = postgresql.address { global(problem.keyPath, problem.message) }
+                else if !(postgresql.hostID.map(PostgreSQLConfiguration.isValidHostID) ?? false) {
+                    global("store.postgresql.url", "the role must be ais_host_<id>, the id of lower-case letters, digits and _ (at most 40): the host publishes as itself")
+                }
+                // Only its form: under systemd it is a credential that exists once the unit runs (the daemon says so then).
+                if !postgresql.passwordFile.hasPrefix("/") {
+                    global("store.postgresql.passwordFile", "'\(postgresql.passwordFile.prefix(200))' must be an absolute path")
+                }
+                if !(0.2...3600).contains(postgresql.publishIntervalSeconds) {
+                    global("store.postgresql.publishIntervalSeconds", "\(postgresql.publishIntervalSeconds) must be between 0.2 and 3600")
+                }
+            } else {
+                global("store.backend", "is postgresql but store.postgresql (url, passwordFile) is missing")
+            }
+        }
+
         let monitoring = config.monitoring
         if let directory = monitoring.journalDirectory, !directory.hasPrefix("/") {
             global("monitoring.journalDirectory", "'\(directory.prefix(200))' must be an absolute path")

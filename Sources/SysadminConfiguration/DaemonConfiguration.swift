@@ -21,6 +21,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var chat = ChatConfiguration()
     public var console = DoorConfiguration()
     public var mcp = DoorConfiguration()
+    public var store = StoreConfiguration()
 
     public init() {}
 
@@ -44,7 +45,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case stateDirectory, modelDirectory, llamaServer, health, restart, models, api, monitoring, autonomyLevel, autonomy, notifications, knowledge, chat, console, mcp
+        case stateDirectory, modelDirectory, llamaServer, health, restart, models, api, monitoring, autonomyLevel, autonomy, notifications, knowledge, chat, console, mcp, store
     }
 
     /// Reads and decodes `path`; errors name the key and the problem.
@@ -95,6 +96,7 @@ extension DaemonConfiguration: Codable {
         chat = try c.decode(.chat, default: chat)
         console = try c.decode(.console, default: console)
         mcp = try c.decode(.mcp, default: mcp)
+        store = try c.decode(.store, default: store)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -114,6 +116,7 @@ extension DaemonConfiguration: Codable {
         try c.encode(chat, forKey: .chat)
         try c.encode(console, forKey: .console)
         try c.encode(mcp, forKey: .mcp)
+        try c.encode(store, forKey: .store)
     }
 }
 

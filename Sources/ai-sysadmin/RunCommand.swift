@@ -3,6 +3,7 @@ import ArgumentParser
 import Autonomy
 import Chat
 import CommandSupport
+import Fleet
 import Foundation
 import Logging
 import ModelSupervisor
@@ -98,9 +99,40 @@ struct RunCommand: AsyncParsableCommand {
                               propose: { action, rationale, requester in
                                   await actions.submit(action, rationale: rationale, source: ChatAgent.source(requester), requester: requester)
                               })
+        // With a fleet, this host's store is published to its PostgreSQL database (the SQLite file stays the store), and
+        // the fleet's operators' decisions on its proposals come back through the same path as the CLI's.
+        let fleetPublisher: FleetPublisher?, fleetDecisions: FleetDecisionListener?
+        if configuration.store.backend == .postgresql, let postgresql = configuration.store.postgresql {
+            do {
+                let publisher = try FleetPublisher(configuration: postgresql, store: store, logger: Logger(label: "ai-sysadmin.fleet")) {
+                    Self.heartbeat(supervisor.status(), configuration: configuration)
+                }
+                fleetPublisher = publisher
+                fleetDecisions = try FleetDecisionListener(configuration: postgresql, logger: Logger(label: "ai-sysadmin.fleet")) { decision in
+                    let verdict: OperatorDecision = switch decision.verdict {
+                    case .approve: .approve(note: decision.note)
+                    case .reject: .reject(reason: decision.note ?? "rejected in the fleet")
+                    }
+                    let outcome = try actions.decide(verdict, on: decision.proposalID, actor: decision.actor)
+                    return [.approved, .rejected].contains(outcome) ? FleetDecision.taken(decision.verdict) : outcome.description
+                } applied: {
+                    publisher.publishSoon()
+                }
+            } catch {
+                throw CommandSupport.fail("ai-sysadmin", ["\(error)"])
+            }
+        } else {
+            (fleetPublisher, fleetDecisions) = (nil, nil)
+        }
         let status: @Sendable () -> SupervisorStatus = {
             var status = supervisor.status()
             status.monitoring = backlog.current
+            status.fleet = fleetPublisher.map { publisher in
+                let health = publisher.health.current
+                return FleetLinkStatus(host: health.host, lastPublished: health.lastPublished, awaySince: health.awaySince,
+                                       lastError: health.lastError, eventsPublished: health.eventsPublished,
+                                       auditLinesPublished: health.auditLinesPublished)
+            }
             return status
         }
         // The console's data and MCP share the agent's socket; the gateway forwards both behind its keys.
@@ -138,12 +170,28 @@ struct RunCommand: AsyncParsableCommand {
                       failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: monitoring, successTerminationBehavior: .ignore,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
-            ] + (configuration.chat.enable || configuration.console.enable || configuration.mcp.enable ? [
+            ] + ([fleetPublisher, fleetDecisions] as [(any Service)?]).compactMap { $0 }.map {
+                .init(service: $0, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup)
+            }
+              + (configuration.chat.enable || configuration.console.enable || configuration.mcp.enable ? [
                 .init(service: socket, successTerminationBehavior: .gracefullyShutdownGroup,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
             ] : []),
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+    }
+
+    /// What this host tells the fleet about itself each time it publishes.
+    static func heartbeat(_ status: SupervisorStatus, configuration: DaemonConfiguration) -> Data {
+        struct Heartbeat: Encodable {
+            var status: SupervisorStatus
+            var autonomyLevel: String
+            var version: String
+        }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        return (try? encoder.encode(Heartbeat(status: status, autonomyLevel: configuration.autonomyLevel.rawValue, version: AISysadmin.version)))
+            ?? Data("{}".utf8)
     }
 }

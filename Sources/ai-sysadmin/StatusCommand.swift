@@ -43,13 +43,9 @@ struct StatusCommand: ParsableCommand {
                             gateway.restarts, gateway.lastError))
         }
         let header = ["SERVER", "BACKEND", "STATE", "PID", "ENDPOINT", "UPTIME", "RESTARTS", "LAST ERROR"]
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-        for row in [header] + rows {
-            print(row.enumerated().map { index, cell in
-                index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
-            }.joined(separator: "  "))
-        }
+        for line in TextTable.lines(header: header, rows: rows) { print(line) }
         if let monitoring = status.monitoring { print("\n" + Self.describe(monitoring)) }
+        if let fleet = status.fleet { print(Self.describe(fleet)) }
     }
 
     /// `layer 1: 3 templates wait for a verdict (oldest 42s), 12 lines held, …`
@@ -60,6 +56,17 @@ struct StatusCommand: ParsableCommand {
         if backlog.provisionalLines > 0 { parts.append("\(backlog.provisionalLines) decided by rules alone, to be judged again") }
         parts.append("\(backlog.classificationFailuresLastHour) classification failure\(backlog.classificationFailuresLastHour == 1 ? "" : "s") in the last hour")
         return "layer 1: " + parts.joined(separator: ", ") + "; trigger model \(backlog.triggerModel)"
+    }
+
+    /// `store: published to the fleet as web1, 2s ago (…)` or `store: DEGRADED …`.
+    static func describe(_ fleet: FleetLinkStatus, now: Date = Date()) -> String {
+        let counts = "\(fleet.eventsPublished) events and \(fleet.auditLinesPublished) audit lines published since start"
+        if let away = fleet.awaySince {
+            return "store: DEGRADED — the fleet's database has not answered for \(formatUptime(now.timeIntervalSince(away))) "
+                + "(\(fleet.lastError ?? "no answer")); \(fleet.host) keeps working on its SQLite file and sends what waits when it is back; \(counts)"
+        }
+        guard let last = fleet.lastPublished else { return "store: publishing to the fleet as \(fleet.host) (nothing sent yet)" }
+        return "store: published to the fleet as \(fleet.host), \(formatUptime(now.timeIntervalSince(last))) ago; \(counts)"
     }
 
     static func formatUptime(_ seconds: Double) -> String {

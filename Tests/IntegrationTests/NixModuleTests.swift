@@ -242,6 +242,7 @@ extension IntegrationTests {
                 ("gotifyWithoutToken", "gotify needs both url and tokenFile"),
                 ("doorsExposed", "console.enable with openaiApi.host = \"0.0.0.0\" needs openaiApi.requireAuth"),
                 ("consoleWithoutApi", "console is served by the API: it needs openaiApi.enable"),
+                ("fleetWithoutPassword", "store.postgresql needs both url and passwordFile"),
                 // Defect: nixpkgs refuses CUDA without allowUnfree; the module says so and how.
                 ("cudaWithoutUnfree", "nixpkgs.config.allowUnfree = true"),
               ])
@@ -387,6 +388,22 @@ extension IntegrationTests {
             let off = try Self.evaluate("noChat")
             #expect(try chat(off) == Chat(api: .init(agentModelId: nil), chat: .init(enable: false, maxToolSteps: 4)))
             try expectConfigCheckPasses(off, "noChat")
+        }
+
+        /// A fleet host's database reaches the daemon with its password as a credential, never in the store.
+        @Test(.enabled(if: evalNix != nil, Comment(rawValue: reason)))
+        func aFleetHostsDatabaseAndPasswordReachTheDaemon() throws {
+            let evaluation = try Self.evaluate("fleetHost")
+            let settings = try evaluation.settingsJSON
+            for fragment in [#""backend":"postgresql""#, #""url":"postgresql://ais_host_web1@db.example:5432/aisysadmin""#,
+                             #""passwordFile":"/run/credentials/ai-sysadmin-ai.service/fleet-password""#] {
+                #expect(settings.contains(fragment), "\(fragment) in \(settings)")
+            }
+            #expect(!settings.contains("/run/secrets"), "the password's path stays out of the store")
+            let main = try evaluation.unit("ai-sysadmin-ai")
+            #expect(main.values("Service", "LoadCredential").contains("fleet-password:/run/secrets/fleet-password"))
+            try expectConfigCheckPasses(evaluation, "fleetHost")
+            #expect(try Self.evaluate("default").settingsJSON.contains(#""store":{"backend":"sqlite"}"#))
         }
 
         /// The version MCP clients and `--version` see is the package's.

@@ -175,6 +175,33 @@ import Testing
         #expect(throws: ConfigurationError.self) { try DaemonConfiguration.decode(Data(#"{"mcp": {"port": 40085}}"#.utf8)) }
     }
 
+    @Test func aFleetStoreNeedsAHostRoleAndAPasswordFileNeverAPasswordInItsURL() throws {
+        var (config, _) = try validConfig()
+        config.store.backend = .postgresql
+        #expect(ConfigurationValidator().validate(config).map(\.keyPath) == ["store.backend"])
+        let passwordFile = FileManager.default.temporaryDirectory.appendingPathComponent("fleet-\(UUID().uuidString).pw").path
+        try "a-password-of-the-host-role".write(toFile: passwordFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: passwordFile) }
+        config.store.postgresql = PostgreSQLConfiguration(url: "postgresql://ais_host_web1@db.example:5433/fleet", passwordFile: passwordFile)
+        #expect(ConfigurationValidator().validate(config) == [])
+        #expect(config.store.postgresql?.hostID == "web1")
+        #expect(try config.store.postgresql?.address.get() == .init(role: "ais_host_web1", host: "db.example", port: 5433, database: "fleet"))
+        for (url, problem) in [
+            ("postgresql://ais_host_web1:secret@db.example/fleet", "holds a password"),
+            ("mysql://ais_host_web1@db.example/fleet", "is not a postgresql://"),
+            ("postgresql://ais_host_web1@db.example/", "names no database"),
+            ("postgresql://ais_host_web1@db.example/fleet?sslmode=verify-full", "has options"),
+            ("postgresql://alice@db.example/fleet", "the role must be ais_host_<id>"),
+            ("postgresql://ais_host_Web-1@db.example/fleet", "the role must be ais_host_<id>"),
+        ] {
+            config.store.postgresql?.url = url
+            let issues = ConfigurationValidator().validate(config)
+            #expect(issues.count == 1 && issues.first?.keyPath == "store.postgresql.url" && issues.first?.message.contains(problem) == true,
+                    "\(url): \(issues)")
+            #expect(issues.allSatisfy { $0.stopsTheDaemon })
+        }
+    }
+
     @Test func disabledLayersAreNotChecked() throws {
         var (config, _) = try validConfig()
         config.models.meta.enable = false

@@ -55,6 +55,28 @@ struct ServerSnapshot: Sendable {
     }
 }
 
+/// How this host's store reaches the fleet's database (`store.backend` `postgresql`).
+public struct FleetLinkStatus: Codable, Sendable, Equatable {
+    /// The host's id in the fleet.
+    public var host: String
+    public var lastPublished: Date?
+    /// Since when the database has not answered; nil while it does. The host keeps working meanwhile: what it has
+    /// not published waits in its SQLite file.
+    public var awaySince: Date?
+    public var lastError: String?
+    public var eventsPublished: Int
+    public var auditLinesPublished: Int
+
+    public init(host: String, lastPublished: Date?, awaySince: Date?, lastError: String?, eventsPublished: Int, auditLinesPublished: Int) {
+        self.host = host
+        self.lastPublished = lastPublished
+        self.awaySince = awaySince
+        self.lastError = lastError
+        self.eventsPublished = eventsPublished
+        self.auditLinesPublished = auditLinesPublished
+    }
+}
+
 /// The whole daemon's status.
 public struct SupervisorStatus: Codable, Sendable, Equatable {
     public var models: [ModelStatus]
@@ -62,6 +84,8 @@ public struct SupervisorStatus: Codable, Sendable, Equatable {
     public var gateway: ServerStatus?
     /// Layer 1's backlog; `nil` when monitoring is off or has not started.
     public var monitoring: MonitoringBacklog?
+    /// `nil` unless the store is published to a fleet (`store.backend` `postgresql`).
+    public var fleet: FleetLinkStatus?
 
     public init(models: [ModelStatus], gateway: ServerStatus? = nil, monitoring: MonitoringBacklog? = nil) {
         self.models = models

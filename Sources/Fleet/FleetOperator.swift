@@ -1,0 +1,197 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Store
+import SysadminConfiguration
+
+/// The fleet as one of its operators sees and decides it (a member of `ais_operator`, which reads every host's rows
+/// and records decisions): each call opens a connection of its own and closes it, as a command does.
+public struct FleetOperator: Sendable {
+    /// One host as the fleet last heard of it.
+    public struct Host: Sendable, Equatable, Codable {
+        public var id: String
+        public var heartbeatAt: Date
+        /// Its last heartbeat: the daemon's status (model servers' states), autonomy level, version.
+        public var heartbeat: JSONDocument
+        public var pendingApprovals: Int
+        public var escalationsLastDay: Int
+    }
+
+    /// A heartbeat as sent, kept whole for `--json` and read for the table.
+    public struct JSONDocument: Sendable, Equatable, Codable {
+        public var text: String
+
+        public init(from decoder: any Decoder) throws { text = try decoder.singleValueContainer().decode(String.self) }
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.singleValueContainer()
+            try container.encode(text)
+        }
+        init(_ text: String) { self.text = text }
+
+        public var object: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:] }
+    }
+
+    /// What became of an operator's decision when it was recorded.
+    public enum Recording: Sendable, Equatable {
+        /// Recorded; the owning host applies it.
+        case recorded(FleetDecision)
+        /// The fleet has no such proposal.
+        case missing
+        /// The fleet sees the proposal in this state (decided by this actor): not waiting for approval.
+        case notQueued(ProposalState, by: String?)
+        /// Another operator decided first.
+        case decidedBefore(FleetDecision)
+    }
+
+    let configuration: PostgresConnection.Configuration
+    let logger: Logger
+
+    public init(configuration: PostgreSQLConfiguration, logger: Logger) throws(ConfigurationError) {
+        self.configuration = try FleetPublisher.connection(configuration, passwordKey: "--password-file")
+        self.logger = logger
+    }
+
+    /// Every host that ever published, by id.
+    public func hosts() async throws -> [Host] {
+        try await withConnection { connection in
+            let rows = try await connection.query("""
+                SELECT host.id, host.heartbeat_at, host.heartbeat::text,
+                       (SELECT count(*) FROM proposal WHERE proposal.host = host.id AND proposal.state = 'queued'),
+                       (SELECT count(*) FROM event WHERE event.host = host.id AND event.escalate AND event.time > now() - interval '24 hours')
+                FROM host ORDER BY host.id
+                """, logger: logger)
+            var hosts: [Host] = []
+            for try await (id, heartbeatAt, heartbeat, pending, escalations) in rows.decode((String, Date, String, Int64, Int64).self) {
+                hosts.append(Host(id: id, heartbeatAt: heartbeatAt, heartbeat: JSONDocument(heartbeat), pendingApprovals: Int(pending),
+                                  escalationsLastDay: Int(escalations)))
+            }
+            return hosts
+        }
+    }
+
+    /// Proposals of every host (or of `host`), newest first: those in `states`, or all with nil.
+    public func proposals(in states: [ProposalState]?, host: String? = nil, limit: Int) async throws -> [FleetProposal] {
+        let stateNames = states?.map(\.rawValue)
+        return try await withConnection { connection in
+            try await Self.proposals(on: connection, where: """
+                (\(stateNames)::text[] IS NULL OR state = ANY(\(stateNames)::text[])) AND (\(host)::text IS NULL OR host = \(host)::text)
+                ORDER BY created_at DESC, host, local_id DESC LIMIT \(limit)
+                """, logger: logger)
+        }
+    }
+
+    /// One proposal with its audit trail (oldest first) and the decision recorded on it, if any.
+    public func proposal(host: String, id: Int64) async throws -> (proposal: FleetProposal, trail: [AuditEntry], decision: FleetDecision?)? {
+        try await withConnection { connection in
+            guard let proposal = try await Self.proposals(on: connection, where: "host = \(host) AND local_id = \(id)", logger: logger).first else {
+                return nil
+            }
+            let rows = try await connection.query("""
+                SELECT local_id, time, event, actor, detail FROM audit WHERE host = \(host) AND proposal_local_id = \(id) ORDER BY local_id
+                """, logger: logger)
+            var trail: [AuditEntry] = []
+            for try await (line, time, event, actor, detail) in rows.decode((Int64, Date, String, String, String).self) {
+                trail.append(AuditEntry(id: line, time: time, proposalID: id, event: event, actor: actor, detail: detail, unit: proposal.record.unit))
+            }
+            return (proposal, trail, try await Self.decision(on: connection, host: host, proposalID: id, logger: logger))
+        }
+    }
+
+    /// Records this operator's decision on `host`'s proposal `id`. Of two operators deciding at once, one records it
+    /// and the other learns who did.
+    public func decide(_ verdict: FleetDecision.Verdict, note: String?, host: String, proposalID id: Int64) async throws -> Recording {
+        try await withConnection { connection in
+            guard let proposal = try await Self.proposals(on: connection, where: "host = \(host) AND local_id = \(id)", logger: logger).first else {
+                return .missing
+            }
+            if let earlier = try await Self.decision(on: connection, host: host, proposalID: id, logger: logger) { return .decidedBefore(earlier) }
+            guard proposal.record.state == .queued else { return .notQueued(proposal.record.state, by: proposal.record.decidedBy) }
+            do {
+                // The policy checks again, in the statement, that the proposal is queued: it may have changed since.
+                let rows = try await connection.query("""
+                    INSERT INTO decision (host, proposal_local_id, verdict, note) VALUES (\(host), \(id), \(verdict.rawValue), \(note))
+                    ON CONFLICT (host, proposal_local_id) DO NOTHING RETURNING id
+                    """, logger: logger)
+                var recorded = false
+                for try await _ in rows.decode(Int64.self) { recorded = true }
+                if recorded, let decision = try await Self.decision(on: connection, host: host, proposalID: id, logger: logger) {
+                    return .recorded(decision)
+                }
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42501" {
+                // Row-level security refused it: the proposal left the queue between the look and the insert.
+                logger.debug("the decision was refused by the policy", metadata: ["ai.error": "\(FleetPublisher.describe(error))"])
+            }
+            if let earlier = try await Self.decision(on: connection, host: host, proposalID: id, logger: logger) { return .decidedBefore(earlier) }
+            let now = try await Self.proposals(on: connection, where: "host = \(host) AND local_id = \(id)", logger: logger).first
+            return .notQueued(now?.record.state ?? proposal.record.state, by: now?.record.decidedBy)
+        }
+    }
+
+    /// Follows a decision on `host`'s proposal `id` on one connection until the host has refused it, or the proposal
+    /// reached a final state as the host published it, or `limit` passed; returns what was seen last.
+    public func outcome(host: String, proposalID id: Int64, within limit: Duration) async throws -> (proposal: FleetProposal?, decision: FleetDecision?) {
+        let deadline = ContinuousClock.now + limit
+        return try await withConnection { connection in
+            while true {
+                let decision = try await Self.decision(on: connection, host: host, proposalID: id, logger: logger)
+                let proposal = try await Self.proposals(on: connection, where: "host = \(host) AND local_id = \(id)", logger: logger).first
+                let refused = decision.map { $0.appliedAt != nil && !$0.wasTaken } ?? false
+                if refused || proposal?.record.state.isFinal == true || ContinuousClock.now >= deadline { return (proposal, decision) }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+
+    /// An error as an operator should read it: the server's words when it gave any.
+    public static func describe(_ error: any Error) -> String { FleetPublisher.describe(error) }
+
+    // MARK: Reading
+
+    private func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+        do {
+            try await FleetSchema.requireCurrentVersion(on: connection, logger: logger)
+            let result = try await body(connection)
+            try? await connection.close()
+            return result
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    private static func proposals(on connection: PostgresConnection, where condition: PostgresQuery, logger: Logger) async throws -> [FleetProposal] {
+        var query: PostgresQuery = """
+            SELECT host, local_id, created_at, source, type, parameters::text, unit, rationale, action, risk, expected_effect, rollback,
+                   state, reason, decided_by, decided_at, expires_at, result
+            FROM proposal WHERE
+            """
+        query.sql += " " + condition.sql
+        query.binds = condition.binds
+        let rows = try await connection.query(query, logger: logger)
+        var proposals: [FleetProposal] = []
+        for try await (host, id, createdAt, source, type, parameters, unit, rationale, action, risk, expectedEffect, rollback, state, reason,
+                       decidedBy, decidedAt, expiresAt, result)
+            in rows.decode((String, Int64, Date, String, String, String, String?, String, String?, String?, String, String, String, String?,
+                            String?, Date?, Date?, String?).self) {
+            proposals.append(FleetProposal(host: host, record: ProposalRecord(
+                id: id, createdAt: createdAt, source: source, type: type,
+                parameters: (try? JSONDecoder().decode([String: String].self, from: Data(parameters.utf8))) ?? [:], unit: unit,
+                rationale: rationale, action: action, risk: risk, expectedEffect: expectedEffect, rollback: rollback,
+                // A state this version does not know is shown as blocked: nothing acts on a fleet row.
+                state: ProposalState(rawValue: state) ?? .blocked, reason: reason, decidedBy: decidedBy, decidedAt: decidedAt,
+                expiresAt: expiresAt, result: result)))
+        }
+        return proposals
+    }
+
+    static func decision(on connection: PostgresConnection, host: String, proposalID: Int64, logger: Logger) async throws -> FleetDecision? {
+        try await FleetDecision.read(on: connection, where: "host = \(host) AND proposal_local_id = \(proposalID)", logger: logger).first
+    }
+}
+
+/// One host's proposal as the fleet's database has it (the host's local id in `record.id`).
+public struct FleetProposal: Sendable, Equatable, Codable {
+    public var host: String
+    public var record: ProposalRecord
+}

@@ -1,0 +1,372 @@
+import Fleet
+import Foundation
+import Logging
+import Monitoring
+import Store
+import SysadminConfiguration
+import TestSupport
+import Testing
+
+extension IntegrationTests {
+    /// The fleet's PostgreSQL database, a real server of the test's own: the schema and roles as `ai-sysadmin fleet`
+    /// prints them, two hosts publishing their SQLite stores, row-level security between them, operators reading both
+    /// and deciding their proposals, and a database that goes away and comes back.
+    @Suite struct FleetTests {
+        struct Fleet {
+            let postgres: PrivatePostgres
+            let directory: String
+
+            /// The database with the schema, hosts `alpha` and `beta`, and the operators `ops` and `ops2`.
+            static func start() throws -> Fleet {
+                let postgres = try PrivatePostgres()
+                let directory = try TestEnvironment.temporaryDirectory("fleet")
+                let fleet = Fleet(postgres: postgres, directory: directory)
+                do {
+                    let schema = try fleet.command(["fleet", "schema"])
+                    try fleet.admin(schema)
+                    try fleet.admin(schema) // again: it brings a database up to date, whatever it holds
+                    for (kind, name) in [("host", "alpha"), ("host", "beta"), ("operator", "ops"), ("operator", "ops2")] {
+                        try fleet.admin(try fleet.command(["fleet", "role", kind, name]))
+                        // What psql's \password does, without a terminal to type into.
+                        let role = kind == "host" ? FleetSchema.role(forHost: name) : name
+                        try fleet.admin("ALTER ROLE \(role) PASSWORD '\(fleet.password(name))'")
+                        try fleet.password(name).write(toFile: directory + "/\(name).pw", atomically: true, encoding: .utf8)
+                    }
+                } catch {
+                    fleet.end()
+                    throw error
+                }
+                return fleet
+            }
+
+            func password(_ name: String) -> String { "\(name)-password-0123456789" }
+
+            static let operators: Set = ["ops", "ops2"]
+
+            /// The arguments that reach the database as operator `name`.
+            func operatorArguments(_ name: String = "ops") -> [String] {
+                ["--url", postgres.url(role: name), "--password-file", directory + "/\(name).pw"]
+            }
+
+            func admin(_ sql: String) throws {
+                let result = postgres.psql(sql, role: "ais_admin", password: postgres.adminPassword)
+                try #require(result.status == 0, "as the administrator: \(result.stderr)")
+            }
+
+            func command(_ arguments: [String]) throws -> String {
+                let result = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), arguments)
+                try #require(result.status == 0, "ai-sysadmin \(arguments.joined(separator: " ")): \(result.stderr)")
+                return result.stdout
+            }
+
+            /// `sql` as host `name`'s role or the operator's.
+            func query(_ sql: String, as name: String) -> (status: Int32, stdout: String, stderr: String) {
+                postgres.psql(sql, role: Self.operators.contains(name) ? name : FleetSchema.role(forHost: name), password: password(name))
+            }
+
+            func configuration(host: String) -> PostgreSQLConfiguration {
+                PostgreSQLConfiguration(url: postgres.url(role: FleetSchema.role(forHost: host)), passwordFile: directory + "/\(host).pw")
+            }
+
+            func end() {
+                postgres.remove()
+            }
+        }
+
+        /// A host's store with `events` events (the first escalating) and, with `proposal`, one queued proposal (two
+        /// audit lines).
+        private func store(events: Int, proposal: Bool, label: String) throws -> SQLiteStore {
+            let store = try SQLiteStore(path: try TestEnvironment.temporaryDirectory(label) + "/ai-sysadmin.sqlite")
+            try append(events, to: store, from: 0)
+            if proposal {
+                _ = try store.insert(
+                    NewProposal(source: "review 1", type: "restart_unit", parameters: ["unit": "app.service"], rationale: "it failed",
+                                action: "dbus RestartUnit", risk: "medium", expectedEffect: "app.service is active", rollback: "none"),
+                    state: .queued, reason: nil, actor: "policy", expiresAt: Date().addingTimeInterval(3600), at: Date())
+            }
+            return store
+        }
+
+        private func append(_ count: Int, to store: SQLiteStore, from first: Int) throws {
+            guard count > 0 else { return }
+            try store.append((first..<first + count).map { index in
+                TriggerEvent(record: LogRecord(message: "app failed \(index)", unit: "app.service",
+                                               timestampMicroseconds: Int64((Date().timeIntervalSince1970 - 600) * 1_000_000) + Int64(index)),
+                             templateID: 1, severity: .error, category: .service, escalate: index == 0, summary: "app failed", source: .rule)
+            }, processedAt: Date())
+        }
+
+        private func publisher(_ fleet: Fleet, host: String, store: SQLiteStore) throws -> FleetPublisher {
+            try FleetPublisher(configuration: fleet.configuration(host: host), store: store, logger: TestEnvironment.logger) {
+                Data(#"{"autonomyLevel":"suggest","status":{"models":[{"layer":"meta","state":"ready"}]},"version":"test"}"#.utf8)
+            }
+        }
+
+        @Test func twoHostsPublishTheirOwnRowsAndAnOperatorSeesEveryHost() async throws {
+            let fleet = try Fleet.start()
+            defer { fleet.end() }
+            let alpha = try store(events: 3, proposal: true, label: "fleet-a"), beta = try store(events: 2, proposal: false, label: "fleet-b")
+            let alphaPublisher = try publisher(fleet, host: "alpha", store: alpha)
+            let betaPublisher = try publisher(fleet, host: "beta", store: beta)
+            await alphaPublisher.publishReportingHealth()
+            await betaPublisher.publishReportingHealth()
+            #expect(alphaPublisher.health.current.awaySince == nil, "\(alphaPublisher.health.current)")
+            #expect(alphaPublisher.health.current.eventsPublished == 3 && alphaPublisher.health.current.auditLinesPublished == 2)
+
+            let perHost = fleet.query("SELECT host, count(*) FROM event GROUP BY host ORDER BY host", as: "ops")
+            #expect(perHost.stdout.split(separator: "\n") == ["alpha|3", "beta|2"], "\(perHost)")
+            #expect(fleet.query("SELECT state FROM proposal WHERE host = 'alpha'", as: "ops").stdout.hasPrefix("queued"))
+
+            // The decision is published with its audit line, onto the same row.
+            _ = try alpha.apply(.approve, to: 1, actor: "operator:alice", reason: "go", detail: nil, result: nil, at: Date())
+            await alphaPublisher.publishReportingHealth()
+            let proposal = fleet.query("SELECT host, local_id, state, decided_by FROM proposal", as: "ops")
+            #expect(proposal.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "alpha|1|approved|operator:alice", "\(proposal)")
+            #expect(fleet.query("SELECT count(*) FROM audit WHERE host = 'alpha'", as: "ops").stdout.hasPrefix("3"))
+
+            // Publishing again sends nothing twice.
+            await alphaPublisher.publishReportingHealth()
+            #expect(fleet.query("SELECT count(*) FROM event", as: "ops").stdout.hasPrefix("5"))
+            #expect(alphaPublisher.health.current.eventsPublished == 3)
+
+            // What the fleet's operator sees.
+            let status = try fleet.command(["fleet", "status", "--json"] + fleet.operatorArguments())
+            struct Host: Decodable { var id: String; var pendingApprovals: Int; var escalationsLastDay: Int; var heartbeat: String }
+            let hosts = try status.split(separator: "\n").map { try JSONDecoder().decode(Host.self, from: Data($0.utf8)) }
+            #expect(hosts.map(\.id) == ["alpha", "beta"])
+            #expect(hosts.map(\.pendingApprovals) == [0, 0], "alpha's proposal was approved")
+            #expect(hosts.map(\.escalationsLastDay) == [1, 1], "each host's first event escalated")
+            #expect(hosts.allSatisfy { host in
+                let heartbeat = try? JSONSerialization.jsonObject(with: Data(host.heartbeat.utf8)) as? [String: Any]
+                return heartbeat?["autonomyLevel"] as? String == "suggest"
+            }, "\(hosts.map(\.heartbeat))")
+            let table = try fleet.command(["fleet", "status"] + fleet.operatorArguments())
+            #expect(table.contains("alpha") && table.contains("meta ready"), "\(table)")
+        }
+
+        @Test func aHostCanNeitherWriteNorSeeAnothersRows() async throws {
+            let fleet = try Fleet.start()
+            defer { fleet.end() }
+            let alpha = try store(events: 2, proposal: true, label: "fleet-rls")
+            await (try publisher(fleet, host: "alpha", store: alpha)).publishReportingHealth()
+
+            let forged = fleet.query("""
+                INSERT INTO event (host, local_id, time, severity, category, escalate, summary, source, message)
+                VALUES ('alpha', 99, now(), 'critical', 'service', true, 'forged', 'rule', 'written by beta')
+                """, as: "beta")
+            #expect(forged.status != 0 && forged.stderr.contains("row-level security"), "beta wrote alpha's row: \(forged)")
+            let approved = fleet.query("UPDATE proposal SET state = 'approved', decided_by = 'beta' WHERE host = 'alpha'; SELECT count(*) FROM proposal",
+                                       as: "beta")
+            #expect(approved.status == 0 && approved.stdout.hasPrefix("0"), "beta sees alpha's proposals: \(approved)")
+            #expect(fleet.query("SELECT count(*) FROM event", as: "beta").stdout.hasPrefix("0"))
+            #expect(fleet.query("SELECT state || '|' || coalesce(decided_by, '') FROM proposal WHERE host = 'alpha'", as: "ops").stdout
+                        .trimmingCharacters(in: .whitespacesAndNewlines) == "queued|", "beta's update reached alpha's proposal")
+            // A host role is not an operator: it cannot read the others through the operators' policy either.
+            #expect(fleet.query("SELECT count(*) FROM host", as: "beta").stdout.hasPrefix("0"))
+            let impersonated = fleet.query("INSERT INTO host (id, heartbeat_at, heartbeat) VALUES ('alpha', now(), '{}')", as: "beta")
+            #expect(impersonated.status != 0 && impersonated.stderr.contains("row-level security"), "\(impersonated)")
+            // Its own rows are append-only, and cannot be moved to another host.
+            let beta = try store(events: 1, proposal: false, label: "fleet-rls-b")
+            await (try publisher(fleet, host: "beta", store: beta)).publishReportingHealth()
+            let moved = fleet.query("UPDATE event SET host = 'alpha'", as: "beta")
+            #expect(moved.status != 0 && moved.stderr.contains("permission denied"), "\(moved)")
+            // The fleet's own roles are never an operator's name.
+            for name in ["ais_host", "ais_host_beta", "pg_monitor", "postgres"] {
+                let refused = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), ["fleet", "role", "operator", name])
+                #expect(refused.status != 0 && refused.stderr.contains("not a usable role name"), "\(name): \(refused)")
+            }
+        }
+
+        @Test func aStoreThatStartedOverIsNotMixedWithTheOldOnesRows() async throws {
+            let fleet = try Fleet.start()
+            defer { fleet.end() }
+            await (try publisher(fleet, host: "alpha", store: try store(events: 2, proposal: false, label: "fleet-old"))).publishReportingHealth()
+            let fresh = try publisher(fleet, host: "alpha", store: try store(events: 3, proposal: false, label: "fleet-new"))
+            await fresh.publishReportingHealth()
+            #expect(fresh.health.current.awaySince != nil && fresh.health.current.lastError?.contains("already holds 2 rows") == true,
+                    "\(fresh.health.current)")
+            #expect(fleet.query("SELECT string_agg(message, ',' ORDER BY local_id) FROM event", as: "ops").stdout.hasPrefix("app failed 0,app failed 1\n"))
+        }
+
+        /// The daemon itself with `store.backend` `postgresql`: what Layer 1 finds in a log reaches the fleet's database,
+        /// `ai-sysadmin status` says when that database is away (the daemon goes on), and what waited arrives after.
+        @Test func theDaemonPublishesWhatItNoticesAndSaysWhenTheDatabaseIsAway() async throws {
+            let fleet = try Fleet.start()
+            defer { fleet.end() }
+            var config = try TestEnvironment.configuration(layers: [], label: "fleet-daemon")
+            let watched = config.stateDirectory + "/app.log"
+            _ = FileManager.default.createFile(atPath: watched, contents: nil)
+            config.monitoring.files = [watched]
+            config.monitoring.flushSeconds = 0.2
+            // No trigger model: the rules decide each line once it has waited this long for a verdict.
+            config.monitoring.holdSeconds = 0.5
+            config.monitoring.metrics.enable = false
+            config.monitoring.review.enable = false
+            config.monitoring.rules = [.init(pattern: "ERROR", severity: "error", category: "service", escalate: false, summary: "the app logged an error")]
+            config.chat.enable = false
+            config.store.backend = .postgresql
+            var postgresql = fleet.configuration(host: "alpha")
+            postgresql.publishIntervalSeconds = 0.3
+            config.store.postgresql = postgresql
+            let daemon = try TestEnvironment.launchDaemon(config)
+            defer { TestEnvironment.end(daemon) }
+            let log = { (try? String(contentsOfFile: config.stateDirectory + "/daemon.log", encoding: .utf8)) ?? "" }
+            // Only the lines written after the warm-up count: a slow warm-up line may arrive later than the others.
+            func published() -> Int {
+                Int(fleet.query("SELECT count(*) FROM event WHERE message LIKE '%request%'", as: "ops").stdout
+                    .trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            }
+            func status() throws -> String {
+                try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), ["status", "--state-dir", config.stateDirectory]).stdout
+            }
+
+            let local = try SQLiteStore(path: config.storePath)
+            func kept(_ marker: String = "request") -> Int { (try? local.events(since: nil, limit: 10_000).filter { $0.message.contains(marker) }.count) ?? -1 }
+            // The file is followed from its end once the daemon opens it: write until a line is seen.
+            var seen = false
+            for attempt in 0..<30 where !seen {
+                try TestEnvironment.appendLogLines(["ERROR warm-up \(attempt)"], to: watched)
+                seen = await eventually(timeout: .seconds(2)) { kept("warm-up") > 0 }
+            }
+            try #require(seen, "the daemon never read its log file:\n\(log().suffix(2000))")
+
+            try TestEnvironment.appendLogLines((0..<3).map { "ERROR request \($0) failed" }, to: watched)
+            #expect(await eventually(timeout: .seconds(30)) { published() == 3 }, "published \(published()) of 3")
+            #expect(await eventually(timeout: .seconds(10)) { (try? status())?.contains("store: published to the fleet as alpha") == true },
+                    "\((try? status()) ?? "")")
+
+            try fleet.postgres.stop()
+            try TestEnvironment.appendLogLines((3..<5).map { "ERROR request \($0) failed" }, to: watched)
+            #expect(await eventually(timeout: .seconds(30)) { (try? status())?.contains("store: DEGRADED") == true }, "\((try? status()) ?? "")")
+            #expect(await eventually(timeout: .seconds(30)) { kept() == 5 }, "the daemon must go on without the fleet's database")
+            #expect(daemon.isRunning)
+
+            try fleet.postgres.start()
+            #expect(await eventually(timeout: .seconds(30)) { published() == 5 }, "published \(published()) of 5 after the database came back")
+            #expect(await eventually(timeout: .seconds(10)) { (try? status())?.contains("store: published") == true })
+
+            // SIGTERM stops the daemon with its publisher, promptly.
+            kill(daemon.processIdentifier, SIGTERM)
+            #expect(await eventually(timeout: .seconds(20)) { !daemon.isRunning }, "the daemon did not stop on SIGTERM:\n\(log().suffix(1500))")
+        }
+
+        @Test func nothingIsLostOrDoubledWhileTheDatabaseIsAway() async throws {
+            let fleet = try Fleet.start()
+            defer { fleet.end() }
+            let alpha = try store(events: 5, proposal: false, label: "fleet-away")
+            let publisher = try publisher(fleet, host: "alpha", store: alpha)
+            await publisher.publishReportingHealth()
+            #expect(publisher.health.current.eventsPublished == 5)
+
+            try fleet.postgres.stop()
+            try append(7, to: alpha, from: 5)
+            await publisher.publishReportingHealth()
+            let away = publisher.health.current
+            #expect(away.awaySince != nil && away.lastError != nil, "the publisher did not notice: \(away)")
+            try append(3, to: alpha, from: 12)
+            await publisher.publishReportingHealth()
+            #expect(publisher.health.current.awaySince == away.awaySince, "still away since the first failure")
+
+            try fleet.postgres.start()
+            await publisher.publishReportingHealth()
+            #expect(publisher.health.current.awaySince == nil, "\(publisher.health.current)")
+            let stored = fleet.query("SELECT count(*), count(DISTINCT local_id), min(local_id), max(local_id) FROM event", as: "ops")
+            #expect(stored.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "15|15|1|15", "\(stored)")
+            let order = fleet.query("SELECT string_agg(split_part(message, ' ', 3), ',' ORDER BY local_id) FROM event", as: "ops")
+            #expect(order.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == (0..<15).map(String.init).joined(separator: ","))
+        }
+
+        @Test func onlyAnOperatorDecidesAProposalAndOnlyOnce() async throws {
+            let fleet = try Fleet.start()
+            defer { fleet.end() }
+            let alpha = try store(events: 0, proposal: true, label: "fleet-decide")
+            await (try publisher(fleet, host: "alpha", store: alpha)).publishReportingHealth()
+
+            // A host cannot decide, not even its own proposals, nor change a decision once made.
+            let byHost = fleet.query("INSERT INTO decision (host, proposal_local_id, verdict) VALUES ('alpha', 1, 'approve')", as: "alpha")
+            #expect(byHost.status != 0 && byHost.stderr.contains("permission denied"), "\(byHost)")
+            // An operator decides under its own name only, and only what the fleet sees queued.
+            let forged = fleet.query("INSERT INTO decision (host, proposal_local_id, verdict, operator) VALUES ('alpha', 1, 'approve', 'ops2')",
+                                     as: "ops")
+            #expect(forged.status != 0 && forged.stderr.contains("permission denied"), "\(forged)")
+            let unknown = fleet.query("INSERT INTO decision (host, proposal_local_id, verdict) VALUES ('alpha', 7, 'approve')", as: "ops")
+            #expect(unknown.status != 0 && unknown.stderr.contains("row-level security"), "\(unknown)")
+            let missing = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(),
+                                                              ["approvals", "approve", "alpha/7", "--wait", "0"] + fleet.operatorArguments())
+            #expect(missing.status != 0 && missing.stderr.contains("no proposal alpha/7"), "\(missing)")
+
+            // Two operators at once: one decision is recorded, the other operator is told whose it is.
+            let executable = try TestEnvironment.daemonExecutable()
+            let decisions = [["approvals", "approve", "alpha/1", "--wait", "0"] + fleet.operatorArguments("ops"),
+                             ["approvals", "reject", "alpha/1", "--reason", "not now"] + fleet.operatorArguments("ops2")]
+            async let approving = onThread { try? TestEnvironment.runToCompletion(executable, decisions[0]) }
+            async let rejecting = onThread { try? TestEnvironment.runToCompletion(executable, decisions[1]) }
+            let (first, second) = await (approving, rejecting)
+            let outcomes = [try #require(first), try #require(second)]
+            #expect(outcomes.filter { $0.status == 0 }.count == 1, "\(outcomes)")
+            let loser = try #require(outcomes.first { $0.status != 0 })
+            #expect(loser.stderr.contains("already decided") && (loser.stderr.contains("by ops") || loser.stderr.contains("by ops2")), "\(loser)")
+            #expect(fleet.query("SELECT count(*) FROM decision", as: "ops").stdout.hasPrefix("1"))
+
+            let changed = fleet.query("UPDATE decision SET verdict = 'reject', note = 'changed by the host'", as: "alpha")
+            #expect(changed.status != 0 && changed.stderr.contains("permission denied"), "\(changed)")
+            #expect(fleet.query("SELECT count(*) FROM decision", as: "beta").stdout.hasPrefix("0"), "beta sees alpha's decisions")
+            let listed = try fleet.command(["approvals", "list", "--fleet"] + fleet.operatorArguments())
+            #expect(listed.contains("alpha/1") && listed.contains("restart_unit"), "\(listed)")
+        }
+
+        /// Two daemons, two hosts whose proposals have the same local id: the fleet's approval of alpha's is executed by
+        /// alpha, at once and after alpha's own validation, and never by beta.
+        @Test func aDecisionInTheFleetIsExecutedByTheOwningHostOnly() async throws {
+            let fleet = try Fleet.start()
+            defer { fleet.end() }
+            var hosts: [(name: String, config: DaemonConfiguration, systemd: FakeSystemd, daemon: Process, store: SQLiteStore)] = []
+            defer {
+                for host in hosts {
+                    TestEnvironment.end(host.daemon)
+                    host.systemd.terminate()
+                }
+            }
+            for name in ["alpha", "beta"] {
+                var config = try TestEnvironment.configuration(layers: [], label: "fleet-\(name)")
+                config.monitoring.metrics.enable = false
+                config.monitoring.review.enable = false
+                config.monitoring.journal = false
+                config.chat.enable = false
+                config.autonomyLevel = .suggest
+                var postgresql = fleet.configuration(host: name)
+                postgresql.publishIntervalSeconds = 0.3
+                config.store.backend = .postgresql
+                config.store.postgresql = postgresql
+                let systemd = try await FakeSystemd.start(in: config.stateDirectory, simulated: ["app.service": "failed"])
+                config.autonomy.systemdBusAddress = systemd.address
+                let store = try SQLiteStore(path: config.storePath)
+                _ = try store.insert(
+                    NewProposal(source: "review 1", type: "restart_unit", parameters: ["unit": "app.service"], rationale: "it failed on \(name)",
+                                action: "dbus RestartUnit app.service replace", risk: "medium", expectedEffect: "app.service is active",
+                                rollback: "none"),
+                    state: .queued, reason: "waits for an operator", actor: "policy", expiresAt: Date().addingTimeInterval(3600), at: Date())
+                hosts.append((name, config, systemd, try TestEnvironment.launchDaemon(config), store))
+            }
+            let queued = await eventually(timeout: .seconds(60)) {
+                fleet.query("SELECT string_agg(host || '/' || local_id || ' ' || state, ',' ORDER BY host) FROM proposal", as: "ops").stdout
+                    .trimmingCharacters(in: .whitespacesAndNewlines) == "alpha/1 queued,beta/1 queued"
+            }
+            try #require(queued, "the hosts did not publish their proposals: \(hosts.map { (try? String(contentsOfFile: $0.config.stateDirectory + "/daemon.log", encoding: .utf8))?.suffix(1500) ?? "" })")
+
+            let approved = try TestEnvironment.runToCompletion(
+                try TestEnvironment.daemonExecutable(),
+                ["approvals", "approve", "alpha/1", "--note", "from the fleet test", "--wait", "60"] + fleet.operatorArguments())
+            #expect(approved.status == 0 && approved.stdout.contains("succeeded"), "\(approved)")
+            let (alpha, beta) = (hosts[0], hosts[1])
+            #expect(alpha.systemd.calls.contains("RestartUnit app.service replace"), "\(alpha.systemd.calls)")
+            #expect(!beta.systemd.calls.contains { $0.hasPrefix("RestartUnit") }, "beta ran alpha's decision: \(beta.systemd.calls)")
+            #expect(try beta.store.proposal(1)?.state == .queued)
+            let trail = try alpha.store.audit(after: 0, since: nil, unit: nil, limit: 100)
+            #expect(trail.contains { $0.event == "approved" && $0.actor == "operator:ops@fleet" && $0.detail.contains("from the fleet test") },
+                    "\(trail)")
+            #expect(fleet.query("SELECT outcome FROM decision", as: "ops").stdout.hasPrefix("approved"))
+            #expect(fleet.query("SELECT state FROM proposal WHERE host = 'beta'", as: "ops").stdout.hasPrefix("queued"))
+        }
+    }
+}
