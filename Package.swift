@@ -47,6 +47,8 @@ let package = Package(
         // The fleet store: PostgreSQL's wire protocol (SCRAM, prepared statements, a connection pool) for the hosts of
         // a fleet writing to one database.
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // TLS to the fleet's database: postgres-nio takes an NIOSSL context (it depends on swift-nio-ssl already).
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C libraries, reached through pkg-config. Imported with `internal import` so no C type leaks.
@@ -275,6 +277,7 @@ let package = Package(
                 "SysadminConfiguration",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings

@@ -423,7 +423,8 @@ in
         example = "postgresql://ais_host_web1@db.example:5432/aisysadmin";
         description = ''
           The fleet's PostgreSQL database, as this host's role (`ais_host_<id>`; no password in the URL): the host keeps
-          its SQLite store and publishes it there (README, "Many hosts"). Null: this host alone.'';
+          its SQLite store and publishes it there (README, "Many hosts"). TLS with the certificate and its name checked
+          unless `?sslmode=` says otherwise; `?sslrootcert=/path` names a private authority. Null: this host alone.'';
       };
       passwordFile = mkOption {
         type = types.nullOr types.path;

@@ -31,7 +31,7 @@ public actor FleetDecisionListener: Service {
     /// - Parameter applied: called after decisions were applied (the publisher then sends the new states at once).
     public init(configuration: PostgreSQLConfiguration, logger: Logger, apply: @escaping Apply,
                 applied: @escaping @Sendable () -> Void = {}) throws(ConfigurationError) {
-        self.connection = try FleetPublisher.connection(configuration, passwordKey: "store.postgresql.passwordFile")
+        self.connection = try FleetConnection.configuration(configuration, passwordKey: "store.postgresql.passwordFile")
         self.host = configuration.hostID ?? self.connection.username
         self.apply = apply
         self.applied = applied
@@ -56,13 +56,22 @@ public actor FleetDecisionListener: Service {
     private func lost(_ error: any Error) {
         guard !away else { return }
         away = true
-        logger.warning("cannot hear the fleet's decisions; trying again", metadata: ["ai.error": "\(FleetPublisher.describe(error))"])
+        logger.warning("cannot hear the fleet's decisions; trying again", metadata: ["ai.error": "\(FleetConnection.describe(error))"])
     }
 
     /// One connection's life: listen, catch up, then catch up on every notification or tick until it fails.
     private func listen() async throws {
         let connection = try await PostgresConnection.connect(configuration: self.connection, id: 1, logger: logger)
-        defer { connection.close().whenComplete { _ in } }
+        do {
+            try await listen(on: connection)
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+        try? await connection.close()
+    }
+
+    private func listen(on connection: PostgresConnection) async throws {
         try await FleetSchema.requireCurrentVersion(on: connection, logger: logger)
         let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         try await connection.listen(on: FleetSchema.decisionChannel(forHost: host)) { notifications in

@@ -47,7 +47,7 @@ public struct FleetOperator: Sendable {
     let logger: Logger
 
     public init(configuration: PostgreSQLConfiguration, logger: Logger) throws(ConfigurationError) {
-        self.configuration = try FleetPublisher.connection(configuration, passwordKey: "--password-file")
+        self.configuration = try FleetConnection.configuration(configuration, passwordKey: "--password-file")
         self.logger = logger
     }
 
@@ -119,7 +119,7 @@ public struct FleetOperator: Sendable {
                 }
             } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42501" {
                 // Row-level security refused it: the proposal left the queue between the look and the insert.
-                logger.debug("the decision was refused by the policy", metadata: ["ai.error": "\(FleetPublisher.describe(error))"])
+                logger.debug("the decision was refused by the policy", metadata: ["ai.error": "\(FleetConnection.describe(error))"])
             }
             if let earlier = try await Self.decision(on: connection, host: host, proposalID: id, logger: logger) { return .decidedBefore(earlier) }
             let now = try await Self.proposals(on: connection, where: "host = \(host) AND local_id = \(id)", logger: logger).first
@@ -143,7 +143,7 @@ public struct FleetOperator: Sendable {
     }
 
     /// An error as an operator should read it: the server's words when it gave any.
-    public static func describe(_ error: any Error) -> String { FleetPublisher.describe(error) }
+    public static func describe(_ error: any Error) -> String { FleetConnection.describe(error) }
 
     // MARK: Reading
 

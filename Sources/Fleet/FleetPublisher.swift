@@ -35,7 +35,7 @@ public actor FleetPublisher: Service {
 
     public init(configuration: PostgreSQLConfiguration, store: any PublishedStore, logger: Logger,
                 heartbeat: @escaping @Sendable () -> Data) throws(ConfigurationError) {
-        self.connection = try Self.connection(configuration, passwordKey: "store.postgresql.passwordFile")
+        self.connection = try FleetConnection.configuration(configuration, passwordKey: "store.postgresql.passwordFile")
         self.store = store
         self.interval = .milliseconds(Int64(configuration.publishIntervalSeconds * 1000))
         self.heartbeat = heartbeat
@@ -72,21 +72,9 @@ public actor FleetPublisher: Service {
         } catch is CancellationError where Task.isCancelled {
             return
         } catch {
-            let reason = Self.describe(error)
+            let reason = FleetConnection.describe(error)
             if health.failed(reason) { logger.warning("the fleet's database is away; this host keeps its rows until it is back", metadata: ["ai.error": "\(reason)"]) }
         }
-    }
-
-    /// The server's own words when it gave any (its message and SQLSTATE), else the error.
-    static func describe(_ error: any Error) -> String {
-        if let failure = error as? PSQLError, let message = failure.serverInfo?[.message] {
-            return "\(message) (SQLSTATE \(failure.serverInfo?[.sqlState] ?? "?"))"
-        }
-        if let failure = error as? PostgresTransactionError {
-            return describe(failure.closureError ?? failure.beginError ?? failure.commitError ?? failure)
-        }
-        if let failure = error as? PSQLError { return "\(failure.code)\(failure.underlying.map { ": \($0)" } ?? "")".prefix(300).description }
-        return String(String(describing: error).prefix(300))
     }
 
     /// Publishes everything the store holds beyond the cursors and the heartbeat, on a connection of its own (one
@@ -174,26 +162,6 @@ public actor FleetPublisher: Service {
         text.contains("\u{0}") ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
     }
 
-    /// How a host or an operator reaches the database: the URL's parts and the password file's line; `passwordKey` names
-    /// the setting (or option) a problem with the file is told against.
-    static func connection(_ configuration: PostgreSQLConfiguration, passwordKey: String) throws(ConfigurationError) -> PostgresConnection.Configuration {
-        let address = try configuration.address.get()
-        let password: String
-        do {
-            password = try String(contentsOfFile: configuration.passwordFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        } catch {
-            throw ConfigurationError(keyPath: passwordKey, "cannot read \(configuration.passwordFile): \(error)")
-        }
-        var connection = PostgresConnection.Configuration(host: address.host, port: address.port, username: address.role,
-                                                          password: password, database: address.database, tls: .disable)
-        connection.options.connectTimeout = .seconds(5)
-        // A statement, a lock or an open transaction that outlives these is the database being away, not this host.
-        connection.options.additionalStartupParameters = [
-            ("statement_timeout", "10s"), ("lock_timeout", "5s"), ("idle_in_transaction_session_timeout", "15s"),
-        ]
-        return connection
-    }
-
     // MARK: Statements
 
     static func insert(_ events: [StoredEvent]) -> PostgresQuery {
@@ -278,23 +246,4 @@ public final class FleetHealth: Sendable {
             return first
         }
     }
-}
-
-/// `work`'s result, or a timeout error when it takes longer than `limit` (it is cancelled then).
-func withTimeout<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await work() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            return nil
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next(), let result = first else { throw FleetTimeout(limit: limit) }
-        return result
-    }
-}
-
-struct FleetTimeout: Error, CustomStringConvertible {
-    let limit: Duration
-    var description: String { "no answer within \(limit)" }
 }

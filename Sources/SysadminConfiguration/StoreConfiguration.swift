@@ -23,8 +23,8 @@ public struct StoreConfiguration: Sendable, Equatable, Codable {
 
 /// The fleet's database as one host (or an operator's command) reaches it.
 public struct PostgreSQLConfiguration: Sendable, Equatable, Codable {
-    /// `postgresql://ROLE@HOST[:PORT]/DATABASE`, without a password. A host's role is `ais_host_<id>`; its id is
-    /// what the fleet calls it.
+    /// `postgresql://ROLE@HOST[:PORT]/DATABASE[?sslmode=…&sslrootcert=…]`, without a password. A host's role is
+    /// `ais_host_<id>`; its id is what the fleet calls it. TLS is on unless `sslmode=disable` says otherwise.
     public var url: String
     /// The role's password, one line (a credential: never in the URL, never in argv).
     public var passwordFile: String
@@ -52,6 +52,28 @@ public struct PostgreSQLConfiguration: Sendable, Equatable, Codable {
         public var host: String
         public var port: Int
         public var database: String
+        public var tls: TLSMode
+
+        public init(role: String, host: String, port: Int, database: String, tls: TLSMode = .verifyFull(rootCertificates: nil)) {
+            self.role = role
+            self.host = host
+            self.port = port
+            self.database = database
+            self.tls = tls
+        }
+    }
+
+    /// How the connection is protected, as libpq's `sslmode` names it — but `verify-full` when the URL says nothing:
+    /// the connection carries the role's password proof and every host's logs.
+    public enum TLSMode: Sendable, Equatable {
+        /// Plain TCP (`sslmode=disable`): only on a network or tunnel that protects it.
+        case disable
+        /// Encrypted, the server's certificate not checked (`sslmode=require`): against eavesdroppers, not impostors.
+        case require
+        /// The certificate checked against the roots (`sslrootcert`, else the system's), not its name (`verify-ca`).
+        case verifyCA(rootCertificates: String?)
+        /// The certificate checked against the roots and the URL's host name (`verify-full`, the default).
+        case verifyFull(rootCertificates: String?)
     }
 
     /// The URL taken apart, or why it cannot be.
@@ -63,14 +85,44 @@ public struct PostgreSQLConfiguration: Sendable, Equatable, Codable {
             return problem("'\(url.prefix(200))' is not a postgresql://ROLE@HOST[:PORT]/DATABASE URL")
         }
         guard components.password == nil else { return problem("holds a password; put it in store.postgresql.passwordFile") }
-        guard components.query == nil, components.fragment == nil else {
-            return problem("has options (?…); none are read: TLS and the rest are store.postgresql's own settings")
+        guard components.fragment == nil else { return problem("has a fragment (#…)") }
+        let tls: TLSMode
+        switch Self.tlsMode(components.queryItems ?? []) {
+        case .success(let mode): tls = mode
+        case .failure(.problem(let message)): return problem(message)
         }
         guard let role = components.user, !role.isEmpty else { return problem("names no role (postgresql://ROLE@HOST/DATABASE)") }
         guard let host = components.host, !host.isEmpty else { return problem("names no host") }
         let database = String(components.path.dropFirst())
         guard !database.isEmpty, !database.contains("/") else { return problem("names no database (…/DATABASE)") }
-        return .success(Address(role: role, host: host, port: components.port ?? 5432, database: database))
+        return .success(Address(role: role, host: host, port: components.port ?? 5432, database: database, tls: tls))
+    }
+
+    private enum Refusal: Error { case problem(String) }
+
+    /// `sslmode` and `sslrootcert`, the only options read; any other is refused rather than ignored.
+    private static func tlsMode(_ options: [URLQueryItem]) -> Result<TLSMode, Refusal> {
+        var mode = "verify-full", roots: String?
+        for option in options {
+            let value = option.value ?? ""
+            switch option.name {
+            case "sslmode": mode = value
+            case "sslrootcert":
+                guard value.hasPrefix("/") else { return .failure(.problem("sslrootcert '\(value.prefix(200))' must be an absolute path")) }
+                roots = value
+            default:
+                return .failure(.problem("has the option '\(option.name.prefix(64))'; only sslmode and sslrootcert are read"))
+            }
+        }
+        switch mode {
+        case "verify-full": return .success(.verifyFull(rootCertificates: roots))
+        case "verify-ca": return .success(.verifyCA(rootCertificates: roots))
+        case "require", "disable":
+            guard roots == nil else { return .failure(.problem("sslrootcert is read only with sslmode=verify-ca or verify-full")) }
+            return .success(mode == "require" ? .require : .disable)
+        default:
+            return .failure(.problem("sslmode '\(mode.prefix(64))' is not one of disable, require, verify-ca, verify-full"))
+        }
     }
 
     /// What a host's role name begins with; the rest is the host's id.

@@ -177,6 +177,41 @@ extension IntegrationTests {
             }
         }
 
+        /// The server takes TCP connections with TLS only; a host checks its certificate against the authority its URL
+        /// names (else the system's) and, by default, the certificate's name against the URL's host.
+        @Test func theDatabaseIsReachedOverTLSWithItsCertificateChecked() async throws {
+            let fleet = try Fleet.start()
+            defer { fleet.end() }
+            try PrivatePostgres.makeCertificateAuthority(in: fleet.directory, name: "stranger")
+            let port = fleet.postgres.port, database = fleet.postgres.database, authority = fleet.postgres.certificateAuthority
+            func publishes(_ url: String) async throws -> FleetHealth.Snapshot {
+                var configuration = fleet.configuration(host: "alpha")
+                configuration.url = url
+                let publisher = try FleetPublisher(configuration: configuration, store: try store(events: 1, proposal: false, label: "fleet-tls"),
+                                                   logger: TestEnvironment.logger) { Data("{}".utf8) }
+                await publisher.publishReportingHealth()
+                return publisher.health.current
+            }
+            let base = "postgresql://ais_host_alpha@127.0.0.1:\(port)/\(database)"
+            for (options, refusal) in [
+                ("?sslrootcert=\(fleet.directory)/stranger.pem", "CERTIFICATE_VERIFY_FAILED"),  // another authority's word
+                ("", "the authority in sslrootcert"),                                               // the system's roots do not know it
+                ("?sslmode=disable", "no encryption"),                                             // the server refuses plain TCP
+            ] {
+                let health = try await publishes(base + options)
+                #expect(health.awaySince != nil && health.lastError?.contains(refusal) == true, "\(options): \(health)")
+            }
+            // The certificate names 127.0.0.1 only: the same server at 127.0.0.2 is refused by verify-full (the default) and
+            // accepted by verify-ca.
+            let elsewhere = "postgresql://ais_host_alpha@127.0.0.2:\(port)/\(database)"
+            let misnamed = try await publishes(elsewhere + "?sslrootcert=\(authority)")
+            #expect(misnamed.awaySince != nil && misnamed.lastError?.contains("not for the host the URL names") == true,
+                    "verify-full accepted a certificate for another address: \(misnamed)")
+            let unnamed = try await publishes(elsewhere + "?sslmode=verify-ca&sslrootcert=\(authority)")
+            #expect(unnamed.awaySince == nil && unnamed.eventsPublished == 1, "\(unnamed)")
+            #expect(fleet.query("SELECT count(*) FROM pg_stat_ssl WHERE ssl", as: "ops").stdout.hasPrefix("1"), "psql itself uses TLS")
+        }
+
         @Test func aStoreThatStartedOverIsNotMixedWithTheOldOnesRows() async throws {
             let fleet = try Fleet.start()
             defer { fleet.end() }

@@ -185,12 +185,23 @@ import Testing
         config.store.postgresql = PostgreSQLConfiguration(url: "postgresql://ais_host_web1@db.example:5433/fleet", passwordFile: passwordFile)
         #expect(ConfigurationValidator().validate(config) == [])
         #expect(config.store.postgresql?.hostID == "web1")
-        #expect(try config.store.postgresql?.address.get() == .init(role: "ais_host_web1", host: "db.example", port: 5433, database: "fleet"))
+        // TLS with the certificate and the name checked unless the URL says otherwise.
+        #expect(try config.store.postgresql?.address.get() == .init(role: "ais_host_web1", host: "db.example", port: 5433, database: "fleet",
+                                                                    tls: .verifyFull(rootCertificates: nil)))
+        for (options, mode) in [("?sslmode=disable", PostgreSQLConfiguration.TLSMode.disable), ("?sslmode=require", .require),
+                                ("?sslmode=verify-ca&sslrootcert=/etc/fleet-ca.pem", .verifyCA(rootCertificates: "/etc/fleet-ca.pem")),
+                                ("?sslrootcert=/etc/fleet-ca.pem", .verifyFull(rootCertificates: "/etc/fleet-ca.pem"))] {
+            let address = try PostgreSQLConfiguration(url: "postgresql://ais_host_web1@db.example/fleet" + options, passwordFile: passwordFile).address.get()
+            #expect(address.tls == mode, "\(options)")
+        }
         for (url, problem) in [
             ("postgresql://ais_host_web1:secret@db.example/fleet", "holds a password"),
             ("mysql://ais_host_web1@db.example/fleet", "is not a postgresql://"),
             ("postgresql://ais_host_web1@db.example/", "names no database"),
-            ("postgresql://ais_host_web1@db.example/fleet?sslmode=verify-full", "has options"),
+            ("postgresql://ais_host_web1@db.example/fleet?sslmode=prefer", "is not one of disable, require, verify-ca, verify-full"),
+            ("postgresql://ais_host_web1@db.example/fleet?sslrootcert=ca.pem", "must be an absolute path"),
+            ("postgresql://ais_host_web1@db.example/fleet?sslmode=disable&sslrootcert=/etc/ca.pem", "read only with sslmode=verify-ca or verify-full"),
+            ("postgresql://ais_host_web1@db.example/fleet?application_name=x", "only sslmode and sslrootcert are read"),
             ("postgresql://alice@db.example/fleet", "the role must be ais_host_<id>"),
             ("postgresql://ais_host_Web-1@db.example/fleet", "the role must be ais_host_<id>"),
         ] {

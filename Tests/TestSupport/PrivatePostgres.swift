@@ -3,8 +3,10 @@ import Synchronization
 
 /// A PostgreSQL server of the test's own: `initdb` into a temporary directory and the server in the foreground as a
 /// child of the tests (as the `postgres` user when the tests run as root, since PostgreSQL refuses to), listening on
-/// 127.0.0.1 at a free port, with an administrator role
-/// `ais_admin` and a database `fleet`. Debian's `postgresql` package provides the programs (scripts/setup installs it).
+/// 127.0.0.1 (and 127.0.0.2, which its certificate does not name) at a free port for TLS connections only (a certificate
+/// for 127.0.0.1 from a certificate authority of its own), with an
+/// administrator role `ais_admin` and a database `fleet`. Debian's `postgresql` package provides the programs
+/// (scripts/setup installs it).
 public final class PrivatePostgres: Sendable {
     public let directory: String
     public let port: Int
@@ -38,6 +40,17 @@ public final class PrivatePostgres: Sendable {
         try runAsOwner("\(binaries)/initdb", ["-D", directory + "/data", "-U", "ais_admin", "-A", "scram-sha-256",
                                                 "--pwfile=\(directory)/admin-password", "--no-sync"])
         do {
+            try Self.makeCertificateAuthority(in: directory, name: "ca")
+            try Self.openssl(["req", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-keyout", directory + "/server.key",
+                              "-out", directory + "/server.csr", "-subj", "/CN=127.0.0.1"])
+            try "subjectAltName=IP:127.0.0.1\n".write(toFile: directory + "/san.cnf", atomically: true, encoding: .utf8)
+            try Self.openssl(["x509", "-req", "-in", directory + "/server.csr", "-CA", certificateAuthority, "-CAkey", directory + "/ca.key",
+                              "-CAcreateserial", "-out", directory + "/server.pem", "-days", "2", "-extfile", directory + "/san.cnf"])
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: directory + "/server.key")
+            if getuid() == 0 { try Self.run("/bin/chown", ["postgres", directory + "/server.key", directory + "/server.pem"]) }
+            // TCP only with TLS: a client that does not ask for it is refused, as a fleet's database should refuse it.
+            try "local all all scram-sha-256\nhostssl all all 127.0.0.0/8 scram-sha-256\n"
+                .write(toFile: directory + "/data/pg_hba.conf", atomically: false, encoding: .utf8)
             try start()
             let created = psql("CREATE DATABASE \(database)", role: "ais_admin", password: adminPassword, database: "postgres", transaction: false)
             guard created.status == 0 else { throw Failure(description: "CREATE DATABASE failed: \(created.stderr)") }
@@ -53,7 +66,9 @@ public final class PrivatePostgres: Sendable {
     public func start() throws {
         let process = Process()
         (process.executableURL, process.arguments) = asOwner("\(binaries)/postgres", ["-D", directory + "/data", "-p", "\(port)", "-k", directory,
-                                                                                     "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+                                                                                     "-c", "listen_addresses=127.0.0.1,127.0.0.2", "-c", "fsync=off",
+                                                                                     "-c", "ssl=on", "-c", "ssl_cert_file=\(directory)/server.pem",
+                                                                                     "-c", "ssl_key_file=\(directory)/server.key"])
         let log = directory + "/server.log"
         if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -83,8 +98,21 @@ public final class PrivatePostgres: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    /// `postgresql://ROLE@127.0.0.1:PORT/fleet`.
-    public func url(role: String) -> String { "postgresql://\(role)@127.0.0.1:\(port)/\(database)" }
+    /// `postgresql://ROLE@127.0.0.1:PORT/fleet?sslrootcert=…`: TLS with the server's certificate and name checked.
+    public func url(role: String) -> String { "postgresql://\(role)@127.0.0.1:\(port)/\(database)?sslrootcert=\(certificateAuthority)" }
+
+    /// The certificate of the authority that signed the server's.
+    public var certificateAuthority: String { directory + "/ca.pem" }
+
+    /// A certificate authority of its own in `directory` (`NAME.pem`, `NAME.key`), valid for two days.
+    public static func makeCertificateAuthority(in directory: String, name: String) throws {
+        try openssl(["req", "-x509", "-new", "-nodes", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                     "-keyout", "\(directory)/\(name).key", "-out", "\(directory)/\(name).pem", "-days", "2", "-subj", "/CN=ai-sysadmin test \(name)"])
+    }
+
+    private static func openssl(_ arguments: [String]) throws {
+        try run("/usr/bin/openssl", arguments)
+    }
 
     /// Runs `sql` with psql as `role` (one transaction unless `transaction` is false; stops at the first error); the
     /// exit status and what it wrote.
@@ -94,7 +122,7 @@ public final class PrivatePostgres: Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
         process.arguments = ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"] + (transaction ? ["-1"] : [])
             + ["-h", "127.0.0.1", "-p", "\(port)", "-U", role, "-d", database ?? self.database, "-f", "-"]
-        process.environment = ["PGPASSWORD": password, "PATH": "/usr/bin:/bin"]
+        process.environment = ["PGPASSWORD": password, "PGSSLMODE": "verify-full", "PGSSLROOTCERT": certificateAuthority, "PATH": "/usr/bin:/bin"]
         let input = Pipe(), output = Pipe(), errors = Pipe()
         (process.standardInput, process.standardOutput, process.standardError) = (input, output, errors)
         do {
