@@ -190,7 +190,7 @@ let
     };
     store = if cfg.store.postgresql.url == null then { backend = "sqlite"; } else {
       backend = "postgresql";
-      postgresql = { url = cfg.store.postgresql.url; passwordFile = fleetCredential; };
+      postgresql = { url = cfg.store.postgresql.url; passwordFile = fleetCredential; inherit (cfg.store.postgresql) shareVerdicts; };
     };
     notifications =
       optionalAttrs (cfg.notifications.gotify.url != null) {
@@ -430,6 +430,14 @@ in
         type = types.nullOr types.path;
         default = null;
         description = "The role's password, one line; read by systemd (LoadCredential), never copied to the store.";
+      };
+      shareVerdicts = mkOption {
+        type = types.bool;
+        default = true;
+        description = ''
+          Use (and offer) the trigger-model verdicts of the fleet's other hosts with the same model: one model call per
+          kind of line for the whole fleet, at the price of trusting the other hosts' models as this host's own
+          (signatures stay floors under them).'';
       };
     };
 

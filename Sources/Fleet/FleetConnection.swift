@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOSSL
 import PostgresNIO
 import SysadminConfiguration
@@ -43,6 +44,26 @@ enum FleetConnection {
             return .require(try NIOSSLContext(configuration: tls))
         } catch {
             throw ConfigurationError(keyPath: "store.postgresql.url", "sslrootcert \(roots ?? "(the system's)"): \(error)")
+        }
+    }
+
+    /// `body` on a connection of its own, closed afterwards whatever happens — also when the task is cancelled (a
+    /// deadline passed), which is what stops a query that is still running.
+    static func with<T: Sendable>(_ configuration: PostgresConnection.Configuration, id: Int, logger: Logger,
+                                  isolation: isolated (any Actor)? = #isolation,
+                                  _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+        return try await withTaskCancellationHandler {
+            do {
+                let result = try await body(connection)
+                try? await connection.close()
+                return result
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        } onCancel: {
+            connection.close().whenComplete { _ in }
         }
     }
 

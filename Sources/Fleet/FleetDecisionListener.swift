@@ -61,14 +61,9 @@ public actor FleetDecisionListener: Service {
 
     /// One connection's life: listen, catch up, then catch up on every notification or tick until it fails.
     private func listen() async throws {
-        let connection = try await PostgresConnection.connect(configuration: self.connection, id: 1, logger: logger)
-        do {
-            try await listen(on: connection)
-        } catch {
-            try? await connection.close()
-            throw error
+        try await FleetConnection.with(connection, id: 1, logger: logger) { connection in
+            try await self.listen(on: connection)
         }
-        try? await connection.close()
     }
 
     private func listen(on connection: PostgresConnection) async throws {

@@ -148,15 +148,9 @@ public struct FleetOperator: Sendable {
     // MARK: Reading
 
     private func withConnection<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
-        do {
+        try await FleetConnection.with(configuration, id: 1, logger: logger) { connection in
             try await FleetSchema.requireCurrentVersion(on: connection, logger: logger)
-            let result = try await body(connection)
-            try? await connection.close()
-            return result
-        } catch {
-            try? await connection.close()
-            throw error
+            return try await body(connection)
         }
     }
 

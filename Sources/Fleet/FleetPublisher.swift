@@ -82,19 +82,8 @@ public actor FleetPublisher: Service {
     /// returns how many rows went.
     func publish() async throws -> (events: Int, auditLines: Int) {
         nextConnectionID += 1
-        let connection = try await PostgresConnection.connect(configuration: self.connection, id: nextConnectionID, logger: logger)
-        // A query does not stop when its task is cancelled (the publication's time is up): closing the connection does.
-        return try await withTaskCancellationHandler {
-            do {
-                let sent = try await publish(on: connection)
-                try? await connection.close()
-                return sent
-            } catch {
-                try? await connection.close()
-                throw error
-            }
-        } onCancel: {
-            connection.close().whenComplete { _ in }
+        return try await FleetConnection.with(connection, id: nextConnectionID, logger: logger) { connection in
+            try await publish(on: connection)
         }
     }
 

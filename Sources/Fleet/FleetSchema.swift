@@ -13,7 +13,7 @@ import SysadminConfiguration
 /// SCRAM verifier, so no password is ever in a statement the server might log.
 public enum FleetSchema {
     /// The version ``statements`` bring a database to; kept in `fleet_schema`.
-    public static let version = 2
+    public static let version = 3
 
     /// The host role's name for `id`.
     public static func role(forHost id: String) -> String { PostgreSQLConfiguration.hostRolePrefix + id }
@@ -150,6 +150,38 @@ public enum FleetSchema {
         """,
         "DROP TRIGGER IF EXISTS decision_notify ON decision",
         "CREATE TRIGGER decision_notify AFTER INSERT ON decision FOR EACH ROW EXECUTE FUNCTION ais_decision_notify()",
+        // What a trigger model said of a template, shared by every host with the same model, so a fleet asks once per
+        // kind of line. Deliberately readable by every host; written under the learning host's name only, and renewed
+        // only once a day old (a host cannot overwrite another's fresh verdict).
+        """
+        CREATE TABLE IF NOT EXISTS verdict (
+          model text NOT NULL,
+          template text NOT NULL,
+          severity text NOT NULL,
+          category text NOT NULL,
+          escalate boolean NOT NULL,
+          summary text NOT NULL,
+          learned_by text NOT NULL DEFAULT ais_session_host(),
+          learned_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (model, template)
+        )
+        """,
+        "ALTER TABLE verdict ENABLE ROW LEVEL SECURITY",
+        "ALTER TABLE verdict FORCE ROW LEVEL SECURITY",
+        "DROP POLICY IF EXISTS verdict_shared ON verdict",
+        "CREATE POLICY verdict_shared ON verdict FOR SELECT TO ais_host, ais_operator USING (true)",
+        "DROP POLICY IF EXISTS verdict_learned ON verdict",
+        "CREATE POLICY verdict_learned ON verdict FOR INSERT TO ais_host WITH CHECK (learned_by = ais_session_host())",
+        "DROP POLICY IF EXISTS verdict_renewed ON verdict",
+        """
+        CREATE POLICY verdict_renewed ON verdict FOR UPDATE TO ais_host USING (learned_at < now() - interval '1 day')
+          WITH CHECK (learned_by = ais_session_host() AND learned_at BETWEEN now() - interval '1 minute' AND now() + interval '1 minute')
+        """,
+        """
+        GRANT SELECT, INSERT (model, template, severity, category, escalate, summary),
+          UPDATE (severity, category, escalate, summary, learned_by, learned_at) ON verdict TO ais_host
+        """,
+        "GRANT SELECT ON verdict TO ais_operator",
     ] + ["host", "event", "proposal", "audit"].flatMap { table in
         let column = table == "host" ? "id" : "host"
         return [

@@ -11,14 +11,20 @@ public struct MonitoringBacklog: Codable, Sendable, Equatable {
     public var classificationFailuresLastHour: Int
     /// "ready", or "not ready: why".
     public var triggerModel: String
+    /// Requests to the trigger model since the daemon started.
+    public var modelCalls: Int
+    /// Verdicts taken from other hosts of the fleet instead of asking the model, since the daemon started.
+    public var sharedVerdicts: Int
 
     public init(templatesWaiting: Int, oldestWaitingSeconds: Double?, linesHeld: Int, provisionalLines: Int,
-                classificationFailuresLastHour: Int, triggerModel: String) {
+                classificationFailuresLastHour: Int, triggerModel: String, modelCalls: Int = 0, sharedVerdicts: Int = 0) {
         self.templatesWaiting = templatesWaiting
         self.oldestWaitingSeconds = oldestWaitingSeconds
         self.linesHeld = linesHeld
         self.provisionalLines = provisionalLines
         self.classificationFailuresLastHour = classificationFailuresLastHour
         self.triggerModel = triggerModel
+        self.modelCalls = modelCalls
+        self.sharedVerdicts = sharedVerdicts
     }
 }

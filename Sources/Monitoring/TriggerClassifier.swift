@@ -46,6 +46,10 @@ public struct TriggerClassifier: Sendable {
         public let reason: String
     }
 
+    /// Changes whenever the prompt or the schema changes what a verdict means: verdicts are shared between hosts only
+    /// under the same version (and the same model).
+    public static let promptVersion = 1
+
     /// Made per request: a managed server gets a new key each time it restarts.
     let makeClient: @Sendable () -> OpenAIClient
     public let maximumSummary = 120
@@ -126,6 +130,12 @@ public struct TriggerClassifier: Sendable {
             results[item.template] = validate(item.severity, item.category, item.escalate, item.summary)
         }
         return results
+    }
+
+    /// A verdict that did not come from this classifier (another host's model's, through the fleet), checked as an
+    /// answer of its own would be.
+    public func validate(_ verdict: Verdict) -> Result<Verdict, Failure> {
+        validate(verdict.severity.rawValue, verdict.category.rawValue, verdict.escalate, verdict.summary)
     }
 
     func validate(_ severity: String, _ category: String, _ escalate: Bool, _ summary: String) -> Result<Verdict, Failure> {

@@ -71,6 +71,8 @@ public struct TriggerStatistics: Sendable, Equatable, Codable {
     public var lines = 0
     public var templates = 0
     public var modelCalls = 0
+    /// Verdicts other hosts learned, used instead of asking the model (a fleet's shared verdicts).
+    public var sharedVerdicts = 0
     public var cacheHits = 0
     public var events = 0
     public var escalations = 0

@@ -67,8 +67,9 @@ public struct TriggerStateMachine: Sendable {
     public enum Event: Sendable {
         /// A line read from `source`; `position` is where reading resumes after it.
         case read(LogRecord, source: String, position: String)
-        /// The answer to the last ``Action/classify(_:)``.
-        case classified([Int: Result<Verdict, TriggerClassifier.Failure>], modelCalls: Int)
+        /// The answer to the last ``Action/classify(_:)``: `sharedVerdicts` of the verdicts came from other hosts (a
+        /// fleet's), for templates the model was not asked about.
+        case classified([Int: Result<Verdict, TriggerClassifier.Failure>], modelCalls: Int, sharedVerdicts: Int = 0)
         case model(ModelAvailability)
         /// Time passed: flush and retry timers, lines held too long, and a commit of what is ready.
         case tick
@@ -256,7 +257,8 @@ public struct TriggerStateMachine: Sendable {
         switch event {
         case .read(let record, let source, let position):
             return read(record, source: source, position: position, at: now)
-        case .classified(let results, let calls):
+        case .classified(let results, let calls, let shared):
+            statistics.sharedVerdicts += shared
             return classified(results, calls: calls, at: now)
         case .model(let availability):
             let wasReady = self.availability == .ready
@@ -563,7 +565,7 @@ public struct TriggerStateMachine: Sendable {
         }
         return MonitoringBacklog(templatesWaiting: queue.count, oldestWaitingSeconds: oldest.map { Self.seconds(now - $0) },
                                  linesHeld: held.count, provisionalLines: provisionalCount, classificationFailuresLastHour: failureTimes.count,
-                                 triggerModel: model)
+                                 triggerModel: model, modelCalls: statistics.modelCalls, sharedVerdicts: statistics.sharedVerdicts)
     }
 
     /// Templates without a verdict, oldest first.

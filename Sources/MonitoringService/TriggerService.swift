@@ -30,10 +30,13 @@ public struct TriggerService: Service {
     let onCritical: @Sendable (TriggerEvent) -> Void
     /// Where failed units are read from (sd-bus); nil where there is no systemd.
     let systemd: (any SystemdManaging)?
+    /// Other hosts' verdicts, asked before the trigger model (a fleet's); nil on a host alone.
+    let sharedVerdicts: (any SharedVerdicts)?
 
     public init(configuration: DaemonConfiguration, store: any MonitoringStore, logger: Logger, pollInterval: Duration = .milliseconds(500),
                 triggerModel: @escaping @Sendable () -> TriggerStateMachine.ModelAvailability, backlog: BacklogBoard = BacklogBoard(),
-                systemd: (any SystemdManaging)? = nil, onCritical: @escaping @Sendable (TriggerEvent) -> Void = { _ in }) {
+                systemd: (any SystemdManaging)? = nil, sharedVerdicts: (any SharedVerdicts)? = nil,
+                onCritical: @escaping @Sendable (TriggerEvent) -> Void = { _ in }) {
         self.configuration = configuration
         self.store = store
         self.logger = logger
@@ -41,6 +44,7 @@ public struct TriggerService: Service {
         self.triggerModel = triggerModel
         self.backlog = backlog
         self.systemd = systemd
+        self.sharedVerdicts = sharedVerdicts
         self.onCritical = onCritical
     }
 
@@ -108,7 +112,7 @@ extension TriggerService {
         var lastRetention = ContinuousClock.now - .seconds(3600)
         var classification: Task<Void, Never>?
         /// Classification answers, delivered by the task that asked.
-        var answers: [(results: [Int: Result<Verdict, TriggerClassifier.Failure>], calls: Int)] = []
+        var answers: [(results: [Int: Result<Verdict, TriggerClassifier.Failure>], calls: Int, shared: Int)] = []
         let wakeups: AsyncStream<Void>
         let wake: AsyncStream<Void>.Continuation
 
@@ -172,7 +176,7 @@ extension TriggerService {
                 let delivered = answers
                 answers.removeAll()
                 for answer in delivered {
-                    actions += machine.handle(.classified(answer.results, modelCalls: answer.calls), at: .now)
+                    actions += machine.handle(.classified(answer.results, modelCalls: answer.calls, sharedVerdicts: answer.shared), at: .now)
                 }
                 let current = service.triggerModel()
                 if current != availability {
@@ -256,18 +260,42 @@ extension TriggerService {
             await store()
         }
 
-        /// Asks the trigger model in a task of its own; the answer wakes the loop.
+        /// Asks the fleet's shared verdicts, then the trigger model about the rest, in a task of its own; the answer
+        /// wakes the loop, and what the model said is shared afterwards.
         func classify(_ batch: [TriggerStateMachine.TemplateRequest]) {
             guard let classifier else { return }
             logger.debug("classifying \(batch.count) templates")
+            let shared = service.sharedVerdicts, logger = self.logger
             classification = Task {
-                let (results, calls) = await classifier.classify(batch.map { (key: $0.id, text: $0.text) })
-                self.deliver(results, calls: calls)
+                var results: [Int: Result<Verdict, TriggerClassifier.Failure>] = [:]
+                if let shared {
+                    let known = await shared.verdicts(for: batch.map(\.text))
+                    for request in batch {
+                        guard let verdict = known[request.text] else { continue }
+                        switch classifier.validate(verdict) {
+                        case .success(let valid): results[request.id] = .success(valid)
+                        case .failure(let failure): logger.warning("a shared verdict was refused: \(failure.reason)")
+                        }
+                    }
+                }
+                let fromFleet = results.count
+                let asked = batch.filter { results[$0.id] == nil }
+                var calls = 0, learned: [String: Verdict] = [:]
+                if !asked.isEmpty {
+                    let answered = await classifier.classify(asked.map { (key: $0.id, text: $0.text) })
+                    calls = answered.modelCalls
+                    for request in asked {
+                        results[request.id] = answered.results[request.id]
+                        if case .success(let verdict)? = answered.results[request.id] { learned[request.text] = verdict }
+                    }
+                }
+                self.deliver(results, calls: calls, shared: fromFleet)
+                if let shared, !learned.isEmpty { await shared.share(learned) }
             }
         }
 
-        func deliver(_ results: [Int: Result<Verdict, TriggerClassifier.Failure>], calls: Int) {
-            answers.append((results, calls))
+        func deliver(_ results: [Int: Result<Verdict, TriggerClassifier.Failure>], calls: Int, shared: Int) {
+            answers.append((results, calls, shared))
             wake.yield()
         }
 

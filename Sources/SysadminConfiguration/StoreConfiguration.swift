@@ -11,6 +11,9 @@ public struct StoreConfiguration: Sendable, Equatable, Codable {
 
     public init() {}
 
+    /// The fleet's database when this host publishes to one (`backend` `postgresql`).
+    public var fleet: PostgreSQLConfiguration? { backend == .postgresql ? postgresql : nil }
+
     enum CodingKeys: String, CodingKey, CaseIterable { case backend, postgresql }
 
     public init(from decoder: any Decoder) throws {
@@ -30,13 +33,16 @@ public struct PostgreSQLConfiguration: Sendable, Equatable, Codable {
     public var passwordFile: String
     /// Seconds between two publications (new events and audit lines, a heartbeat).
     public var publishIntervalSeconds = 2.0
+    /// Whether Layer 1 uses (and offers) the verdicts of other hosts with the same trigger model: one model call per
+    /// kind of line for the fleet, at the price of trusting the other hosts' models as this host's own.
+    public var shareVerdicts = true
 
     public init(url: String, passwordFile: String) {
         self.url = url
         self.passwordFile = passwordFile
     }
 
-    enum CodingKeys: String, CodingKey, CaseIterable { case url, passwordFile, publishIntervalSeconds }
+    enum CodingKeys: String, CodingKey, CaseIterable { case url, passwordFile, publishIntervalSeconds, shareVerdicts }
 
     public init(from decoder: any Decoder) throws {
         try decoder.rejectUnknownKeys(CodingKeys.self)
@@ -44,6 +50,7 @@ public struct PostgreSQLConfiguration: Sendable, Equatable, Codable {
         url = try c.decode(String.self, forKey: .url)
         passwordFile = try c.decode(String.self, forKey: .passwordFile)
         publishIntervalSeconds = try c.decode(.publishIntervalSeconds, default: publishIntervalSeconds)
+        shareVerdicts = try c.decode(.shareVerdicts, default: shareVerdicts)
     }
 
     /// The URL's parts.

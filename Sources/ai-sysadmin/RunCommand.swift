@@ -70,8 +70,19 @@ struct RunCommand: AsyncParsableCommand {
             if trigger.state == .ready { return .ready }
             return .unavailable("it is \(trigger.state.rawValue)\(trigger.lastError.map { ": \($0.split(separator: "\n").first ?? "")" } ?? "")")
         }
+        // In a fleet, hosts with the same trigger model share its verdicts: a kind of line is asked about once.
+        let sharedVerdicts: FleetVerdicts?
+        do {
+            sharedVerdicts = try configuration.store.fleet.flatMap { $0.shareVerdicts ? $0 : nil }.map { postgresql throws(ConfigurationError) in
+                try FleetVerdicts(configuration: postgresql, model: FleetVerdicts.modelIdentity(of: configuration.models.trigger),
+                                  validDays: configuration.monitoring.verdictDays, logger: Logger(label: "ai-sysadmin.fleet"))
+            }
+        } catch {
+            throw CommandSupport.fail("ai-sysadmin", ["\(error)"])
+        }
         let monitoring = TriggerService(configuration: configuration, store: store, logger: Logger(label: "ai-sysadmin.monitoring"),
-                                        triggerModel: triggerModel, backlog: backlog, systemd: systemd, onCritical: { event in
+                                        triggerModel: triggerModel, backlog: backlog, systemd: systemd, sharedVerdicts: sharedVerdicts,
+                                        onCritical: { event in
             notifier.notify(Notification(kind: .criticalTrigger, title: "Critical: \(event.summary)",
                                          message: "\(event.record.unit ?? event.record.identifier ?? "host"): \(event.record.message.prefix(500))"))
         })
@@ -102,7 +113,7 @@ struct RunCommand: AsyncParsableCommand {
         // With a fleet, this host's store is published to its PostgreSQL database (the SQLite file stays the store), and
         // the fleet's operators' decisions on its proposals come back through the same path as the CLI's.
         let fleetPublisher: FleetPublisher?, fleetDecisions: FleetDecisionListener?
-        if configuration.store.backend == .postgresql, let postgresql = configuration.store.postgresql {
+        if let postgresql = configuration.store.fleet {
             do {
                 let publisher = try FleetPublisher(configuration: postgresql, store: store, logger: Logger(label: "ai-sysadmin.fleet")) {
                     Self.heartbeat(supervisor.status(), configuration: configuration)

@@ -55,7 +55,9 @@ struct StatusCommand: ParsableCommand {
         parts.append("\(backlog.linesHeld) line\(backlog.linesHeld == 1 ? "" : "s") held")
         if backlog.provisionalLines > 0 { parts.append("\(backlog.provisionalLines) decided by rules alone, to be judged again") }
         parts.append("\(backlog.classificationFailuresLastHour) classification failure\(backlog.classificationFailuresLastHour == 1 ? "" : "s") in the last hour")
-        return "layer 1: " + parts.joined(separator: ", ") + "; trigger model \(backlog.triggerModel)"
+        let asked = "\(backlog.modelCalls) request\(backlog.modelCalls == 1 ? "" : "s") since start"
+            + (backlog.sharedVerdicts > 0 ? ", \(backlog.sharedVerdicts) verdict\(backlog.sharedVerdicts == 1 ? "" : "s") taken from the fleet instead" : "")
+        return "layer 1: " + parts.joined(separator: ", ") + "; trigger model \(backlog.triggerModel) (\(asked))"
     }
 
     /// `store: published to the fleet as web1, 2s ago (…)` or `store: DEGRADED …`.

@@ -1,6 +1,7 @@
 import Fleet
 import Foundation
 import Logging
+import ModelSupervisor
 import Monitoring
 import Store
 import SysadminConfiguration
@@ -402,6 +403,71 @@ extension IntegrationTests {
                     "\(trail)")
             #expect(fleet.query("SELECT outcome FROM decision", as: "ops").stdout.hasPrefix("approved"))
             #expect(fleet.query("SELECT state FROM proposal WHERE host = 'beta'", as: "ops").stdout.hasPrefix("queued"))
+        }
+
+        /// Two daemons with the same trigger model (a real llama-server each): what alpha's model said of a kind of line
+        /// is what beta uses for it, and beta's model is never asked.
+        @Test func aVerdictLearnedByOneHostIsUsedByAnotherWithoutAModelCall() async throws {
+            let fleet = try Fleet.start()
+            defer { fleet.end() }
+            func launch(_ name: String) async throws -> (config: DaemonConfiguration, daemon: Process, watched: String) {
+                var config = try TestEnvironment.configuration(layers: [.trigger], label: "fleet-verdict-\(name)")
+                let watched = config.stateDirectory + "/app.log"
+                _ = FileManager.default.createFile(atPath: watched, contents: nil)
+                config.monitoring.files = [watched]
+                config.monitoring.flushSeconds = 0.2
+                config.monitoring.holdSeconds = 600
+                config.monitoring.journal = false
+                config.monitoring.metrics.enable = false
+                config.monitoring.review.enable = false
+                config.chat.enable = false
+                var postgresql = fleet.configuration(host: name)
+                postgresql.publishIntervalSeconds = 0.3
+                config.store.backend = .postgresql
+                config.store.postgresql = postgresql
+                let daemon = try TestEnvironment.launchDaemon(config)
+                let ready = await eventually(timeout: .seconds(120)) { (try? ControlClient(stateDirectory: config.stateDirectory).status())?.allReady == true }
+                if !ready { TestEnvironment.end(daemon) }
+                try #require(ready, "\(name)'s trigger model did not get ready")
+                return (config, daemon, watched)
+            }
+            func layer1(_ config: DaemonConfiguration) -> MonitoringBacklog? {
+                (try? ControlClient(stateDirectory: config.stateDirectory).status())?.monitoring
+            }
+            let shared = { fleet.query("SELECT learned_by || '|' || summary FROM verdict WHERE template LIKE 'worker %'", as: "ops").stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines) }
+            /// Writes a line of the kind every half second (the file is followed from its end once the daemon opens it)
+            /// until `done`, or the deadline.
+            func writeLines(to file: String, numbered first: Int, until done: () -> Bool) async -> Bool {
+                let deadline = ContinuousClock.now + .seconds(120)
+                var number = first
+                while ContinuousClock.now < deadline {
+                    try? TestEnvironment.appendLogLines(["worker \(number) lost its lease on shard \(number * 3)"], to: file)
+                    number += 1
+                    try? await Task.sleep(for: .milliseconds(500))
+                    if done() { return true }
+                }
+                return false
+            }
+
+            // Alpha's model judges the kind of line.
+            let alpha = try await launch("alpha")
+            let learned = await writeLines(to: alpha.watched, numbered: 1) { shared().hasPrefix("alpha|") }
+            TestEnvironment.end(alpha.daemon)
+            try #require(learned, "alpha's verdict never reached the fleet: \(shared()); \(String(describing: layer1(alpha.config)))")
+            let summary = String(shared().dropFirst("alpha|".count))
+
+            // Beta meets the same kind of line: the fleet's verdict, not its own model.
+            let beta = try await launch("beta")
+            defer { TestEnvironment.end(beta.daemon) }
+            let local = try SQLiteStore(path: beta.config.storePath)
+            let judged = await writeLines(to: beta.watched, numbered: 500) {
+                ((try? local.verdicts(validAt: Date())) ?? [:]).values.contains { $0.summary == summary }
+            }
+            #expect(judged, "beta never judged the line with alpha's verdict '\(summary)': \(String(describing: layer1(beta.config)))")
+            let backlog = try #require(layer1(beta.config))
+            #expect(backlog.sharedVerdicts >= 1 && backlog.modelCalls == 0, "beta asked its own model: \(backlog)")
+            #expect(fleet.query("SELECT count(*) FROM verdict", as: "beta").stdout.hasPrefix("1"), "every host reads the shared verdicts")
         }
     }
 }

@@ -396,7 +396,7 @@ extension IntegrationTests {
             let evaluation = try Self.evaluate("fleetHost")
             let settings = try evaluation.settingsJSON
             for fragment in [#""backend":"postgresql""#, #""url":"postgresql://ais_host_web1@db.example:5432/aisysadmin""#,
-                             #""passwordFile":"/run/credentials/ai-sysadmin-ai.service/fleet-password""#] {
+                             #""passwordFile":"/run/credentials/ai-sysadmin-ai.service/fleet-password""#, #""shareVerdicts":false"#] {
                 #expect(settings.contains(fragment), "\(fragment) in \(settings)")
             }
             #expect(!settings.contains("/run/secrets"), "the password's path stays out of the store")

@@ -69,7 +69,7 @@ in
   unknownSignature = plain { signatures.no-such-signature.enable = false; };
   noChat = plain { chat.enable = false; };
   chatRenamed = plain { openaiApi.agentModelId = "sysadmin"; chat.maxToolSteps = 2; };
-  fleetHost = plain { store.postgresql = { url = "postgresql://ais_host_web1@db.example:5432/aisysadmin"; passwordFile = "/run/secrets/fleet-password"; }; };
+  fleetHost = plain { store.postgresql = { url = "postgresql://ais_host_web1@db.example:5432/aisysadmin"; passwordFile = "/run/secrets/fleet-password"; shareVerdicts = false; }; };
   fleetWithoutPassword = plain { store.postgresql.url = "postgresql://ais_host_web1@db.example/aisysadmin"; };
   doors = plain { console.enable = true; mcp.enable = true; };
   doorsExposed = plain { console.enable = true; mcp.enable = true; openaiApi.host = "0.0.0.0"; };
