@@ -69,6 +69,80 @@ public struct FleetOperator: Sendable {
         }
     }
 
+    /// One host's event as published.
+    public struct Event: Sendable, Equatable, Codable {
+        public var host: String
+        /// The host's own id of the event.
+        public var id: Int64
+        public var time: Date
+        public var severity: String
+        public var category: String
+        public var escalate: Bool
+        public var summary: String
+        /// What set the severity (`model`, `rule`, `signature:ID`, …).
+        public var source: String
+        public var message: String
+        public var unit: String?
+    }
+
+    /// Events of every host (or of `host`) at or after `since`, oldest first, at most `limit` (the newest such).
+    public func events(host: String?, since: Date?, limit: Int) async throws -> [Event] {
+        try await withConnection { connection in
+            let rows = try await connection.query("""
+                SELECT * FROM (SELECT host, local_id, time, severity, category, escalate, summary, source, message, unit FROM event
+                               WHERE (\(host)::text IS NULL OR host = \(host)::text) AND (\(since)::timestamptz IS NULL OR time >= \(since)::timestamptz)
+                               ORDER BY time DESC, host, local_id DESC LIMIT \(limit)) AS newest
+                ORDER BY time, host, local_id
+                """, logger: logger)
+            var events: [Event] = []
+            for try await (host, id, time, severity, category, escalate, summary, source, message, unit)
+                in rows.decode((String, Int64, Date, String, String, Bool, String, String, String, String?).self) {
+                events.append(Event(host: host, id: id, time: time, severity: severity, category: category, escalate: escalate, summary: summary,
+                                    source: source, message: message, unit: unit))
+            }
+            return events
+        }
+    }
+
+    /// Audit lines of every host (or of `host`) at or after `since`, oldest first, at most `limit` (the newest such);
+    /// each with the unit of its proposal.
+    public func audit(host: String?, since: Date?, limit: Int) async throws -> [(host: String, entry: AuditEntry)] {
+        try await withConnection { connection in
+            let rows = try await connection.query("""
+                SELECT * FROM (SELECT audit.host, audit.local_id, audit.time, audit.proposal_local_id, audit.event, audit.actor, audit.detail, proposal.unit
+                               FROM audit LEFT JOIN proposal ON proposal.host = audit.host AND proposal.local_id = audit.proposal_local_id
+                               WHERE (\(host)::text IS NULL OR audit.host = \(host)::text)
+                                 AND (\(since)::timestamptz IS NULL OR audit.time >= \(since)::timestamptz)
+                               ORDER BY audit.time DESC, audit.host, audit.local_id DESC LIMIT \(limit)) AS newest
+                ORDER BY time, host, local_id
+                """, logger: logger)
+            var lines: [(host: String, entry: AuditEntry)] = []
+            for try await (host, id, time, proposal, event, actor, detail, unit)
+                in rows.decode((String, Int64, Date, Int64, String, String, String, String?).self) {
+                lines.append((host, AuditEntry(id: id, time: time, proposalID: proposal, event: event, actor: actor, detail: detail, unit: unit)))
+            }
+            return lines
+        }
+    }
+
+    /// Reviews (`table` `review`) or analyses (`analysis`) of every host (or of `host`), newest first, as the JSON
+    /// documents the hosts published.
+    public func conclusions(_ kind: ConclusionKind, host: String?, limit: Int) async throws -> [(host: String, id: Int64, time: Date, document: String)] {
+        try await withConnection { connection in
+            var query: PostgresQuery = """
+                WHERE (\(host)::text IS NULL OR host = \(host)::text) ORDER BY time DESC, host, local_id DESC LIMIT \(limit)
+                """
+            query.sql = "SELECT host, local_id, time, document::text FROM \(kind.rawValue) " + query.sql
+            var found: [(host: String, id: Int64, time: Date, document: String)] = []
+            for try await (host, id, time, document) in try await connection.query(query, logger: logger).decode((String, Int64, Date, String).self) {
+                found.append((host, id, time, document))
+            }
+            return found
+        }
+    }
+
+    public enum ConclusionKind: String, Sendable { case review, analysis }
+
     /// Proposals of every host (or of `host`), newest first: those in `states`, or all with nil.
     public func proposals(in states: [ProposalState]?, host: String? = nil, limit: Int) async throws -> [FleetProposal] {
         let stateNames = states?.map(\.rawValue)

@@ -16,7 +16,7 @@ import SysadminConfiguration
 /// (host, local id) and written with `ON CONFLICT`, so a batch sent again after a crash or a lost answer is neither
 /// lost nor doubled, and everything arrives in the order it happened.
 public actor FleetPublisher: Service {
-    public typealias PublishedStore = EventStore & CursorStore & ActionLedger
+    public typealias PublishedStore = EventStore & CursorStore & ActionLedger & ConclusionStore
 
     let store: any PublishedStore
     let connection: PostgresConnection.Configuration
@@ -121,6 +121,23 @@ public actor FleetPublisher: Service {
             try store.setCursor(String(last.id), for: "fleet:audit")
             sentAudit += lines.count
         }
+        // Reviews and analyses, as documents: the fleet reads them, nothing queries inside them.
+        while true {
+            try Task.checkCancellation()
+            let after = Int64(try store.cursor(for: "fleet:review") ?? "0") ?? 0
+            let reviews = try store.reviews(afterID: after, limit: Self.batch)
+            guard let last = reviews.last else { break }
+            try await connection.query(Self.insertConclusions("review", reviews.map { ($0.id, $0.time, Self.document($0.review)) }), logger: logger)
+            try store.setCursor(String(last.id), for: "fleet:review")
+        }
+        while true {
+            try Task.checkCancellation()
+            let after = Int64(try store.cursor(for: "fleet:analysis") ?? "0") ?? 0
+            let analyses = try store.analyses(afterID: after, limit: Self.batch)
+            guard let last = analyses.last else { break }
+            try await connection.query(Self.insertConclusions("analysis", analyses.map { ($0.id, $0.time, Self.document($0)) }), logger: logger)
+            try store.setCursor(String(last.id), for: "fleet:analysis")
+        }
         return (sentEvents, sentAudit)
     }
 
@@ -168,6 +185,21 @@ public actor FleetPublisher: Service {
             """
     }
 
+    /// `value` as JSON that PostgreSQL's jsonb takes: it refuses the escaped NUL that JSON allows.
+    static func document(_ value: some Encodable) -> String {
+        clean(String(decoding: (try? JSONEncoder().encode(value)) ?? Data("{}".utf8), as: UTF8.self)).replacingOccurrences(of: "\\u0000", with: "\\ufffd")
+    }
+
+    /// Reviews or analyses (`table`) as (local id, time, JSON document).
+    static func insertConclusions(_ table: StaticString, _ rows: [(id: Int64, time: Date, document: String)]) -> PostgresQuery {
+        let ids = rows.map(\.id), times = rows.map(\.time), documents = rows.map(\.document)
+        var query: PostgresQuery = """
+            SELECT * FROM unnest(\(ids)::bigint[], \(times)::timestamptz[], \(documents)::jsonb[]) ON CONFLICT (host, local_id) DO NOTHING
+            """
+        query.sql = "INSERT INTO \(table) (local_id, time, document) " + query.sql
+        return query
+    }
+
     static func insert(_ lines: [AuditEntry]) -> PostgresQuery {
         let ids = lines.map(\.id), times = lines.map(\.time), proposals = lines.map(\.proposalID)
         let events = lines.map { clean($0.event) }, actors = lines.map { clean($0.actor) }, details = lines.map { clean($0.detail) }
@@ -180,8 +212,7 @@ public actor FleetPublisher: Service {
     }
 
     static func upsert(_ proposal: ProposalRecord) -> PostgresQuery {
-        let parameters = clean(String(decoding: (try? JSONEncoder().encode(proposal.parameters)) ?? Data("{}".utf8), as: UTF8.self))
-            .replacingOccurrences(of: "\\u0000", with: "\\ufffd")
+        let parameters = document(proposal.parameters)
         let unit = proposal.unit.map(clean), action = proposal.action.map(clean), risk = proposal.risk.map(clean)
         let reason = proposal.reason.map(clean), decidedBy = proposal.decidedBy.map(clean), result = proposal.result.map(clean)
         return """

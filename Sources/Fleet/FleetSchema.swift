@@ -13,7 +13,7 @@ import SysadminConfiguration
 /// SCRAM verifier, so no password is ever in a statement the server might log.
 public enum FleetSchema {
     /// The version ``statements`` bring a database to; kept in `fleet_schema`.
-    public static let version = 3
+    public static let version = 4
 
     /// The host role's name for `id`.
     public static func role(forHost id: String) -> String { PostgreSQLConfiguration.hostRolePrefix + id }
@@ -107,6 +107,25 @@ public enum FleetSchema {
           PRIMARY KEY (host, local_id)
         )
         """,
+        // Layer 3's reviews and Layer 4's analyses, as the host stored them (JSON documents).
+        """
+        CREATE TABLE IF NOT EXISTS review (
+          host text NOT NULL DEFAULT ais_session_host(),
+          local_id bigint NOT NULL,
+          time timestamptz NOT NULL,
+          document jsonb NOT NULL,
+          PRIMARY KEY (host, local_id)
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS analysis (
+          host text NOT NULL DEFAULT ais_session_host(),
+          local_id bigint NOT NULL,
+          time timestamptz NOT NULL,
+          document jsonb NOT NULL,
+          PRIMARY KEY (host, local_id)
+        )
+        """,
         // An operator's decision on a host's queued proposal. Only operators make one (for a proposal the fleet sees
         // queued, under their own name); the owning host reads it, applies it through its own ledger and policy, and
         // says how that went. One per proposal: of two operators deciding at once, one wins.
@@ -182,7 +201,7 @@ public enum FleetSchema {
           UPDATE (severity, category, escalate, summary, learned_by, learned_at) ON verdict TO ais_host
         """,
         "GRANT SELECT ON verdict TO ais_operator",
-    ] + ["host", "event", "proposal", "audit"].flatMap { table in
+    ] + ["host", "event", "proposal", "audit", "review", "analysis"].flatMap { table in
         let column = table == "host" ? "id" : "host"
         return [
             "ALTER TABLE \(table) ENABLE ROW LEVEL SECURITY",
@@ -192,7 +211,7 @@ public enum FleetSchema {
             "CREATE POLICY \(table)_own ON \(table) TO ais_host USING (\(column) = ais_session_host()) WITH CHECK (\(column) = ais_session_host())",
             "DROP POLICY IF EXISTS \(table)_read ON \(table)",
             "CREATE POLICY \(table)_read ON \(table) FOR SELECT TO ais_operator USING (true)",
-            // Events and audit lines are append-only; a proposal's state and a heartbeat change.
+            // Events, audit lines, reviews and analyses are append-only; a proposal's state and a heartbeat change.
             "GRANT SELECT, INSERT\(["proposal", "host"].contains(table) ? ", UPDATE" : "") ON \(table) TO ais_host",
             "GRANT SELECT ON \(table) TO ais_operator",
         ]

@@ -84,8 +84,12 @@ public protocol ConclusionStore: Sendable {
     @discardableResult
     func append(_ review: Review, at date: Date) throws -> Int64
     func reviews(limit: Int) throws -> [(time: Date, review: Review)]
+    /// Reviews stored after review `id`, in the order they were stored, at most `limit` (a reader that keeps its place).
+    func reviews(afterID id: Int64, limit: Int) throws -> [(id: Int64, time: Date, review: Review)]
     /// Keeps one analysis, finished or failed, with the tool steps it took; returns its id.
     @discardableResult
     func append(_ analysis: StoredAnalysis) throws -> Int64
     func analyses(limit: Int) throws -> [StoredAnalysis]
+    /// Analyses stored after analysis `id`, in the order they were stored, at most `limit`.
+    func analyses(afterID id: Int64, limit: Int) throws -> [StoredAnalysis]
 }

@@ -27,15 +27,23 @@ extension SQLiteStore {
 
     public func analyses(limit: Int) throws -> [StoredAnalysis] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM analysis ORDER BY time DESC, id DESC LIMIT ?", arguments: [limit]).map { row in
-                let steps: String = row["steps"]
-                let json: String? = row["json"]
-                return StoredAnalysis(
-                    id: row["id"], time: row["time"], escalation: row["escalation"],
-                    analysis: json.flatMap { try? JSONDecoder().decode(Analysis.self, from: Data($0.utf8)) }, failure: row["failure"],
-                    steps: (try? JSONDecoder().decode([StoredAnalysis.Step].self, from: Data(steps.utf8))) ?? [])
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM analysis ORDER BY time DESC, id DESC LIMIT ?", arguments: [limit]).map(Self.analysis(from:))
         }
+    }
+
+    public func analyses(afterID id: Int64, limit: Int) throws -> [StoredAnalysis] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM analysis WHERE id > ? ORDER BY id LIMIT ?", arguments: [id, limit]).map(Self.analysis(from:))
+        }
+    }
+
+    static func analysis(from row: Row) -> StoredAnalysis {
+        let steps: String = row["steps"]
+        let json: String? = row["json"]
+        return StoredAnalysis(
+            id: row["id"], time: row["time"], escalation: row["escalation"],
+            analysis: json.flatMap { try? JSONDecoder().decode(Analysis.self, from: Data($0.utf8)) }, failure: row["failure"],
+            steps: (try? JSONDecoder().decode([StoredAnalysis.Step].self, from: Data(steps.utf8))) ?? [])
     }
 
     public func reviews(limit: Int) throws -> [(time: Date, review: Review)] {
@@ -44,6 +52,16 @@ extension SQLiteStore {
                 let json: String = row["json"]
                 guard let review = try? JSONDecoder().decode(Review.self, from: Data(json.utf8)) else { return nil }
                 return (row["time"], review)
+            }
+        }
+    }
+
+    public func reviews(afterID id: Int64, limit: Int) throws -> [(id: Int64, time: Date, review: Review)] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, time, json FROM review WHERE id > ? ORDER BY id LIMIT ?", arguments: [id, limit]).compactMap { row in
+                let json: String = row["json"]
+                guard let review = try? JSONDecoder().decode(Review.self, from: Data(json.utf8)) else { return nil }
+                return (row["id"], row["time"], review)
             }
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CommandSupport
+import Fleet
 import Foundation
 import Monitoring
 import Reasoning
@@ -7,10 +8,13 @@ import Store
 import SysadminConfiguration
 
 /// `ai-sysadmin analyses`: what Layer 4 concluded, newest first, with the tool steps it took.
-struct AnalysesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "analyses", abstract: "List the meta model's analyses in the store, newest first.")
+struct AnalysesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "analyses",
+                                                    abstract: "List the meta model's analyses in the store (or a fleet's: --fleet, --host), newest first.")
 
     @OptionGroup var location: StoreOptions
+
+    @OptionGroup var fleet: FleetScopeOptions
 
     @Option(name: .long, help: "At most this many analyses.")
     var limit = 10
@@ -21,9 +25,18 @@ struct AnalysesCommand: ParsableCommand {
     @Flag(name: .long, help: "One JSON object per line.")
     var json = false
 
-    func run() throws {
+    func run() async throws {
         let program = "ai-sysadmin analyses"
         guard limit > 0 else { throw CommandSupport.fail(program, ["--limit must be positive"]) }
+        if let scope = try fleet.scope(program) {
+            let found = try await FleetScopeOptions.reading(program) { try await scope.fleet.conclusions(.analysis, host: scope.host, limit: limit) }
+            for (host, _, _, document) in found {
+                // Another host's document: shown only if it is an analysis this version reads.
+                guard let stored = try? JSONDecoder().decode(StoredAnalysis.self, from: Data(document.utf8)) else { continue }
+                if json { print(FleetJSON.line(host: host, "analysis", stored)) } else { Self.show(stored, steps: steps, host: host) }
+            }
+            return
+        }
         let store = try location.open(program, mustExist: true)
         let analyses: [StoredAnalysis]
         do {
@@ -34,29 +47,32 @@ struct AnalysesCommand: ParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        let formatter = ISO8601DateFormatter()
         for stored in analyses {
             if json {
                 print(String(decoding: try encoder.encode(stored), as: UTF8.self))
                 continue
             }
-            print("#\(stored.id) \(formatter.string(from: stored.time))  escalation: \(stored.escalation)")
-            if let analysis = stored.analysis {
-                print("    diagnosis (\(analysis.confidence.rawValue) confidence): \(analysis.diagnosis)")
-                print("    root cause: \(analysis.rootCause)")
-                for action in analysis.actions { print("    proposed \(action.displayText)") }
-                if !analysis.rollback.isEmpty { print("    rollback: \(analysis.rollback)") }
-                if !analysis.prevention.isEmpty { print("    prevention: \(analysis.prevention)") }
-            } else {
-                print("    failed: \(stored.failure ?? "unknown")")
-            }
-            print("    \(stored.steps.count) tool step(s)")
-            if steps {
-                for step in stored.steps {
-                    print("      \(step.tool) \(step.arguments.keyValueText)")
-                    for line in step.result.split(separator: "\n").prefix(20) { print("        \(line)") }
-                }
-            }
+            Self.show(stored, steps: steps)
+        }
+    }
+
+    /// One analysis; `host`: the fleet host it came from.
+    static func show(_ stored: StoredAnalysis, steps: Bool, host: String? = nil) {
+        Swift.print("\(host.map { "\($0)/" } ?? "")#\(stored.id) \(ISO8601DateFormatter().string(from: stored.time))  escalation: \(stored.escalation)")
+        if let analysis = stored.analysis {
+            Swift.print("    diagnosis (\(analysis.confidence.rawValue) confidence): \(analysis.diagnosis)")
+            Swift.print("    root cause: \(analysis.rootCause)")
+            for action in analysis.actions { Swift.print("    proposed \(action.displayText)") }
+            if !analysis.rollback.isEmpty { Swift.print("    rollback: \(analysis.rollback)") }
+            if !analysis.prevention.isEmpty { Swift.print("    prevention: \(analysis.prevention)") }
+        } else {
+            Swift.print("    failed: \(stored.failure ?? "unknown")")
+        }
+        Swift.print("    \(stored.steps.count) tool step(s)")
+        guard steps else { return }
+        for step in stored.steps {
+            Swift.print("      \(step.tool) \(step.arguments.keyValueText)")
+            for line in step.result.split(separator: "\n").prefix(20) { Swift.print("        \(line)") }
         }
     }
 }

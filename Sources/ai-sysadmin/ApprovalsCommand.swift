@@ -22,13 +22,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
 
         @OptionGroup var location: StoreOptions
 
-        @Flag(name: .long, help: "Every host's, from the fleet's database (with --url and --password-file).")
-        var fleet = false
-
-        @Option(name: .long, help: "With --fleet: only this host's.")
-        var host: String?
-
-        @OptionGroup var database: FleetDatabaseOptions
+        @OptionGroup var fleet: FleetScopeOptions
 
         @Flag(name: .long, help: "Every proposal, whatever its state, newest first.")
         var all = false
@@ -42,8 +36,8 @@ struct ApprovalsCommand: AsyncParsableCommand {
         func run() async throws {
             let program = "ai-sysadmin approvals list"
             guard limit > 0 else { throw CommandSupport.fail(program, ["--limit must be positive"]) }
-            if fleet || host != nil || database.given {
-                try await listFleet(program)
+            if let scope = try fleet.scope(program) {
+                try await list(scope.fleet, host: scope.host, program)
                 return
             }
             let store = try location.open(program, mustExist: true)
@@ -64,17 +58,8 @@ struct ApprovalsCommand: AsyncParsableCommand {
             for record in records { print(ProposalText.line(record)) }
         }
 
-        private func listFleet(_ program: String) async throws {
-            guard fleet else { throw CommandSupport.fail(program, ["--host, --url and --password-file are for --fleet"]) }
-            if let host, !PostgreSQLConfiguration.isValidHostID(host) { throw CommandSupport.fail(program, ["--host '\(host.prefix(64))' is not a host id"]) }
-            let proposals: [FleetProposal]
-            do {
-                proposals = try await database.fleetOperator(program).proposals(in: all ? nil : [.queued], host: host, limit: limit)
-            } catch let exit as ExitCode {
-                throw exit
-            } catch {
-                throw CommandSupport.fail(program, [FleetOperator.describe(error)])
-            }
+        private func list(_ fleet: FleetOperator, host: String?, _ program: String) async throws {
+            let proposals = try await FleetScopeOptions.reading(program) { try await fleet.proposals(in: all ? nil : [.queued], host: host, limit: limit) }
             if json {
                 for proposal in proposals { print(ProposalText.json(proposal)) }
                 return
@@ -120,14 +105,8 @@ struct ApprovalsCommand: AsyncParsableCommand {
         }
 
         private func showFleet(_ host: String, _ program: String) async throws {
-            let found: (proposal: FleetProposal, trail: [AuditEntry], decision: FleetDecision?)?
-            do {
-                found = try await database.fleetOperator(program).proposal(host: host, id: proposal.id)
-            } catch let exit as ExitCode {
-                throw exit
-            } catch {
-                throw CommandSupport.fail(program, [FleetOperator.describe(error)])
-            }
+            let fleet = try database.fleetOperator(program)
+            let found = try await FleetScopeOptions.reading(program) { try await fleet.proposal(host: host, id: proposal.id) }
             guard let found else { throw CommandSupport.fail(program, ["no proposal \(proposal) in the fleet"]) }
             if json {
                 print(ProposalText.json(found.proposal))

@@ -1,16 +1,19 @@
 import ActionService
 import ArgumentParser
 import CommandSupport
+import Fleet
 import Foundation
 import Store
 
 /// `ai-sysadmin audit`: every proposal's path to its fate, from the append-only audit table.
-struct AuditCommand: ParsableCommand {
+struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "Show the audit log: every proposal, who or what decided, the exact calls made, the results.")
+        abstract: "Show the audit log (or a fleet's: --fleet, --host): every proposal, who or what decided, the exact calls made, the results.")
 
     @OptionGroup var location: StoreOptions
+
+    @OptionGroup var fleet: FleetScopeOptions
 
     @Option(name: .long, help: ArgumentHelp("Only entries at or after this time: ISO 8601, or an age such as 30m, 6h, 2d.", valueName: "time"))
     var since: String?
@@ -24,10 +27,17 @@ struct AuditCommand: ParsableCommand {
     @Flag(name: .long, help: "One JSON object per line, as in the audit.jsonl file.")
     var json = false
 
-    func run() throws {
+    func run() async throws {
         let program = "ai-sysadmin audit"
         let start = try EventsCommand.since(since, program: program)
         guard limit > 0 else { throw CommandSupport.fail(program, ["--limit must be positive"]) }
+        if let scope = try fleet.scope(program) {
+            let lines = try await FleetScopeOptions.reading(program) { try await scope.fleet.audit(host: scope.host, since: start, limit: limit) }
+            for (host, entry) in lines where unit == nil || entry.unit == unit {
+                print(json ? FleetJSON.line(host: host, "entry", entry) : "\(host)  " + AuditText.line(entry))
+            }
+            return
+        }
         let store = try location.open(program, mustExist: true)
         let entries: [AuditEntry]
         do {

@@ -1,17 +1,20 @@
 import ArgumentParser
 import CommandSupport
+import Fleet
 import Foundation
 import Monitoring
 import Store
 import SysadminConfiguration
 
 /// `ai-sysadmin events`: what Layer 1 flagged, from the store.
-struct EventsCommand: ParsableCommand {
+struct EventsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "events",
-        abstract: "List the trigger events in the store, oldest first, with what set each one's severity.")
+        abstract: "List the trigger events in the store (or a fleet's: --fleet, --host), oldest first, with what set each one's severity.")
 
     @OptionGroup var location: StoreOptions
+
+    @OptionGroup var fleet: FleetScopeOptions
 
     @Option(name: .long, help: ArgumentHelp("Only events at or after this time: ISO 8601, or an age such as 30m, 6h, 2d.", valueName: "time"))
     var since: String?
@@ -22,10 +25,19 @@ struct EventsCommand: ParsableCommand {
     @Flag(name: .long, help: "One JSON object per line.")
     var json = false
 
-    func run() throws {
+    func run() async throws {
         let program = "ai-sysadmin events"
         let start = try Self.since(since, program: program)
         guard limit > 0 else { throw CommandSupport.fail(program, ["--limit must be positive"]) }
+        if let scope = try fleet.scope(program) {
+            let events = try await FleetScopeOptions.reading(program) { try await scope.fleet.events(host: scope.host, since: start, limit: limit) }
+            for event in events {
+                print(json ? FleetJSON.line(host: event.host, "event", event)
+                           : Self.line(time: event.time, severity: event.severity, category: event.category, source: event.source, unit: event.unit,
+                                       summary: event.summary, message: event.message, host: event.host))
+            }
+            return
+        }
         let store = try location.open(program, mustExist: true)
         let events: [StoredEvent]
         do {
@@ -35,16 +47,23 @@ struct EventsCommand: ParsableCommand {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let formatter = ISO8601DateFormatter()
         for event in events {
             if json {
                 print(String(decoding: try encoder.encode(event), as: UTF8.self))
             } else {
-                let time = formatter.string(from: Date(timeIntervalSince1970: Double(event.timeMicroseconds) / 1_000_000))
-                // What set the severity: the model, a rule, the priority floor, a signature (by id), an error burst, a metric.
-                print("\(time)  \(event.severity.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(event.category.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) [\(event.source)] \(event.unit ?? event.identifier ?? "-")  \(event.summary) — \(event.message.prefix(160))")
+                print(Self.line(time: Date(timeIntervalSince1970: Double(event.timeMicroseconds) / 1_000_000), severity: event.severity.rawValue,
+                                category: event.category.rawValue, source: event.source, unit: event.unit ?? event.identifier, summary: event.summary,
+                                message: event.message))
             }
         }
+    }
+
+    /// One event; `source` says what set the severity: the model, a rule, the priority floor, a signature (by id), an
+    /// error burst, a metric. `host`: the fleet host it came from.
+    static func line(time: Date, severity: String, category: String, source: String, unit: String?, summary: String, message: String,
+                     host: String? = nil) -> String {
+        "\(ISO8601DateFormatter().string(from: time))  \(host.map { "\($0)  " } ?? "")\(severity.padding(toLength: 8, withPad: " ", startingAt: 0)) "
+            + "\(category.padding(toLength: 8, withPad: " ", startingAt: 0)) [\(source)] \(unit ?? "-")  \(summary) — \(message.prefix(160))"
     }
 
     /// `--since`: nil when not given, else the time it names; an error that shows the value otherwise.

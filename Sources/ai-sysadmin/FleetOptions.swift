@@ -1,6 +1,7 @@
 import ArgumentParser
 import CommandSupport
 import Fleet
+import Foundation
 import Logging
 import SysadminConfiguration
 
@@ -59,5 +60,68 @@ extension ProposalReference {
             throw CommandSupport.fail(program, ["--url and --password-file are for a fleet host's proposal: name it HOST/ID"])
         }
         return host
+    }
+}
+
+/// `--fleet` (every host) or `--host H` (one), read from the fleet's database with `--url` and `--password-file`;
+/// neither: this host's store.
+struct FleetScopeOptions: ParsableArguments {
+    @Flag(name: .long, help: "Every host's, from the fleet's database (with --url and --password-file).")
+    var fleet = false
+
+    @Option(name: .long, help: ArgumentHelp("One fleet host's, from the fleet's database (with --url and --password-file).", valueName: "id"))
+    var host: String?
+
+    @OptionGroup var database: FleetDatabaseOptions
+
+    /// nil for this host's store; else the fleet as this operator reaches it, and the host to keep to (nil: every host).
+    func scope(_ program: String) throws -> (fleet: FleetOperator, host: String?)? {
+        guard fleet || host != nil || database.given else { return nil }
+        guard !(fleet && host != nil) else { throw CommandSupport.fail(program, ["--fleet or --host, not both"]) }
+        guard fleet || host != nil else {
+            throw CommandSupport.fail(program, ["--url and --password-file read a fleet's database: add --fleet, or --host ID"])
+        }
+        if let host, !PostgreSQLConfiguration.isValidHostID(host) {
+            throw CommandSupport.fail(program, ["--host '\(host.prefix(64))' is not a host id (lower-case letters, digits and _)"])
+        }
+        return (try database.fleetOperator(program), host)
+    }
+
+    /// `body`'s result, or the command's failure in the operator's words.
+    static func reading<T>(_ program: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            throw CommandSupport.fail(program, [FleetOperator.describe(error)])
+        }
+    }
+}
+
+/// A fleet row as one JSON line: `{"host": "web1", KEY: VALUE}`.
+enum FleetJSON {
+    static func line(host: String, _ key: String, _ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: (try? encoder.encode(HostLine(host: host, key: key, value: value))) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}
+
+private struct HostLine<Value: Encodable>: Encodable {
+    let host: String, key: String, value: Value
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        try container.encode(host, forKey: Key(stringValue: "host"))
+        try container.encode(value, forKey: Key(stringValue: key))
+    }
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 }

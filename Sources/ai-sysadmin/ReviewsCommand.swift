@@ -1,5 +1,6 @@
 import ArgumentParser
 import CommandSupport
+import Fleet
 import Foundation
 import Monitoring
 import Reasoning
@@ -7,10 +8,12 @@ import Store
 import SysadminConfiguration
 
 /// `ai-sysadmin reviews`: what Layer 3 concluded, newest first.
-struct ReviewsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "reviews", abstract: "List the reviews in the store, newest first.")
+struct ReviewsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "reviews", abstract: "List the reviews in the store (or a fleet's: --fleet, --host), newest first.")
 
     @OptionGroup var location: StoreOptions
+
+    @OptionGroup var fleet: FleetScopeOptions
 
     @Option(name: .long, help: "At most this many reviews.")
     var limit = 20
@@ -18,9 +21,18 @@ struct ReviewsCommand: ParsableCommand {
     @Flag(name: .long, help: "One JSON object per line.")
     var json = false
 
-    func run() throws {
+    func run() async throws {
         let program = "ai-sysadmin reviews"
         guard limit > 0 else { throw CommandSupport.fail(program, ["--limit must be positive"]) }
+        if let scope = try fleet.scope(program) {
+            let found = try await FleetScopeOptions.reading(program) { try await scope.fleet.conclusions(.review, host: scope.host, limit: limit) }
+            for (host, _, time, document) in found {
+                // Another host's document: shown only if it is a review this version reads.
+                guard let review = try? JSONDecoder().decode(Review.self, from: Data(document.utf8)) else { continue }
+                if json { print(FleetJSON.line(host: host, "review", review)) } else { Self.show(review, at: time, host: host) }
+            }
+            return
+        }
         let store = try location.open(program, mustExist: true)
         let reviews: [(time: Date, review: Review)]
         do {
@@ -30,15 +42,19 @@ struct ReviewsCommand: ParsableCommand {
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let formatter = ISO8601DateFormatter()
         for (time, review) in reviews {
             if json {
                 print(String(decoding: try encoder.encode(review), as: UTF8.self))
                 continue
             }
-            print("\(formatter.string(from: time))  \(review.status.rawValue)\(review.escalate ? " (escalate: \(review.escalationReason))" : "")  \(review.summary)")
-            for issue in review.issues { print("    issue [\(issue.severity.rawValue)] \(issue.description) \(issue.units.joined(separator: " "))") }
-            for action in review.proposedActions { print("    proposed \(action.displayText)") }
+            Self.show(review, at: time)
         }
+    }
+
+    static func show(_ review: Review, at time: Date, host: String? = nil) {
+        Swift.print("\(ISO8601DateFormatter().string(from: time))  \(host.map { "\($0)  " } ?? "")\(review.status.rawValue)"
+            + "\(review.escalate ? " (escalate: \(review.escalationReason))" : "")  \(review.summary)")
+        for issue in review.issues { Swift.print("    issue [\(issue.severity.rawValue)] \(issue.description) \(issue.units.joined(separator: " "))") }
+        for action in review.proposedActions { Swift.print("    proposed \(action.displayText)") }
     }
 }

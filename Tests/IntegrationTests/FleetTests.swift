@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ModelSupervisor
 import Monitoring
+import Reasoning
 import Store
 import SysadminConfiguration
 import TestSupport
@@ -211,6 +212,43 @@ extension IntegrationTests {
             let unnamed = try await publishes(elsewhere + "?sslmode=verify-ca&sslrootcert=\(authority)")
             #expect(unnamed.awaySince == nil && unnamed.eventsPublished == 1, "\(unnamed)")
             #expect(fleet.query("SELECT count(*) FROM pg_stat_ssl WHERE ssl", as: "ops").stdout.hasPrefix("1"), "psql itself uses TLS")
+        }
+
+        /// What every host published, read by host or for the whole fleet: events, audit lines, reviews and analyses
+        /// (whose documents may hold what the JSON allows and PostgreSQL's jsonb does not: an escaped NUL).
+        @Test func anOperatorReadsEachHostsEventsAuditReviewsAndAnalyses() async throws {
+            let fleet = try Fleet.start()
+            defer { fleet.end() }
+            let alpha = try store(events: 2, proposal: true, label: "fleet-read-a"), beta = try store(events: 1, proposal: false, label: "fleet-read-b")
+            try alpha.append(Review(status: .degraded, summary: "app.service keeps failing\u{0}", issues: [], proposedActions: [], escalate: true,
+                                    escalationReason: "three failures"), at: Date())
+            try alpha.append(StoredAnalysis(time: Date(), escalation: "app failed", analysis: Analysis(
+                diagnosis: "the app's config is invalid", rootCause: "a typo", confidence: .medium, actions: [], rollback: "", prevention: "",
+                knowledgeNote: ""),
+                failure: nil, steps: [.init(tool: "journal", arguments: ["unit": "app.service"], result: "3 lines")]))
+            for (host, store) in [("alpha", alpha), ("beta", beta)] {
+                let publisher = try publisher(fleet, host: host, store: store)
+                await publisher.publishReportingHealth()
+                #expect(publisher.health.current.awaySince == nil, "\(host): \(publisher.health.current)")
+            }
+            let events = try fleet.command(["events", "--fleet"] + fleet.operatorArguments()).split(separator: "\n")
+            #expect(events.count == 3 && events.filter { $0.contains("  alpha  ") }.count == 2 && events.filter { $0.contains("  beta  ") }.count == 1,
+                    "\(events)")
+            let betaEvents = try fleet.command(["events", "--host", "beta", "--json"] + fleet.operatorArguments()).split(separator: "\n")
+            #expect(betaEvents.count == 1 && betaEvents[0].contains(#""host":"beta""#), "\(betaEvents)")
+            let audit = try fleet.command(["audit", "--host", "alpha"] + fleet.operatorArguments()).split(separator: "\n")
+            #expect(audit.count == 2 && audit.allSatisfy { $0.hasPrefix("alpha  ") }, "\(audit)")
+            let reviews = try fleet.command(["reviews", "--fleet"] + fleet.operatorArguments())
+            #expect(reviews.contains("alpha  degraded (escalate: three failures)  app.service keeps failing"), "\(reviews)")
+            let analyses = try fleet.command(["analyses", "--host", "alpha", "--steps"] + fleet.operatorArguments())
+            #expect(analyses.contains("alpha/#1") && analyses.contains("the app's config is invalid") && analyses.contains("journal unit=app.service"),
+                    "\(analyses)")
+            #expect(try fleet.command(["analyses", "--host", "beta"] + fleet.operatorArguments()).isEmpty)
+
+            let both = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), ["events", "--fleet", "--host", "beta"] + fleet.operatorArguments())
+            #expect(both.status != 0 && both.stderr.contains("--fleet or --host, not both"), "\(both)")
+            let neither = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), ["audit"] + fleet.operatorArguments())
+            #expect(neither.status != 0 && neither.stderr.contains("add --fleet, or --host ID"), "\(neither)")
         }
 
         @Test func aStoreThatStartedOverIsNotMixedWithTheOldOnesRows() async throws {
