@@ -13,6 +13,9 @@ public struct FleetDecision: Sendable, Equatable, Codable {
     public var host: String
     /// The host's own id of the proposal.
     public var proposalID: Int64
+    /// The proposal as the operator saw it: the host takes the decision only for a local proposal that is still this.
+    public var proposalType: String
+    public var proposalParameters: [String: String]
     public var verdict: Verdict
     /// The approver's note, or the reason for a rejection.
     public var note: String?
@@ -35,18 +38,21 @@ public struct FleetDecision: Sendable, Equatable, Codable {
 
     static func read(on connection: PostgresConnection, where condition: PostgresQuery, logger: Logger) async throws -> [FleetDecision] {
         var query: PostgresQuery = """
-            SELECT id, host, proposal_local_id, verdict, note, operator, decided_at, applied_at, outcome FROM decision WHERE
+            SELECT id, host, proposal_local_id, proposal_type, proposal_parameters::text, verdict, note, operator, decided_at, applied_at, outcome
+            FROM decision WHERE
             """
         query.sql += " " + condition.sql
         query.binds = condition.binds
         var decisions: [FleetDecision] = []
         let rows = try await connection.query(query, logger: logger)
-        for try await (id, host, proposalID, verdict, note, operatorName, decidedAt, appliedAt, outcome)
-            in rows.decode((Int64, String, Int64, String, String?, String, Date, Date?, String?).self) {
+        for try await (id, host, proposalID, type, parameters, verdict, note, operatorName, decidedAt, appliedAt, outcome)
+            in rows.decode((Int64, String, Int64, String, String, String, String?, String, Date, Date?, String?).self) {
             // The table's check admits only these two.
             guard let verdict = Verdict(rawValue: verdict) else { continue }
-            decisions.append(FleetDecision(id: id, host: host, proposalID: proposalID, verdict: verdict, note: note, operatorName: operatorName,
-                                           decidedAt: decidedAt, appliedAt: appliedAt, outcome: outcome))
+            decisions.append(FleetDecision(
+                id: id, host: host, proposalID: proposalID, proposalType: type,
+                proposalParameters: (try? JSONDecoder().decode([String: String].self, from: Data(parameters.utf8))) ?? [:], verdict: verdict,
+                note: note, operatorName: operatorName, decidedAt: decidedAt, appliedAt: appliedAt, outcome: outcome))
         }
         return decisions
     }

@@ -27,6 +27,9 @@ public actor FleetDecisionListener: Service {
     /// connection is still there.
     static let recheck = Duration.seconds(30)
     static let reconnectDelay = Duration.seconds(2)
+    static let shortestGap = Duration.milliseconds(200)
+    /// The longest a read or a write-back may take before the connection counts as gone.
+    static let answerDeadline = Duration.seconds(15)
 
     /// - Parameter applied: called after decisions were applied (the publisher then sends the new states at once).
     public init(configuration: PostgreSQLConfiguration, logger: Logger, apply: @escaping Apply,
@@ -43,9 +46,8 @@ public actor FleetDecisionListener: Service {
             while !Task.isCancelled {
                 do {
                     try await self.listen()
-                } catch is CancellationError where Task.isCancelled {
-                    return
                 } catch {
+                    if Task.isCancelled { return }
                     await self.lost(error)
                 }
                 try? await Task.sleep(for: Self.reconnectDelay)
@@ -84,7 +86,11 @@ public actor FleetDecisionListener: Service {
                 // Decisions made while this host was not listening come first; the LISTEN is already in place.
                 wake.yield()
                 group.addTask {
-                    for await _ in wakeups { try await self.catchUp(on: connection) }
+                    for await _ in wakeups {
+                        try await self.catchUp(on: connection)
+                        // Any session may NOTIFY this channel: a flood costs one look five times a second, no more.
+                        try await Task.sleep(for: Self.shortestGap)
+                    }
                 }
                 defer { group.cancelAll() }
                 try await group.next()
@@ -94,7 +100,7 @@ public actor FleetDecisionListener: Service {
 
     /// Applies every decision not yet applied, oldest first, and records each outcome.
     func catchUp(on connection: PostgresConnection) async throws {
-        let decisions = try await withTimeout(.seconds(15)) { [logger] in
+        let decisions = try await withTimeout(Self.answerDeadline) { [logger] in
             try await FleetDecision.read(on: connection, where: "applied_at IS NULL ORDER BY id", logger: logger)
         }
         if away {
@@ -102,18 +108,29 @@ public actor FleetDecisionListener: Service {
             logger.info("hearing the fleet's decisions again")
         }
         guard !decisions.isEmpty else { return }
+        var taken = 0
         for decision in decisions {
-            let outcome = try await apply(decision)
+            let outcome: String
+            do {
+                outcome = try await apply(decision)
+            } catch {
+                // This host's ledger, not the database: the decision stays unapplied and is tried again at the next look.
+                logger.error("could not take the fleet's decision into this host's ledger; it is tried again", metadata: [
+                    "ai.proposal": "\(decision.proposalID)", "ai.error": "\(error)",
+                ])
+                continue
+            }
+            taken += 1
             logger.notice("applied the fleet's decision", metadata: [
                 "ai.proposal": "\(decision.proposalID)", "ai.decision": "\(decision.verdict.rawValue)", "ai.actor": "\(decision.actor)",
                 "ai.outcome": "\(outcome)",
             ])
             let recorded = FleetPublisher.clean(outcome)
-            try await withTimeout(.seconds(15)) { [logger] in
+            try await withTimeout(Self.answerDeadline) { [logger] in
                 _ = try await connection.query("UPDATE decision SET applied_at = now(), outcome = \(recorded) WHERE id = \(decision.id)", logger: logger)
             }
         }
-        applied()
+        if taken > 0 { applied() }
     }
 
     struct ConnectionEnded: Error, CustomStringConvertible {

@@ -1,11 +1,15 @@
 import Foundation
 import Logging
+import Monitoring
 import PostgresNIO
 import Store
 import SysadminConfiguration
 
 /// The fleet as one of its operators sees and decides it (a member of `ais_operator`, which reads every host's rows
 /// and records decisions): each call opens a connection of its own and closes it, as a command does.
+///
+/// Every row is a host's own word, and a host that is taken over can write anything into its rows: the text fields
+/// it returns are bounded and stripped of control characters (``text(_:)``), as they go to an operator's terminal.
 public struct FleetOperator: Sendable {
     /// One host as the fleet last heard of it.
     public struct Host: Sendable, Equatable, Codable {
@@ -97,35 +101,38 @@ public struct FleetOperator: Sendable {
             var events: [Event] = []
             for try await (host, id, time, severity, category, escalate, summary, source, message, unit)
                 in rows.decode((String, Int64, Date, String, String, Bool, String, String, String, String?).self) {
-                events.append(Event(host: host, id: id, time: time, severity: severity, category: category, escalate: escalate, summary: summary,
-                                    source: source, message: message, unit: unit))
+                events.append(Event(host: host, id: id, time: time, severity: Self.text(severity, 16), category: Self.text(category, 16),
+                                    escalate: escalate, summary: Self.text(summary), source: Self.text(source, 64), message: Self.text(message),
+                                    unit: unit.map { Self.text($0, 256) }))
             }
             return events
         }
     }
 
-    /// Audit lines of every host (or of `host`) at or after `since`, oldest first, at most `limit` (the newest such);
-    /// each with the unit of its proposal.
-    public func audit(host: String?, since: Date?, limit: Int) async throws -> [(host: String, entry: AuditEntry)] {
+    /// Audit lines of every host (or of `host`) at or after `since` (about proposals for `unit`, if given), oldest
+    /// first, at most `limit` (the newest such); each with the unit of its proposal.
+    public func audit(host: String?, since: Date?, unit: String?, limit: Int) async throws -> [(host: String, entry: AuditEntry)] {
         try await withConnection { connection in
             let rows = try await connection.query("""
                 SELECT * FROM (SELECT audit.host, audit.local_id, audit.time, audit.proposal_local_id, audit.event, audit.actor, audit.detail, proposal.unit
                                FROM audit LEFT JOIN proposal ON proposal.host = audit.host AND proposal.local_id = audit.proposal_local_id
                                WHERE (\(host)::text IS NULL OR audit.host = \(host)::text)
                                  AND (\(since)::timestamptz IS NULL OR audit.time >= \(since)::timestamptz)
+                                 AND (\(unit)::text IS NULL OR proposal.unit = \(unit)::text)
                                ORDER BY audit.time DESC, audit.host, audit.local_id DESC LIMIT \(limit)) AS newest
                 ORDER BY time, host, local_id
                 """, logger: logger)
             var lines: [(host: String, entry: AuditEntry)] = []
             for try await (host, id, time, proposal, event, actor, detail, unit)
                 in rows.decode((String, Int64, Date, Int64, String, String, String, String?).self) {
-                lines.append((host, AuditEntry(id: id, time: time, proposalID: proposal, event: event, actor: actor, detail: detail, unit: unit)))
+                lines.append((host, AuditEntry(id: id, time: time, proposalID: proposal, event: Self.text(event, 32), actor: Self.text(actor, 256),
+                                               detail: Self.text(detail), unit: unit.map { Self.text($0, 256) })))
             }
             return lines
         }
     }
 
-    /// Reviews (`table` `review`) or analyses (`analysis`) of every host (or of `host`), newest first, as the JSON
+    /// Reviews or analyses (`kind`) of every host (or of `host`), newest first, as the JSON
     /// documents the hosts published.
     public func conclusions(_ kind: ConclusionKind, host: String?, limit: Int) async throws -> [(host: String, id: Int64, time: Date, document: String)] {
         try await withConnection { connection in
@@ -142,6 +149,9 @@ public struct FleetOperator: Sendable {
     }
 
     public enum ConclusionKind: String, Sendable { case review, analysis }
+
+    /// A host's text as it may reach a terminal: control characters become spaces, at most `limit` characters.
+    public static func text(_ text: String, _ limit: Int = 4000) -> String { LogText.clean(text, limit: limit) }
 
     /// Proposals of every host (or of `host`), newest first: those in `states`, or all with nil.
     public func proposals(in states: [ProposalState]?, host: String? = nil, limit: Int) async throws -> [FleetProposal] {
@@ -165,7 +175,8 @@ public struct FleetOperator: Sendable {
                 """, logger: logger)
             var trail: [AuditEntry] = []
             for try await (line, time, event, actor, detail) in rows.decode((Int64, Date, String, String, String).self) {
-                trail.append(AuditEntry(id: line, time: time, proposalID: id, event: event, actor: actor, detail: detail, unit: proposal.record.unit))
+                trail.append(AuditEntry(id: line, time: time, proposalID: id, event: Self.text(event, 32), actor: Self.text(actor, 256),
+                                        detail: Self.text(detail), unit: proposal.record.unit))
             }
             return (proposal, trail, try await Self.decision(on: connection, host: host, proposalID: id, logger: logger))
         }
@@ -183,7 +194,9 @@ public struct FleetOperator: Sendable {
             do {
                 // The policy checks again, in the statement, that the proposal is queued: it may have changed since.
                 let rows = try await connection.query("""
-                    INSERT INTO decision (host, proposal_local_id, verdict, note) VALUES (\(host), \(id), \(verdict.rawValue), \(note))
+                    INSERT INTO decision (host, proposal_local_id, proposal_type, proposal_parameters, verdict, note)
+                    SELECT host, local_id, type, parameters, \(verdict.rawValue), \(note) FROM proposal
+                    WHERE host = \(host) AND local_id = \(id) AND state = 'queued'
                     ON CONFLICT (host, proposal_local_id) DO NOTHING RETURNING id
                     """, logger: logger)
                 var recorded = false
@@ -242,13 +255,15 @@ public struct FleetOperator: Sendable {
                        decidedBy, decidedAt, expiresAt, result)
             in rows.decode((String, Int64, Date, String, String, String, String?, String, String?, String?, String, String, String, String?,
                             String?, Date?, Date?, String?).self) {
+            let decoded = (try? JSONDecoder().decode([String: String].self, from: Data(parameters.utf8))) ?? [:]
             proposals.append(FleetProposal(host: host, record: ProposalRecord(
-                id: id, createdAt: createdAt, source: source, type: type,
-                parameters: (try? JSONDecoder().decode([String: String].self, from: Data(parameters.utf8))) ?? [:], unit: unit,
-                rationale: rationale, action: action, risk: risk, expectedEffect: expectedEffect, rollback: rollback,
+                id: id, createdAt: createdAt, source: text(source, 256), type: text(type, 64),
+                parameters: Dictionary(decoded.map { (text($0.key, 64), text($0.value, 512)) }, uniquingKeysWith: { first, _ in first }),
+                unit: unit.map { text($0, 256) }, rationale: text(rationale), action: action.map { text($0) }, risk: risk.map { text($0, 32) },
+                expectedEffect: text(expectedEffect), rollback: text(rollback),
                 // A state this version does not know is shown as blocked: nothing acts on a fleet row.
-                state: ProposalState(rawValue: state) ?? .blocked, reason: reason, decidedBy: decidedBy, decidedAt: decidedAt,
-                expiresAt: expiresAt, result: result)))
+                state: ProposalState(rawValue: state) ?? .blocked, reason: reason.map { text($0) }, decidedBy: decidedBy.map { text($0, 256) },
+                decidedAt: decidedAt, expiresAt: expiresAt, result: result.map { text($0) })))
         }
         return proposals
     }

@@ -69,9 +69,9 @@ public actor FleetPublisher: Service {
         do {
             let counts = try await withTimeout(Self.publicationTimeout) { try await self.publish() }
             health.published(events: counts.events, auditLines: counts.auditLines)
-        } catch is CancellationError where Task.isCancelled {
-            return
         } catch {
+            // Shutting down often surfaces as a closed connection, not as a cancellation: not the database's absence.
+            if Task.isCancelled { return }
             let reason = FleetConnection.describe(error)
             if health.failed(reason) { logger.warning("the fleet's database is away; this host keeps its rows until it is back", metadata: ["ai.error": "\(reason)"]) }
         }
@@ -88,71 +88,73 @@ public actor FleetPublisher: Service {
     }
 
     private func publish(on connection: PostgresConnection) async throws -> (events: Int, auditLines: Int) {
-        // The heartbeat first: a host catching up on a long backlog shows in the fleet meanwhile.
-        let beat = Self.clean(String(decoding: heartbeat(), as: UTF8.self))
+        // A store that started over must not even send a heartbeat in the real host's name. Then the heartbeat: a host
+        // catching up on a long backlog shows in the fleet meanwhile.
+        try await refuseAStoreThatStartedOver(on: connection)
+        let beat = Self.jsonb(String(decoding: heartbeat(), as: UTF8.self))
         try await connection.query("""
             INSERT INTO host (heartbeat_at, heartbeat) VALUES (now(), \(beat)::jsonb)
             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, heartbeat = excluded.heartbeat
             """, logger: logger)
-        try await refuseAStoreThatStartedOver(on: connection)
-        var sentEvents = 0, sentAudit = 0
-        while true {
-            try Task.checkCancellation()
-            let after = Int64(try store.cursor(for: "fleet:event") ?? "0") ?? 0
-            let events = try store.events(afterID: after, limit: Self.batch)
-            guard let last = events.last else { break }
+        let store = self.store, logger = self.logger
+        let sentEvents = try await drain("fleet:event", fetch: { try store.events(afterID: $0, limit: Self.batch) }, id: \.id) { events in
             try await connection.query(Self.insert(events), logger: logger)
-            try store.setCursor(String(last.id), for: "fleet:event")
-            sentEvents += events.count
         }
-        while true {
-            try Task.checkCancellation()
-            let after = Int64(try store.cursor(for: "fleet:audit") ?? "0") ?? 0
-            let lines = try store.audit(after: after, since: nil, unit: nil, limit: Self.batch)
-            guard let last = lines.last else { break }
+        let sentAudit = try await drain("fleet:audit", fetch: { try store.audit(after: $0, since: nil, unit: nil, limit: Self.batch) }, id: \.id) { lines in
             // A proposal changes only with an audit line: the proposals these lines are about, as they stand now, go
             // in the same transaction.
             let proposals = try Set(lines.map(\.proposalID)).sorted().compactMap { try store.proposal($0) }
-            let logger = self.logger
             try await connection.withTransaction(logger: logger) { connection in
                 for proposal in proposals { try await connection.query(Self.upsert(proposal), logger: logger) }
                 try await connection.query(Self.insert(lines), logger: logger)
             }
-            try store.setCursor(String(last.id), for: "fleet:audit")
-            sentAudit += lines.count
         }
         // Reviews and analyses, as documents: the fleet reads them, nothing queries inside them.
-        while true {
-            try Task.checkCancellation()
-            let after = Int64(try store.cursor(for: "fleet:review") ?? "0") ?? 0
-            let reviews = try store.reviews(afterID: after, limit: Self.batch)
-            guard let last = reviews.last else { break }
+        _ = try await drain("fleet:review", fetch: { try store.reviews(afterID: $0, limit: Self.batch) }, id: \.id) { reviews in
             try await connection.query(Self.insertConclusions("review", reviews.map { ($0.id, $0.time, Self.document($0.review)) }), logger: logger)
-            try store.setCursor(String(last.id), for: "fleet:review")
         }
-        while true {
-            try Task.checkCancellation()
-            let after = Int64(try store.cursor(for: "fleet:analysis") ?? "0") ?? 0
-            let analyses = try store.analyses(afterID: after, limit: Self.batch)
-            guard let last = analyses.last else { break }
+        _ = try await drain("fleet:analysis", fetch: { try store.analyses(afterID: $0, limit: Self.batch) }, id: \.id) { analyses in
             try await connection.query(Self.insertConclusions("analysis", analyses.map { ($0.id, $0.time, Self.document($0)) }), logger: logger)
-            try store.setCursor(String(last.id), for: "fleet:analysis")
         }
         return (sentEvents, sentAudit)
     }
 
-    /// Rows are keyed by this host's local ids: a store that started over (a new file, or a second host under the same
-    /// role) would count from 1 again and its rows would vanish into, or mix with, the old ones. Before anything was
-    /// published from this store, the database must hold nothing of this host's.
-    private func refuseAStoreThatStartedOver(on connection: PostgresConnection) async throws {
-        guard try store.cursor(for: "fleet:event") == nil, try store.cursor(for: "fleet:audit") == nil else { return }
-        let rows = try await connection.query("""
-            SELECT (SELECT count(*) FROM event) + (SELECT count(*) FROM audit)
-            """, logger: logger)
-        for try await count in rows.decode(Int64.self) where count > 0 {
-            throw StartedOver(rows: Int(count))
+    /// Sends what the store holds after `cursor`, a batch at a time, and moves the cursor past each batch once the
+    /// database took it; returns how many rows went.
+    private func drain<Row>(_ cursor: String, fetch: (Int64) throws -> [Row], id: (Row) -> Int64,
+                            send: ([Row]) async throws -> Void) async throws -> Int {
+        var sent = 0
+        while true {
+            try Task.checkCancellation()
+            let rows = try fetch(Int64(try store.cursor(for: cursor) ?? "0") ?? 0)
+            guard let last = rows.last else { return sent }
+            try await send(rows)
+            try store.setCursor(String(id(last)), for: cursor)
+            sent += rows.count
         }
     }
+
+    /// Rows are keyed by this host's local ids: a store that started over (a new file, or a second host under the same
+    /// role) would count from 1 again and its rows would vanish into, or mix with, the old ones. Before this store first
+    /// publishes, the database must hold nothing of this host's; the store then remembers that it passed (before any
+    /// row goes, so a crash after the first batch cannot make it look like a stranger).
+    private func refuseAStoreThatStartedOver(on connection: PostgresConnection) async throws {
+        guard try store.cursor(for: Self.startedCursor) == nil else { return }
+        // A store that published before this marker existed.
+        let publishedBefore = try store.cursor(for: "fleet:event") != nil || store.cursor(for: "fleet:audit") != nil
+        if !publishedBefore {
+            let rows = try await connection.query("""
+                SELECT (SELECT count(*) FROM event) + (SELECT count(*) FROM audit) + (SELECT count(*) FROM host)
+                """, logger: logger)
+            for try await count in rows.decode(Int64.self) where count > 0 {
+                throw StartedOver(rows: Int(count))
+            }
+        }
+        try store.setCursor(ISO8601DateFormatter().string(from: Date()), for: Self.startedCursor)
+    }
+
+    /// When this store first published (its rows are the fleet's rows of this host from then on).
+    static let startedCursor = "fleet:started"
 
     struct StartedOver: Error, CustomStringConvertible {
         let rows: Int
@@ -185,9 +187,14 @@ public actor FleetPublisher: Service {
             """
     }
 
-    /// `value` as JSON that PostgreSQL's jsonb takes: it refuses the escaped NUL that JSON allows.
+    /// `value` as JSON that PostgreSQL's jsonb takes.
     static func document(_ value: some Encodable) -> String {
-        clean(String(decoding: (try? JSONEncoder().encode(value)) ?? Data("{}".utf8), as: UTF8.self)).replacingOccurrences(of: "\\u0000", with: "\\ufffd")
+        jsonb(String(decoding: (try? JSONEncoder().encode(value)) ?? Data("{}".utf8), as: UTF8.self))
+    }
+
+    /// JSON text as jsonb takes it: it refuses the escaped NUL that JSON allows (a model server's last error can hold one).
+    static func jsonb(_ json: String) -> String {
+        clean(json).replacingOccurrences(of: "\\u0000", with: "\\ufffd")
     }
 
     /// Reviews or analyses (`table`) as (local id, time, JSON document).

@@ -46,8 +46,9 @@ public enum FleetSchema {
         """,
         // The host a session writes for: its role's name without the prefix; NULL for any other role.
         """
-        CREATE OR REPLACE FUNCTION ais_session_host() RETURNS text LANGUAGE sql STABLE AS
-        $$ SELECT CASE WHEN session_user LIKE 'ais\\_host\\_%' THEN substring(session_user FROM \(PostgreSQLConfiguration.hostRolePrefix.count + 1)) END $$
+        CREATE OR REPLACE FUNCTION ais_session_host() RETURNS text LANGUAGE sql STABLE SET search_path = pg_catalog AS
+        $$ SELECT CASE WHEN starts_with(session_user, '\(PostgreSQLConfiguration.hostRolePrefix)')
+                       THEN substring(session_user FROM \(PostgreSQLConfiguration.hostRolePrefix.count + 1)) END $$
         """,
         """
         CREATE TABLE IF NOT EXISTS host (
@@ -72,6 +73,7 @@ public enum FleetSchema {
         )
         """,
         "CREATE INDEX IF NOT EXISTS event_by_time ON event (time)",
+        "CREATE INDEX IF NOT EXISTS event_by_host_time ON event (host, time)",
         """
         CREATE TABLE IF NOT EXISTS proposal (
           host text NOT NULL DEFAULT ais_session_host(),
@@ -134,6 +136,9 @@ public enum FleetSchema {
           id bigserial PRIMARY KEY,
           host text NOT NULL,
           proposal_local_id bigint NOT NULL,
+          -- What the operator saw: the host applies the decision only to a local proposal that is still this one.
+          proposal_type text NOT NULL,
+          proposal_parameters jsonb NOT NULL,
           verdict text NOT NULL CHECK (verdict IN ('approve', 'reject')),
           note text CHECK (length(note) <= \(noteLimit)),
           operator text NOT NULL DEFAULT session_user,
@@ -155,23 +160,25 @@ public enum FleetSchema {
         CREATE POLICY decision_decide ON decision FOR INSERT TO ais_operator WITH CHECK (
           operator = session_user AND applied_at IS NULL AND outcome IS NULL
           AND EXISTS (SELECT FROM proposal WHERE proposal.host = decision.host AND proposal.local_id = decision.proposal_local_id
-                      AND proposal.state = 'queued'))
+                      AND proposal.state = 'queued' AND proposal.type = decision.proposal_type
+                      AND proposal.parameters = decision.proposal_parameters))
         """,
         // Column grants: a host may say only that and how it applied a decision; an operator may name only the
         // proposal, the verdict and a note (who and when are the database's).
         "GRANT SELECT, UPDATE (applied_at, outcome) ON decision TO ais_host",
-        "GRANT SELECT, INSERT (host, proposal_local_id, verdict, note) ON decision TO ais_operator",
+        "GRANT SELECT, INSERT (host, proposal_local_id, proposal_type, proposal_parameters, verdict, note) ON decision TO ais_operator",
         "GRANT USAGE ON SEQUENCE decision_id_seq TO ais_operator",
-        // The owning host hears of a decision at once: on its own channel, so no host learns of another's decisions.
+        // The owning host hears of a decision at once, on a channel of its own. PostgreSQL lets any session LISTEN to
+        // any channel, so the notification carries nothing: the host reads its decisions, which only it may see.
         """
         CREATE OR REPLACE FUNCTION ais_decision_notify() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog AS
-        $$ BEGIN PERFORM pg_notify('\(decisionChannelPrefix)' || NEW.host, NEW.id::text); RETURN NULL; END $$
+        $$ BEGIN PERFORM pg_notify('\(decisionChannelPrefix)' || NEW.host, ''); RETURN NULL; END $$
         """,
         "DROP TRIGGER IF EXISTS decision_notify ON decision",
         "CREATE TRIGGER decision_notify AFTER INSERT ON decision FOR EACH ROW EXECUTE FUNCTION ais_decision_notify()",
         // What a trigger model said of a template, shared by every host with the same model, so a fleet asks once per
-        // kind of line. Deliberately readable by every host; written under the learning host's name only, and renewed
-        // only once a day old (a host cannot overwrite another's fresh verdict).
+        // kind of line. Deliberately readable by every host; written under the learning host's name only, and replaced
+        // only by another host once a week old.
         """
         CREATE TABLE IF NOT EXISTS verdict (
           model text NOT NULL,
@@ -182,7 +189,11 @@ public enum FleetSchema {
           summary text NOT NULL,
           learned_by text NOT NULL DEFAULT ais_session_host(),
           learned_at timestamptz NOT NULL DEFAULT now(),
-          PRIMARY KEY (model, template)
+          PRIMARY KEY (model, template),
+          -- Bounds and values as Layer 1 makes them: another host's row is read as untrusted, but need not be arbitrary.
+          CHECK (length(model) <= 300 AND length(template) <= 2000 AND length(summary) BETWEEN 1 AND 200),
+          CHECK (severity IN ('normal', 'info', 'warning', 'error', 'critical')),
+          CHECK (category IN ('service', 'resource', 'security', 'network', 'disk', 'hardware', 'other'))
         )
         """,
         "ALTER TABLE verdict ENABLE ROW LEVEL SECURITY",
@@ -193,14 +204,18 @@ public enum FleetSchema {
         "CREATE POLICY verdict_learned ON verdict FOR INSERT TO ais_host WITH CHECK (learned_by = ais_session_host())",
         "DROP POLICY IF EXISTS verdict_renewed ON verdict",
         """
-        CREATE POLICY verdict_renewed ON verdict FOR UPDATE TO ais_host USING (learned_at < now() - interval '1 day')
+        CREATE POLICY verdict_renewed ON verdict FOR UPDATE TO ais_host USING (learned_at < now() - interval '\(verdictRenewalDays) days'
+          AND learned_by <> ais_session_host())
           WITH CHECK (learned_by = ais_session_host() AND learned_at BETWEEN now() - interval '1 minute' AND now() + interval '1 minute')
         """,
         """
         GRANT SELECT, INSERT (model, template, severity, category, escalate, summary),
           UPDATE (severity, category, escalate, summary, learned_by, learned_at) ON verdict TO ais_host
         """,
-        "GRANT SELECT ON verdict TO ais_operator",
+        // An operator may remove a verdict that is wrong; the next host to meet the line asks its model again.
+        "DROP POLICY IF EXISTS verdict_removed ON verdict",
+        "CREATE POLICY verdict_removed ON verdict FOR DELETE TO ais_operator USING (true)",
+        "GRANT SELECT, DELETE ON verdict TO ais_operator",
     ] + ["host", "event", "proposal", "audit", "review", "analysis"].flatMap { table in
         let column = table == "host" ? "id" : "host"
         return [
@@ -224,6 +239,10 @@ public enum FleetSchema {
     public static let noteLimit = 500
 
     static let decisionChannelPrefix = "ais_decision_"
+
+    /// How old a shared verdict must be before another host may replace it (never the host that learned it, which could
+    /// otherwise keep its own verdict fresh for ever): a week, `monitoring.verdictDays`' default.
+    static let verdictRenewalDays = 7
 
     /// The channel host `id` hears of decisions on.
     public static func decisionChannel(forHost id: String) -> String { decisionChannelPrefix + id }

@@ -40,7 +40,8 @@ public actor FleetVerdicts: SharedVerdicts {
     }
 
     public func verdicts(for templates: [String]) async -> [String: Verdict] {
-        let texts = Array(Set(templates.filter { $0.utf8.count <= Self.longestTemplate }.map(FleetPublisher.clean)).prefix(Self.batch))
+        // A text PostgreSQL cannot hold as it is (NUL) is not shared: its key would not be the template's.
+        let texts = Array(Set(templates.filter(Self.isShareable)).prefix(Self.batch))
         guard !texts.isEmpty else { return [:] }
         let (model, days, logger) = (self.model, validDays, self.logger)
         return await attempt("read the fleet's verdicts") { connection in
@@ -59,14 +60,14 @@ public actor FleetVerdicts: SharedVerdicts {
     }
 
     public func share(_ verdicts: [String: Verdict]) async {
-        let shared = verdicts.filter { $0.key.utf8.count <= Self.longestTemplate }.sorted { $0.key < $1.key }.prefix(Self.batch)
+        let shared = verdicts.filter { Self.isShareable($0.key) }.sorted { $0.key < $1.key }.prefix(Self.batch)
         guard !shared.isEmpty else { return }
-        let templates = shared.map { FleetPublisher.clean($0.key) }, severities = shared.map(\.value.severity.rawValue)
+        let templates = shared.map(\.key), severities = shared.map(\.value.severity.rawValue)
         let categories = shared.map(\.value.category.rawValue), escalates = shared.map(\.value.escalate)
         let summaries = shared.map { FleetPublisher.clean($0.value.summary) }
         let (model, logger) = (self.model, self.logger)
         _ = await attempt("share this host's verdicts") { connection in
-            // A new verdict goes in; one older than a day is renewed (the policy leaves fresher ones alone).
+            // A new verdict goes in; another host's older than a week is replaced (the policy leaves the rest alone).
             try await connection.query("""
                 INSERT INTO verdict (model, template, severity, category, escalate, summary)
                 SELECT \(model), * FROM unnest(\(templates)::text[], \(severities)::text[], \(categories)::text[], \(escalates)::boolean[],
@@ -78,10 +79,16 @@ public actor FleetVerdicts: SharedVerdicts {
                                    learned_by = ais_session_host(), learned_at = now()
                 FROM unnest(\(templates)::text[], \(severities)::text[], \(categories)::text[], \(escalates)::boolean[], \(summaries)::text[])
                      AS new (template, severity, category, escalate, summary)
-                WHERE verdict.model = \(model) AND verdict.template = new.template AND verdict.learned_at < now() - interval '1 day'
+                WHERE verdict.model = \(model) AND verdict.template = new.template
+                  AND verdict.learned_at < now() - interval '\(unescaped: "\(FleetSchema.verdictRenewalDays) days")'
+                  AND verdict.learned_by <> ais_session_host()
                 """, logger: logger)
             return true
         }
+    }
+
+    static func isShareable(_ template: String) -> Bool {
+        template.utf8.count <= longestTemplate && !template.contains("\u{0}")
     }
 
     /// `work` on a connection of its own within ``deadline``; nil (and a pause) when the database does not answer.
@@ -96,6 +103,7 @@ public actor FleetVerdicts: SharedVerdicts {
             awayUntil = nil
             return result
         } catch {
+            if Task.isCancelled { return nil }
             if awayUntil == nil { logger.notice("could not \(what); asking this host's model meanwhile", metadata: ["ai.error": "\(FleetConnection.describe(error))"]) }
             awayUntil = .now + Self.pause
             return nil

@@ -56,23 +56,24 @@ struct AnalysesCommand: AsyncParsableCommand {
         }
     }
 
-    /// One analysis; `host`: the fleet host it came from.
+    /// One analysis; from a fleet host (`host`), whose words reach the terminal only cleaned of control characters.
     static func show(_ stored: StoredAnalysis, steps: Bool, host: String? = nil) {
-        Swift.print("\(host.map { "\($0)/" } ?? "")#\(stored.id) \(ISO8601DateFormatter().string(from: stored.time))  escalation: \(stored.escalation)")
+        let emit: (String) -> Void = { print(host == nil ? $0 : FleetOperator.text($0)) }
+        emit("\(host.map { "\($0)/" } ?? "")#\(stored.id) \(ISO8601DateFormatter().string(from: stored.time))  escalation: \(stored.escalation)")
         if let analysis = stored.analysis {
-            Swift.print("    diagnosis (\(analysis.confidence.rawValue) confidence): \(analysis.diagnosis)")
-            Swift.print("    root cause: \(analysis.rootCause)")
-            for action in analysis.actions { Swift.print("    proposed \(action.displayText)") }
-            if !analysis.rollback.isEmpty { Swift.print("    rollback: \(analysis.rollback)") }
-            if !analysis.prevention.isEmpty { Swift.print("    prevention: \(analysis.prevention)") }
+            emit("    diagnosis (\(analysis.confidence.rawValue) confidence): \(analysis.diagnosis)")
+            emit("    root cause: \(analysis.rootCause)")
+            for action in analysis.actions { emit("    proposed \(action.displayText)") }
+            if !analysis.rollback.isEmpty { emit("    rollback: \(analysis.rollback)") }
+            if !analysis.prevention.isEmpty { emit("    prevention: \(analysis.prevention)") }
         } else {
-            Swift.print("    failed: \(stored.failure ?? "unknown")")
+            emit("    failed: \(stored.failure ?? "unknown")")
         }
-        Swift.print("    \(stored.steps.count) tool step(s)")
+        emit("    \(stored.steps.count) tool step(s)")
         guard steps else { return }
         for step in stored.steps {
-            Swift.print("      \(step.tool) \(step.arguments.keyValueText)")
-            for line in step.result.split(separator: "\n").prefix(20) { Swift.print("        \(line)") }
+            emit("      \(step.tool) \(step.arguments.keyValueText)")
+            for line in step.result.split(separator: "\n").prefix(20) { emit("        \(line)") }
         }
     }
 }

@@ -32,8 +32,8 @@ struct AuditCommand: AsyncParsableCommand {
         let start = try EventsCommand.since(since, program: program)
         guard limit > 0 else { throw CommandSupport.fail(program, ["--limit must be positive"]) }
         if let scope = try fleet.scope(program) {
-            let lines = try await FleetScopeOptions.reading(program) { try await scope.fleet.audit(host: scope.host, since: start, limit: limit) }
-            for (host, entry) in lines where unit == nil || entry.unit == unit {
+            let lines = try await FleetScopeOptions.reading(program) { try await scope.fleet.audit(host: scope.host, since: start, unit: unit, limit: limit) }
+            for (host, entry) in lines {
                 print(json ? FleetJSON.line(host: host, "entry", entry) : "\(host)  " + AuditText.line(entry))
             }
             return

@@ -51,7 +51,8 @@ struct FleetCommand: AsyncParsableCommand {
                 let heartbeat = host.heartbeat.object
                 let models = ((heartbeat["status"] as? [String: Any])?["models"] as? [[String: Any]] ?? [])
                     .map { "\($0["layer"] as? String ?? "?") \($0["state"] as? String ?? "?")" }.joined(separator: ", ")
-                return [host.id, heard, heartbeat["autonomyLevel"] as? String ?? "-", models.isEmpty ? "-" : models,
+                // A host's heartbeat is its own word: cleaned before it reaches the terminal.
+                return [host.id, heard, FleetOperator.text(heartbeat["autonomyLevel"] as? String ?? "-", 32), models.isEmpty ? "-" : FleetOperator.text(models, 300),
                         String(host.pendingApprovals), String(host.escalationsLastDay)]
             }
             let header = ["HOST", "LAST HEARTBEAT", "AUTONOMY", "MODELS", "WAITING", "ESCALATIONS 24H"]

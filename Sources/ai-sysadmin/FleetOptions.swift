@@ -7,8 +7,9 @@ import SysadminConfiguration
 
 /// `--url` and `--password-file`: the fleet's database as an operator's role.
 struct FleetDatabaseOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The fleet's database as an operator's role (a member of ais_operator): postgresql://ROLE@HOST[:PORT]/DATABASE.",
-                                            valueName: "url"))
+    @Option(name: .long, help: ArgumentHelp(
+        "The fleet's database as an operator's role (a member of ais_operator): postgresql://ROLE@HOST[:PORT]/DATABASE[?sslrootcert=/path/ca.pem] (TLS, certificate and name checked, unless ?sslmode= says otherwise).",
+        valueName: "url"))
     var url: String?
 
     @Option(name: .customLong("password-file"), help: ArgumentHelp("The role's password, one line.", valueName: "file"))

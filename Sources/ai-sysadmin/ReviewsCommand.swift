@@ -51,10 +51,12 @@ struct ReviewsCommand: AsyncParsableCommand {
         }
     }
 
+    /// One review; from a fleet host (`host`), whose words reach the terminal only cleaned of control characters.
     static func show(_ review: Review, at time: Date, host: String? = nil) {
-        Swift.print("\(ISO8601DateFormatter().string(from: time))  \(host.map { "\($0)  " } ?? "")\(review.status.rawValue)"
+        let emit: (String) -> Void = { print(host == nil ? $0 : FleetOperator.text($0)) }
+        emit("\(ISO8601DateFormatter().string(from: time))  \(host.map { "\($0)  " } ?? "")\(review.status.rawValue)"
             + "\(review.escalate ? " (escalate: \(review.escalationReason))" : "")  \(review.summary)")
-        for issue in review.issues { Swift.print("    issue [\(issue.severity.rawValue)] \(issue.description) \(issue.units.joined(separator: " "))") }
-        for action in review.proposedActions { Swift.print("    proposed \(action.displayText)") }
+        for issue in review.issues { emit("    issue [\(issue.severity.rawValue)] \(issue.description) \(issue.units.joined(separator: " "))") }
+        for action in review.proposedActions { emit("    proposed \(action.displayText)") }
     }
 }

@@ -120,12 +120,25 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 fleetPublisher = publisher
                 fleetDecisions = try FleetDecisionListener(configuration: postgresql, logger: Logger(label: "ai-sysadmin.fleet")) { decision in
+                    // Local ids restart with a new store: a decision is for the proposal the operator saw, or for none.
+                    guard let local = try store.proposal(decision.proposalID), local.type == decision.proposalType,
+                          local.parameters == decision.proposalParameters else {
+                        return "not taken: this host's proposal \(decision.proposalID) is not the \(decision.proposalType) "
+                            + "\(decision.proposalParameters.keyValueText) that was decided (was its store started over?)"
+                    }
                     let verdict: OperatorDecision = switch decision.verdict {
                     case .approve: .approve(note: decision.note)
                     case .reject: .reject(reason: decision.note ?? "rejected in the fleet")
                     }
-                    let outcome = try actions.decide(verdict, on: decision.proposalID, actor: decision.actor)
-                    return [.approved, .rejected].contains(outcome) ? FleetDecision.taken(decision.verdict) : outcome.description
+                    switch try actions.decide(verdict, on: decision.proposalID, actor: decision.actor) {
+                    case .approved, .rejected:
+                        return FleetDecision.taken(decision.verdict)
+                    case .alreadyDecided(let state, by: let actor?) where actor == decision.actor && state != .blocked:
+                        // Taken before a crash kept the outcome from being written back.
+                        return FleetDecision.taken(decision.verdict)
+                    case let outcome:
+                        return outcome.description
+                    }
                 } applied: {
                     publisher.publishSoon()
                 }
