@@ -41,6 +41,8 @@ public enum FleetSchema {
         """
         DO $$ BEGIN
           EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC', current_database());
+          -- Nor temporary objects: nothing here needs them, and a session's own pg_temp is one more place to plant one.
+          EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
           EXECUTE format('GRANT CONNECT ON DATABASE %I TO ais_host, ais_operator', current_database());
         END $$
         """,

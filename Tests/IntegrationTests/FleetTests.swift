@@ -170,6 +170,8 @@ extension IntegrationTests {
             #expect(fleet.number("SELECT count(*) FROM event", as: "beta") == 0)
             #expect(fleet.query("SELECT state || '|' || coalesce(decided_by, '') FROM proposal WHERE host = 'alpha'", as: "ops").stdout
                         .trimmingCharacters(in: .whitespacesAndNewlines) == "queued|", "beta's update reached alpha's proposal")
+            let temporary = fleet.query("CREATE TEMPORARY TABLE planted (x int)", as: "beta")
+            #expect(temporary.status != 0 && temporary.stderr.contains("permission denied"), "\(temporary)")
             // A host role is not an operator: it cannot read the others through the operators' policy either.
             #expect(fleet.number("SELECT count(*) FROM host", as: "beta") == 0)
             let impersonated = fleet.query("INSERT INTO host (id, heartbeat_at, heartbeat) VALUES ('alpha', now(), '{}')", as: "beta")
