@@ -73,6 +73,11 @@ public struct Gateway: Sendable {
         v1.post("/chat/completions") { request, context in try await forward(request, context: context, route: .chat) }
         v1.post("/completions") { request, context in try await forward(request, context: context, route: .completions) }
         v1.post("/embeddings") { request, context in try await forward(request, context: context, route: .embeddings) }
+        // A fleet's client hosts think with this meta model: their daemons ask its context size, slots and tool-call
+        // support first, as they ask a llama-server of their own. Behind the same keys as /v1.
+        let props = router.group("/props")
+        if configuration.api.requireAuth { props.add(middleware: AuthMiddleware(keys: keys)) }
+        props.get { _, _ in try await upstreamProps() }
         OperatorDoors(configuration: configuration, keys: keys, http: http).add(to: router)
 
         let http1 = HTTP1Channel.Configuration(
@@ -106,6 +111,21 @@ public struct Gateway: Sendable {
         }
         let body = (try? JSONEncoder().encode(List(data: configuration.api.advertisedModelIds.map { Model(id: $0) }))) ?? Data()
         return Self.json(body)
+    }
+
+    /// The upstream's `/props`, cut to what a client host's daemon reads: the model's file path and its chat template
+    /// stay on this host.
+    private func upstreamProps() async throws -> Response {
+        let client = OpenAIClient(endpoint: upstream, http: http,
+                                  probeTimeouts: .init(connect: .seconds(1), total: .seconds(5), idle: .seconds(5)))
+        let props: ServerProps
+        do {
+            props = try await client.props()
+        } catch {
+            throw OpenAIError.upstreamUnavailable("the meta model's /props: \(error)")
+        }
+        return Self.json(#"{"default_generation_settings":{"n_ctx":\#(props.contextSize)},"total_slots":\#(props.totalSlots),"#
+            + #""chat_template_caps":{"supports_tool_calls":\#(props.supportsToolCalls)}}"#)
     }
 
     private func ready() async throws -> Response {

@@ -21,8 +21,8 @@ extension DaemonConfiguration {
         }
     }
 
-    /// `layer`'s server with the key it requires at the moment of each request.
+    /// `layer`'s server with the key it requires at the moment of each request, and the model id it answers to.
     public func endpoint(for layer: ModelLayer) -> ModelEndpoint {
-        ModelEndpoint(baseURL: baseURL(for: layer), keyFile: apiKeyFile(for: layer))
+        ModelEndpoint(baseURL: baseURL(for: layer), keyFile: apiKeyFile(for: layer), modelName: models[layer].servedModelName(as: layer))
     }
 }

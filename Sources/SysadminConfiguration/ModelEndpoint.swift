@@ -10,14 +10,20 @@ public struct ModelEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var keyFile: String?
     /// Reached over this Unix socket rather than TCP (the daemon's agent); `baseURL` then only names it.
     public var unixSocketPath: String?
+    /// The model id every chat request names: what the server answers to (llama-server's `--alias`, a central
+    /// gateway's `api.modelId`). `nil` keeps what each request says.
+    public var modelName: String?
 
-    public init(baseURL: String, apiKey: String? = nil, keyFile: String? = nil, unixSocketPath: String? = nil) {
+    public init(
+        baseURL: String, apiKey: String? = nil, keyFile: String? = nil, unixSocketPath: String? = nil, modelName: String? = nil
+    ) {
         var url = baseURL
         while url.hasSuffix("/") { url.removeLast() }
         self.baseURL = url
         self.apiKey = apiKey
         self.keyFile = keyFile
         self.unixSocketPath = unixSocketPath
+        self.modelName = modelName
     }
 
     public func url(_ path: String) -> String { baseURL + path }

@@ -97,6 +97,7 @@ public struct OpenAIClient: Sendable {
     /// `POST /v1/chat/completions` without streaming.
     public func chatCompletion(_ request: ChatCompletionRequest) async throws -> ChatCompletion {
         var request = request
+        request.model = endpoint.modelName ?? request.model
         request.stream = nil
         return try await postJSON("/v1/chat/completions", body: request, as: ChatCompletion.self)
     }
@@ -105,6 +106,7 @@ public struct OpenAIClient: Sendable {
     /// sequence ends at `data: [DONE]`. Dropping the sequence aborts the request.
     public func streamChatCompletion(_ request: ChatCompletionRequest) async throws -> ChatCompletionChunkStream {
         var request = request
+        request.model = endpoint.modelName ?? request.model
         request.stream = true
         // The last chunk then says what the request cost (llama-server and OpenAI both honour it).
         request.streamOptions = .init(includeUsage: true)

@@ -28,8 +28,15 @@ struct DaemonOptions: ParsableArguments {
     @Option(name: .customLong("meta-port"), help: ArgumentHelp("Meta server port (models.meta.port).", valueName: "port"))
     var metaPort: Int?
 
-    @Option(name: .customLong("model-key-file"), help: ArgumentHelp("The key file of every model server (models.*.apiKeyFile); under systemd a credential, %d/model-key.", valueName: "file"))
+    @Option(name: .customLong("model-key-file"), help: ArgumentHelp("The key file of every model server systemd runs here (models.*.apiKeyFile of external layers; never sent to a remote one); under systemd a credential, %d/model-key.", valueName: "file"))
     var modelKeyFile: String?
+
+    @Option(name: .customLong("trigger-key-file"), help: ArgumentHelp("The trigger server's key file (models.trigger.apiKeyFile), e.g. a remote server's client key.", valueName: "file"))
+    var triggerKeyFile: String?
+    @Option(name: .customLong("review-key-file"), help: ArgumentHelp("The review server's key file (models.review.apiKeyFile).", valueName: "file"))
+    var reviewKeyFile: String?
+    @Option(name: .customLong("meta-key-file"), help: ArgumentHelp("The meta server's key file (models.meta.apiKeyFile), e.g. a central gateway's client key.", valueName: "file"))
+    var metaKeyFile: String?
 
     /// The file's configuration with every given flag applied on top.
     func load() throws(ConfigurationError) -> DaemonConfiguration {
@@ -37,13 +44,18 @@ struct DaemonOptions: ParsableArguments {
             ?? DaemonConfiguration()
         if let stateDirectory { configuration.stateDirectory = stateDirectory }
         if let llamaServer { configuration.llamaServer = llamaServer }
-        let models: [(ModelLayer, String?, Int?)] = [
-            (.trigger, triggerModel, triggerPort), (.review, reviewModel, reviewPort), (.meta, metaModel, metaPort),
+        let models: [(ModelLayer, String?, Int?, String?)] = [
+            (.trigger, triggerModel, triggerPort, triggerKeyFile), (.review, reviewModel, reviewPort, reviewKeyFile),
+            (.meta, metaModel, metaPort, metaKeyFile),
         ]
-        for (layer, model, port) in models {
+        for (layer, model, port, keyFile) in models {
             if let model { configuration.models[layer].model = model }
             if let port { configuration.models[layer].port = port }
-            if let modelKeyFile { configuration.models[layer].apiKeyFile = modelKeyFile }
+            // The per-boot key protects this host's own servers: a remote one never sees it.
+            if let modelKeyFile, configuration.models[layer].backend == .external {
+                configuration.models[layer].apiKeyFile = modelKeyFile
+            }
+            if let keyFile { configuration.models[layer].apiKeyFile = keyFile }
         }
         return configuration
     }

@@ -48,8 +48,13 @@ extension IntegrationTests {
 
         /// The daemon with only the meta layer, the gateway it supervises, app.service failed in systemd.
         private func start(_ level: AutonomyLevel, steered: [String]? = nil, brokenModel: String? = nil, operatorKey: String? = nil,
-                           label: String) async throws -> Daemon {
+                           clientKeys: [String] = [], label: String) async throws -> Daemon {
             var config = try TestEnvironment.configuration(layers: [.meta], label: label)
+            if !clientKeys.isEmpty {
+                config.api.requireAuth = true
+                config.api.apiKeyFile = config.stateDirectory + "/client-keys"
+                try (clientKeys.joined(separator: "\n") + "\n").write(toFile: config.api.apiKeyFile!, atomically: true, encoding: .utf8)
+            }
             if let operatorKey {
                 config.api.operatorKeyFile = config.stateDirectory + "/operator-keys"
                 try "# operators\n\(operatorKey)\n".write(toFile: config.api.operatorKeyFile!, atomically: true, encoding: .utf8)
@@ -327,6 +332,53 @@ extension IntegrationTests {
 }
 
 extension IntegrationTests.ChatAgentTests {
+    /// A fleet's client host: its meta model is the central host's gateway (requireAuth, the tiny model behind it), named
+    /// by the gateway's model id and reached with a client key given by `--meta-key-file`. The per-boot key of the
+    /// host's own servers (`--model-key-file`) never goes to the remote server, even where the central host would
+    /// take it.
+    @Test func aClientHostsAgentThinksWithTheCentralHostsMetaModel() async throws {
+        let central = try await start(.observe, clientKeys: ["sk-fleet-web1", "sk-boot-key-of-web1"], label: "central")
+        defer { central.end() }
+        var config = try TestEnvironment.configuration(layers: [.meta], label: "client")
+        config.models.meta.backend = .remote
+        config.models.meta.url = "http://127.0.0.1:\(central.config.api.port)"
+        config.models.meta.alias = central.config.api.modelId
+        config.chat.maxAnswerTokens = 32
+        config.chat.maxToolSteps = 1
+        config.monitoring.enable = false
+        let fleetKey = config.stateDirectory + "/fleet-key", bootKey = config.stateDirectory + "/model-key"
+        try "sk-fleet-web1\n".write(toFile: fleetKey, atomically: true, encoding: .utf8)
+        try "sk-boot-key-of-web1\n".write(toFile: bootKey, atomically: true, encoding: .utf8)
+        let executable = try TestEnvironment.daemonExecutable()
+        let configFile = config.stateDirectory + "/config.json"
+
+        func ask(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+            let process = try TestEnvironment.launchDaemon(config, arguments: arguments)
+            defer { TestEnvironment.end(process) }
+            let client = ControlClient(stateDirectory: config.stateDirectory)
+            let ready = await eventually(timeout: .seconds(60)) {
+                (try? client.status())?.allReady == true && FileManager.default.fileExists(atPath: config.agentSocketPath)
+            }
+            let log = (try? String(contentsOfFile: config.stateDirectory + "/daemon.log", encoding: .utf8)) ?? ""
+            try #require(ready, "the client host did not get Ready:\n\(log.suffix(3000))")
+            return try TestEnvironment.runToCompletion(executable, ["ask", "--config", configFile, "Is app.service healthy?"])
+        }
+
+        // What the client host's daemon asks first: the central model's /props, behind the keys, without its file path.
+        let propsURL = "http://127.0.0.1:\(central.config.api.port)/props"
+        let unauthorized = try TestEnvironment.runToCompletion("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", propsURL])
+        #expect(unauthorized.stdout == "401")
+        let props = try TestEnvironment.runToCompletion("/usr/bin/curl", ["-s", "-H", "Authorization: Bearer sk-fleet-web1", propsURL])
+        #expect(props.stdout.contains(#""n_ctx":4096"#) && !props.stdout.contains("model_path") && !props.stdout.contains(".gguf"), "\(props.stdout)")
+
+        let answered = try await ask(["--model-key-file", bootKey, "--meta-key-file", fleetKey])
+        #expect(answered.status == 0 && !answered.stdout.isEmpty, "\(answered.stderr.suffix(2000))")
+
+        let keyless = try await ask(["--model-key-file", bootKey])
+        #expect(keyless.status != 0, "the per-boot key reached the remote server: \(keyless.stdout)")
+        #expect(keyless.stdout.contains("401") || keyless.stderr.contains("401"), "\(keyless.stderr.suffix(2000))")
+    }
+
     /// The agent in this process, its meta model the steered one (printing each request), with one slot.
     private func steeredAgent(label: String) async throws -> (ChatAgent, ModelSlots, Process, LineCollector) {
         var config = try TestEnvironment.configuration(layers: [.meta], label: label)

@@ -71,13 +71,14 @@ enum TestEnvironment {
         handle.closeFile()
     }
 
-    /// Starts `ai-sysadmin run` with `config` written to a file; stderr goes to a log file in the state directory.
-    static func launchDaemon(_ config: DaemonConfiguration, environment extra: [String: String] = [:]) throws -> Process {
+    /// Starts `ai-sysadmin run` with `config` written to a file and `arguments` after it; stderr goes to a log file in
+    /// the state directory.
+    static func launchDaemon(_ config: DaemonConfiguration, arguments: [String] = [], environment extra: [String: String] = [:]) throws -> Process {
         let file = config.stateDirectory + "/config.json"
         try config.encodedJSON().write(toFile: file, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestEnvironment.daemonExecutable())
-        process.arguments = ["run", "--config", file, "--log-level", "debug"]
+        process.arguments = ["run", "--config", file, "--log-level", "debug"] + arguments
         process.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new }
         _ = FileManager.default.createFile(atPath: config.stateDirectory + "/daemon.log", contents: nil)
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: config.stateDirectory + "/daemon.log"))
