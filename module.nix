@@ -13,6 +13,12 @@
 #   ${aiName}-ai          the daemon (Type=notify, WatchdogSec); after and wanting the model units. Wants=, not
 #                         Requires=: the daemon restarts a hung model unit over D-Bus, and Requires= would restart
 #                         the daemon (and the gateway) with it.
+#   ai-sysadmin-fleet-database
+#                         on a fleet's central host (fleet.database.enable): applies the fleet's schema and a role per
+#                         host and operator to this host's PostgreSQL, idempotently, at every start
+#
+# A layer with a `url` (or every layer, with llamacpp.enable = false) is served elsewhere: no unit, no download; its
+# own key goes to the daemon as a credential of its own.
 #
 # Every unit reads one generated configuration file, checked at build time with `ai-sysadmin config check`.
 { config, lib, pkgs, ... }:
@@ -21,7 +27,7 @@ let
   inherit (lib)
     mkOption mkEnableOption mkIf mkMerge mkRemovedOptionModule types literalExpression
     optional optionals optionalAttrs optionalString filter attrNames concatMap concatStringsSep
-    listToAttrs nameValuePair unique length mapAttrs filterAttrs;
+    listToAttrs nameValuePair unique length mapAttrs filterAttrs concatMapStrings;
 
   cfg = config.services.ai-sysadmin;
   llama = cfg.llamacpp;
@@ -36,6 +42,13 @@ let
   layerNames = [ "trigger" "review" "meta" ];
   server = name: llama.${layers.${name}.option};
   enabledLayers = filter (name: (server name).enable) layerNames;
+  # A layer is served elsewhere when the units are off or it names a `url` (a fleet's client host thinks with the
+  # central host's meta model); the others run here, as units.
+  isRemote = name: !llama.enable || (server name).url != null;
+  localLayers = filter (name: !isRemote name) enabledLayers;
+  # Remote layers' keys: a credential each, handed to the daemon with --LAYER-key-file (never the per-boot key).
+  remoteKeyLayers = filter (name: isRemote name && (server name).apiKeyFile != null) enabledLayers;
+  remoteKeyCredential = name: "${name}-model-key";
 
   # Whether a llama.cpp build uses a GPU: nixpkgs' llama-cpp says so only in its CMake flags.
   usesGpu = package: lib.any (flag: builtins.elem flag [ "-DGGML_CUDA:BOOL=TRUE" "-DGGML_HIP:BOOL=TRUE" "-DGGML_VULKAN:BOOL=TRUE" ])
@@ -63,7 +76,7 @@ let
     if isModelName model
     then "${toString cfg.modelDirectory}/${lib.replaceStrings [ ":" ] [ "-" ] text}${optionalString (!lib.hasSuffix ".gguf" text) ".gguf"}"
     else text;
-  namedModels = unique (map (name: toString (server name).model) (filter (name: isModelName (server name).model) enabledLayers));
+  namedModels = unique (map (name: toString (server name).model) (filter (name: isModelName (server name).model) localLayers));
 
   # The daemon's rule (ConfigurationValidator.isLoopback): localhost, ::1, and all of 127.0.0.0/8.
   isLoopback = host: host == "localhost" || host == "::1" || host == "[::1]" || lib.hasPrefix "127." host;
@@ -84,6 +97,8 @@ let
       inherit protectedUnits;
     })
   ] (builtins.readFile ./Sources/Autonomy/Policy/polkit-rule.js);
+  # The central host's PostgreSQL (nixpkgs' services.postgresql) runs the fleet's schema.
+  postgresqlPackage = config.services.postgresql.package or pkgs.postgresql;
   gotifyCredential = "/run/credentials/${cfg.aiName}-ai.service/gotify-token";
   fleetCredential = "/run/credentials/${cfg.aiName}-ai.service/fleet-password";
 
@@ -135,6 +150,32 @@ let
       default = false;
       description = "Allow a non-loopback `host`. The server still requires the per-boot key.";
     };
+    url = mkOption {
+      type = types.nullOr (types.strMatching "https?://[^[:space:]]+");
+      default = null;
+      example = "https://gpu.example.org";
+      description = ''
+        Use the ${name} model served elsewhere (any OpenAI-compatible server; for a fleet, the central host's
+        ai-sysadmin-api) instead of a unit here: no llama-${name} unit, no download, and `host`, `port`, `model` and the
+        llama-server settings are not used. Its key is `apiKeyFile`; the per-boot key of this host's servers never goes
+        to it.
+      '';
+    };
+    apiKeyFile = mkOption {
+      type = types.nullOr types.path;
+      default = null;
+      example = "/run/secrets/fleet-api-key";
+      description = "The key `url` requires (one line; for a central gateway, one of its client keys); read by systemd (LoadCredential), never copied to the store.";
+    };
+    modelId = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "ai-sysadmin-meta";
+      description = ''
+        The model id requests to `url` name (`models.${name}.alias`): for a central ai-sysadmin gateway its
+        `openaiApi`'s model id, "ai-sysadmin-meta"; null names the layer ("${name}"), which llama-server accepts.
+      '';
+    };
   };
 
   # Paths go in as strings (toString), never copied into the store: a path literal such as /run/secrets/x must
@@ -146,7 +187,7 @@ let
       let s = server name; in
       nameValuePair name ({
         enable = s.enable;
-        backend = if llama.enable then "external" else "remote";
+        backend = if isRemote name then "remote" else "external";
         host = s.host;
         port = s.port;
         model = modelFile s.model;
@@ -157,12 +198,13 @@ let
         systemdUnit = "llama-${name}.service";
       }
       // optionalAttrs (s.threads != null) { threads = s.threads; }
-      // optionalAttrs (!llama.enable) { url = "http://${urlHost s.host}:${toString s.port}"; })
+      // optionalAttrs (s.modelId != null) { alias = s.modelId; }
+      // optionalAttrs (isRemote name) { url = if s.url != null then s.url else "http://${urlHost s.host}:${toString s.port}"; })
     ) layerNames);
   }
   # The llama.cpp build is referenced only where units run it, so remote models pull no llama.cpp (no CUDA build)
   # into the system closure.
-  // optionalAttrs llama.enable {
+  // optionalAttrs (localLayers != [ ]) {
     llamaServer = "${llamaPackage}/bin/llama-server";
   }
   // {
@@ -206,7 +248,7 @@ let
     settings = settingsJSON;
     passAsFile = [ "settings" ];
   } ''
-    ${cfg.package}/bin/ai-sysadmin config check "$settingsPath"
+    ${cfg.package}/bin/ai-sysadmin config check --key-files-at-start "$settingsPath"
     cp "$settingsPath" $out
   '';
 
@@ -219,7 +261,8 @@ let
   keyCredential = "model-key:/run/ai-sysadmin-keys/model-key";
   keysUnit = "ai-sysadmin-keys.service";
   modelsUnit = optional (namedModels != [ ]) "ai-sysadmin-models.service";
-  modelUnits = map (name: "llama-${name}.service") enabledLayers;
+  modelUnits = map (name: "llama-${name}.service") localLayers;
+  metaIsLocal = builtins.elem "meta" localLayers;
 
   hardening = {
     User = "ai-sysadmin";
@@ -416,6 +459,31 @@ in
       description = "Log files Layer 1 follows (across rotation), besides the host metrics.";
     };
 
+    fleet.database = {
+      enable = mkEnableOption ''
+        the fleet's database on this host's PostgreSQL (services.postgresql, which you configure: TLS, pg_hba.conf):
+        `ai-sysadmin-fleet-database.service` creates the database if it is missing and applies `ai-sysadmin fleet
+        schema` and a role per host and operator, idempotently, whenever it starts. Passwords are not declared:
+        set each once with psql's `\password ROLE`, which sends only a SCRAM verifier'';
+      name = mkOption {
+        type = types.strMatching "[a-z_][a-z0-9_]{0,62}";
+        default = "aisysadmin";
+        description = "The database's name.";
+      };
+      hosts = mkOption {
+        type = types.listOf (types.strMatching "[a-z0-9_]{1,40}");
+        default = [ ];
+        example = [ "web1" "web2" "db1" ];
+        description = "Host ids: each gets the login role `ais_host_<id>`, which may write only that host's rows.";
+      };
+      operators = mkOption {
+        type = types.listOf (types.strMatching "[a-z0-9_]{1,40}");
+        default = [ ];
+        example = [ "alice" ];
+        description = "Operators' login roles (members of `ais_operator`): they read every host's rows and decide proposals.";
+      };
+    };
+
     store.postgresql = {
       url = mkOption {
         type = types.nullOr types.str;
@@ -547,7 +615,7 @@ in
           }
           # Model servers on this host (the units) need ports of their own; remote ones are someone else's, and the
           # daemon does not check them either.
-          (let ports = optionals llama.enable (map (name: (server name).port) enabledLayers) ++ optional cfg.openaiApi.enable cfg.openaiApi.port; in {
+          (let ports = map (name: (server name).port) localLayers ++ optional cfg.openaiApi.enable cfg.openaiApi.port; in {
             assertion = length ports == length (unique ports);
             message = "services.ai-sysadmin: the enabled model servers and the API need distinct ports, got ${concatStringsSep ", " (map toString ports)}.";
           })
@@ -566,21 +634,40 @@ in
             message = "services.ai-sysadmin.store.postgresql needs both url and passwordFile.";
           }
           {
+            assertion = !cfg.fleet.database.enable || config.services.postgresql.enable or false;
+            message = "services.ai-sysadmin.fleet.database needs services.postgresql.enable on this host (with TLS and pg_hba.conf lines for the hosts: README, \"Many hosts\").";
+          }
+        ]
+        # The daemon's rule (FleetSchema.isValidOperatorName): never a fleet role or one of PostgreSQL's.
+        ++ map (name: {
+          assertion = !(lib.hasPrefix "ais_" name || lib.hasPrefix "pg_" name || name == "postgres");
+          message = "services.ai-sysadmin.fleet.database.operators: \"${name}\" is not usable as an operator's role (ais_…, pg_… and postgres are taken).";
+        }) cfg.fleet.database.operators
+        ++ [
+          {
             assertion = (cfg.notifications.gotify.url == null) == (cfg.notifications.gotify.tokenFile == null);
             message = "services.ai-sysadmin.notifications.gotify needs both url and tokenFile.";
           }
         ]
         # Only for servers this host runs: a remote model is wherever it is.
-        ++ optionals llama.enable (map (name: {
+        ++ map (name: {
           assertion = isLoopback (server name).host || (server name).allowNonLoopback;
           message = "services.ai-sysadmin.llamacpp.${layers.${name}.option}.host = \"${(server name).host}\" is not loopback; set allowNonLoopback = true to serve the model there.";
-        }) enabledLayers);
+        }) localLayers
+        ++ map (name: {
+          assertion = (server name).apiKeyFile == null || isRemote name;
+          message = "services.ai-sysadmin.llamacpp.${layers.${name}.option}.apiKeyFile is the key of a model served elsewhere: it needs `url` (this host's own servers use the per-boot key).";
+        }) layerNames;
 
       warnings =
         optional (cfg.openaiApi.apiKey != null)
           "services.ai-sysadmin.openaiApi.apiKey is copied into the world-readable Nix store; use openaiApi.apiKeyFile."
         ++ optional (cfg.openaiApi.enable && !isLoopback cfg.openaiApi.host && !cfg.openaiApi.requireAuth)
-          "services.ai-sysadmin.openaiApi listens on ${cfg.openaiApi.host} without requireAuth: anyone who reaches it can use the model.";
+          "services.ai-sysadmin.openaiApi listens on ${cfg.openaiApi.host} without requireAuth: anyone who reaches it can use the model."
+        # Prompts carry the host's log lines, and the request its key.
+        ++ map (name: "services.ai-sysadmin.llamacpp.${layers.${name}.option}.url is plain http to another host: its key and this host's log lines cross the network unencrypted; use https (a TLS proxy in front of the central gateway) or a private network.")
+          (filter (name: let url = (server name).url; in url != null && lib.hasPrefix "http://" url
+            && !isLoopback (lib.head (lib.splitString "/" (lib.removePrefix "http://" url)))) enabledLayers);
 
       users.users.ai-sysadmin = {
         isSystemUser = true;
@@ -651,15 +738,17 @@ in
           description = "ai-sysadmin: the autonomous system administrator";
           wantedBy = [ "multi-user.target" ];
           requires = [ keysUnit ];
-          wants = optionals llama.enable modelUnits;
-          after = [ keysUnit "network.target" ] ++ optionals llama.enable modelUnits;
+          wants = modelUnits;
+          after = [ keysUnit "network.target" ] ++ modelUnits;
           serviceConfig = hardening // {
             # READY=1 as soon as it watches the model units (it does not wait for a model to load).
             Type = "notify";
             NotifyAccess = "main";
             WatchdogSec = 60;
-            ExecStart = "${cfg.package}/bin/ai-sysadmin run --config ${configFile} --model-key-file %d/model-key";
+            ExecStart = "${cfg.package}/bin/ai-sysadmin run --config ${configFile} --model-key-file %d/model-key"
+              + concatMapStrings (name: " --${name}-key-file %d/${remoteKeyCredential name}") remoteKeyLayers;
             LoadCredential = [ keyCredential ]
+              ++ map (name: "${remoteKeyCredential name}:${toString (server name).apiKeyFile}") remoteKeyLayers
               ++ optional (cfg.notifications.gotify.tokenFile != null) "gotify-token:${toString cfg.notifications.gotify.tokenFile}"
               ++ optional (cfg.store.postgresql.passwordFile != null) "fleet-password:${toString cfg.store.postgresql.passwordFile}";
             Restart = "always";
@@ -672,11 +761,11 @@ in
       };
     }
 
-    (mkIf llama.enable {
-      systemd.services = listToAttrs (map modelUnit enabledLayers);
-    })
+    {
+      systemd.services = listToAttrs (map modelUnit localLayers);
+    }
 
-    (mkIf (llama.enable && namedModels != [ ]) {
+    (mkIf (namedModels != [ ]) {
       # In the background: `nixos-rebuild switch` returns at once; the model units wait for their files and show the
       # progress. A failed download is resumed after a minute.
       systemd.services.ai-sysadmin-models = {
@@ -693,20 +782,47 @@ in
       };
     })
 
+    (mkIf cfg.fleet.database.enable {
+      systemd.services.ai-sysadmin-fleet-database = let db = cfg.fleet.database; in {
+        description = "ai-sysadmin: the fleet's database, its schema and roles";
+        wantedBy = [ "multi-user.target" ];
+        requires = [ "postgresql.service" ];
+        # postgresql-setup.service: where newer nixpkgs runs ensureDatabases/ensureUsers.
+        after = [ "postgresql.service" "postgresql-setup.service" ];
+        path = [ postgresqlPackage cfg.package ];
+        serviceConfig = hardening // {
+          Type = "oneshot";
+          RemainAfterExit = true;
+          # Peer authentication on the local socket, as the cluster's administrator.
+          User = "postgres";
+          Group = "postgres";
+          RestrictAddressFamilies = [ "AF_UNIX" ];
+          IPAddressDeny = "any";
+          ExecStart = "${pkgs.writeShellScript "ai-sysadmin-fleet-database" (builtins.readFile ./nix/fleet-database.sh)} ${db.name}"
+            + concatMapStrings (host: " host:${host}") db.hosts + concatMapStrings (name: " operator:${name}") db.operators;
+        };
+      };
+    })
+
     (mkIf cfg.openaiApi.enable {
       networking.firewall.allowedTCPPorts = optional cfg.openaiApi.openFirewall cfg.openaiApi.port;
       systemd.services.ai-sysadmin-api = {
         description = "ai-sysadmin: OpenAI-compatible API gateway";
         wantedBy = [ "multi-user.target" ];
         requires = [ keysUnit ];
-        wants = optional llama.enable "llama-meta.service";
-        after = [ keysUnit "network.target" ] ++ optional llama.enable "llama-meta.service";
+        wants = optional metaIsLocal "llama-meta.service";
+        after = [ keysUnit "network.target" ] ++ optional metaIsLocal "llama-meta.service";
         serviceConfig = hardening // {
           Type = "simple";
-          ExecStart = "${cfg.package}/bin/ai-sysadmin-api --config ${configFile} --model-key-file %d/model-key"
+          # The meta model's key: this host's per-boot key, or a remote meta model's own (none when it has none).
+          ExecStart = "${cfg.package}/bin/ai-sysadmin-api --config ${configFile}"
+            + optionalString metaIsLocal " --model-key-file %d/model-key"
+            + optionalString (builtins.elem "meta" remoteKeyLayers) " --model-key-file %d/${remoteKeyCredential "meta"}"
             + optionalString (apiKeysFile != null) " --api-key-file %d/api-keys"
             + optionalString (cfg.openaiApi.operatorKeyFile != null) " --operator-key-file %d/operator-keys";
-          LoadCredential = [ keyCredential ] ++ optional (apiKeysFile != null) "api-keys:${apiKeysFile}"
+          LoadCredential = optional metaIsLocal keyCredential
+            ++ optional (builtins.elem "meta" remoteKeyLayers) "${remoteKeyCredential "meta"}:${toString llama.metaModel.apiKeyFile}"
+            ++ optional (apiKeysFile != null) "api-keys:${apiKeysFile}"
             ++ optional (cfg.openaiApi.operatorKeyFile != null) "operator-keys:${cfg.openaiApi.operatorKeyFile}";
           Restart = "always";
           RestartSec = 2;

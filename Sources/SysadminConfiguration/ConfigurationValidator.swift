@@ -26,7 +26,17 @@ public struct ConfigurationValidator: Sendable {
         public var description: String { "\(keyPath): \(message)" }
     }
 
-    public init() {}
+    /// Key files arrive when the units start (systemd credentials, handed over by flags): at the NixOS module's
+    /// build-time check neither the files nor the flags exist yet, and the module asserts the keys are configured.
+    public var keyFilesArriveAtStart: Bool
+
+    public init(keyFilesArriveAtStart: Bool = false) {
+        self.keyFilesArriveAtStart = keyFilesArriveAtStart
+    }
+
+    private func unreadable(_ file: String) -> Bool {
+        !keyFilesArriveAtStart && !FileManager.default.isReadableFile(atPath: file)
+    }
 
     public func validate(_ config: DaemonConfiguration) -> [Issue] {
         var issues: [Issue] = []
@@ -131,7 +141,7 @@ public struct ConfigurationValidator: Sendable {
         }
         if let embeddings = config.knowledge.embeddings {
             if !Self.isHTTPURL(embeddings.url) { global("knowledge.embeddings.url", "'\(embeddings.url.prefix(200))' is not an http(s) URL") }
-            if let file = embeddings.apiKeyFile, !FileManager.default.isReadableFile(atPath: file) {
+            if let file = embeddings.apiKeyFile, unreadable(file) {
                 global("knowledge.embeddings.apiKeyFile", "\(file.prefix(200)) is not a readable file")
             }
         }
@@ -195,7 +205,7 @@ public struct ConfigurationValidator: Sendable {
                     add("model", problem, fatal: false)
                 }
             }
-            if let keyFile = server.apiKeyFile, !FileManager.default.isReadableFile(atPath: keyFile) {
+            if let keyFile = server.apiKeyFile, unreadable(keyFile) {
                 add("apiKeyFile", "\(keyFile) does not exist or is not readable", fatal: false)
             }
         }
@@ -224,11 +234,13 @@ public struct ConfigurationValidator: Sendable {
         }
         if api.queueTimeoutSeconds <= 0 { gateway("api.queueTimeoutSeconds", "\(api.queueTimeoutSeconds) must be greater than 0") }
         if api.maxBodyBytes < 1024 { gateway("api.maxBodyBytes", "\(api.maxBodyBytes) is too small for any chat request (at least 1024)") }
-        if let file = api.apiKeyFile, !FileManager.default.isReadableFile(atPath: file) {
+        if let file = api.apiKeyFile, unreadable(file) {
             gateway("api.apiKeyFile", "\(file) does not exist or is not readable")
-        } else if api.requireAuth, api.apiKeyFile == nil,
+        } else if let file = api.operatorKeyFile, unreadable(file) {
+            gateway("api.operatorKeyFile", "\(file) does not exist or is not readable")
+        } else if api.requireAuth, !keyFilesArriveAtStart, api.apiKeyFile == nil, api.operatorKeyFile == nil,
                   (ProcessInfo.processInfo.environment["AI_SYSADMIN_API_KEYS"] ?? "").isEmpty {
-            gateway("api.requireAuth", "is true but no key is configured; set api.apiKeyFile or AI_SYSADMIN_API_KEYS")
+            gateway("api.requireAuth", "is true but no key is configured; set api.apiKeyFile, api.operatorKeyFile or AI_SYSADMIN_API_KEYS")
         }
         // The console approves changes and MCP runs look-ups and proposes them: neither is ever open to a network.
         for (key, enabled) in [("console.enable", config.console.enable), ("mcp.enable", config.mcp.enable)]

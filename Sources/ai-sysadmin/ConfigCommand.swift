@@ -26,6 +26,9 @@ struct ConfigCommand: ParsableCommand {
         @Argument(help: "The configuration file to check.")
         var file: String
 
+        @Flag(name: .customLong("key-files-at-start"), help: "Key files are credentials that exist only once the units start (the NixOS module's build-time check): do not look for them, nor require api keys here.")
+        var keyFilesAtStart = false
+
         func run() throws {
             let configuration: DaemonConfiguration
             do {
@@ -33,7 +36,8 @@ struct ConfigCommand: ParsableCommand {
             } catch {
                 throw CommandSupport.fail(file, ["\(error)"])
             }
-            let issues = ConfigurationValidator().validate(configuration) + SignaturePack.problems(in: configuration.monitoring)
+            let issues = ConfigurationValidator(keyFilesArriveAtStart: keyFilesAtStart).validate(configuration)
+                + SignaturePack.problems(in: configuration.monitoring)
             guard issues.isEmpty else { throw CommandSupport.fail(file, issues.map(\.description)) }
             print("\(file): ok")
         }

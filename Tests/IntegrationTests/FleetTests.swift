@@ -82,6 +82,51 @@ extension IntegrationTests {
             }
         }
 
+        /// What the central host's `ai-sysadmin-fleet-database.service` runs (nix/fleet-database.sh), against the
+        /// private server as its administrator: the database created, the schema at this version, the roles members of
+        /// their groups; run again, it changes nothing and succeeds; a bad name fails it without creating anything.
+        @Test func theCentralHostsDatabaseScriptAppliesTheSchemaAndRolesAgainAndAgain() throws {
+            let postgres = try PrivatePostgres()
+            defer { postgres.remove() }
+            let daemonDirectory = (try TestEnvironment.daemonExecutable() as NSString).deletingLastPathComponent
+            func apply(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/bin/bash")
+                process.arguments = [TestEnvironment.repositoryRoot + "/nix/fleet-database.sh"] + arguments
+                process.environment = [
+                    "PATH": "\(daemonDirectory):/usr/bin:/bin", "PGHOST": "127.0.0.1", "PGPORT": "\(postgres.port)", "PGUSER": "ais_admin",
+                    "PGPASSWORD": postgres.adminPassword, "PGSSLMODE": "verify-full", "PGSSLROOTCERT": postgres.certificateAuthority,
+                ]
+                let output = Pipe(), errors = Pipe()
+                (process.standardOutput, process.standardError) = (output, errors)
+                try process.run()
+                let out = output.fileHandleForReading.readDataToEndOfFile(), err = errors.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+            }
+            func answer(_ sql: String) -> String {
+                postgres.psql(sql, role: "ais_admin", password: postgres.adminPassword, database: "central")
+                    .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+
+            let first = try apply(["central", "host:web1", "host:web2", "operator:alice"])
+            #expect(first.status == 0, "\(first.stderr)")
+            #expect(first.stdout.contains("creating the database central") && first.stdout.contains("schema version \(FleetSchema.version) and 3 roles"),
+                    "\(first.stdout)")
+            #expect(answer("SELECT max(version) FROM fleet_schema") == "\(FleetSchema.version)")
+            #expect(answer("SELECT pg_has_role('ais_host_web2', 'ais_host', 'MEMBER') AND pg_has_role('alice', 'ais_operator', 'MEMBER')") == "t")
+
+            let again = try apply(["central", "host:web1", "host:web2", "operator:alice"])
+            #expect(again.status == 0 && !again.stdout.contains("creating"), "\(again.stdout) \(again.stderr)")
+
+            let refused = [["central", "guest:web3"], ["central", "host:Web3"], ["central", "operator:ais_host_web1"], ["Central"], []]
+            for arguments in refused {
+                let result = try apply(arguments)
+                #expect(result.status != 0, "\(arguments) was accepted: \(result.stdout)")
+            }
+            #expect(answer("SELECT count(*) FROM pg_roles WHERE rolname IN ('ais_host_web3', 'ais_host_Web3', 'ais_host_ais_host_web1')") == "0")
+        }
+
         /// A host's store with `events` events (the first escalating) and, with `proposal`, one queued proposal (two
         /// audit lines).
         private func store(events: Int, proposal: Bool, label: String) throws -> SQLiteStore {

@@ -93,6 +93,10 @@ extension IntegrationTests {
             return try JSONDecoder().decode(Evaluation.self, from: Data(result.stdout.utf8))
         }
 
+        static func moduleText() throws -> String {
+            try String(contentsOfFile: TestEnvironment.repositoryRoot + "/module.nix", encoding: .utf8)
+        }
+
         /// One of the cases of Tests/Nix/cases.nix.
         static func evaluate(_ name: String, fakeStore: String? = nil) throws -> Evaluation {
             let cases = TestEnvironment.repositoryRoot + "/Tests/Nix/cases.nix"
@@ -111,11 +115,12 @@ extension IntegrationTests {
             return ""
         }
 
-        /// The generated file must pass the check `nixos-rebuild` runs on it at build time.
+        /// The generated file must pass the check `nixos-rebuild` runs on it at build time (module.nix's configFile: the
+        /// key files are credentials that exist only once the units start).
         private func expectConfigCheckPasses(_ evaluation: Evaluation, _ name: String) throws {
             let file = try TestEnvironment.temporaryDirectory("nixcfg") + "/ai-sysadmin.json"
             try evaluation.settingsJSON.write(toFile: file, atomically: true, encoding: .utf8)
-            let check = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), ["config", "check", file])
+            let check = try TestEnvironment.runToCompletion(try TestEnvironment.daemonExecutable(), ["config", "check", "--key-files-at-start", file])
             #expect(check.status == 0, "\(name): the generated configuration fails its check: \(check.stderr)")
         }
 
@@ -406,6 +411,61 @@ extension IntegrationTests {
             #expect(try Self.evaluate("default").settingsJSON.contains(#""store":{"backend":"sqlite"}"#))
         }
 
+        /// README, "Many hosts": a client host runs its trigger and review models and thinks with the central host's meta
+        /// model through its gateway: no llama-meta unit and no download of its model, the daemon and the gateway get
+        /// that gateway's key as a credential of its own (the gateway never the per-boot key), requests name its model
+        /// id; plain http to another host warns.
+        @Test(.enabled(if: evalNix != nil, Comment(rawValue: reason)))
+        func aFleetClientThinksWithTheCentralHostsMetaModel() throws {
+            let client = try Self.evaluate("fleetClient")
+            #expect(Set(client.units.keys) == ["ai-sysadmin-keys.service", "ai-sysadmin-models.service", "llama-trigger.service",
+                                               "llama-review.service", "ai-sysadmin-api.service", "ai-sysadmin-ai.service"])
+            let settings = try client.settings
+            let meta = try #require((settings["models"] as? [String: Any])?["meta"] as? [String: Any])
+            #expect(meta["backend"] as? String == "remote" && meta["url"] as? String == "https://gpu.example.org"
+                        && meta["alias"] as? String == "ai-sysadmin-meta" && meta["apiKeyFile"] == nil, "\(meta)")
+            #expect(try !client.settingsJSON.contains("/run/secrets"), "key paths stay out of the store")
+            let downloads = try #require(try client.unit("ai-sysadmin-models").value("Service", "ExecStart"))
+            #expect(downloads.contains("qwen3:1b qwen3:4b") && !downloads.contains("qwen3:14b"), "\(downloads)")
+
+            let daemon = try client.unit("ai-sysadmin-ai")
+            #expect(daemon.value("Service", "ExecStart")?.hasSuffix("--model-key-file %d/model-key --meta-key-file %d/meta-model-key") == true)
+            #expect(daemon.values("Service", "LoadCredential").contains("meta-model-key:/run/secrets/fleet-api-key"))
+            #expect(!daemon.list("Unit", "Wants").contains("llama-meta.service"))
+            let gateway = try client.unit("ai-sysadmin-api")
+            #expect(gateway.value("Service", "ExecStart")?.contains("--model-key-file %d/meta-model-key") == true)
+            #expect(gateway.values("Service", "LoadCredential") == ["meta-model-key:/run/secrets/fleet-api-key"],
+                    "the per-boot key is this host's servers' only")
+            #expect(!gateway.list("Unit", "After").contains("llama-meta.service"))
+            #expect(client.warnings.isEmpty, "\(client.warnings)")
+            try expectConfigCheckPasses(client, "fleetClient")
+
+            #expect(try Self.evaluate("fleetClientInClear").warnings.contains { $0.contains("metaModel.url is plain http to another host") })
+            #expect(try Self.failure("remoteKeyWithoutUrl").contains("metaModel.apiKeyFile is the key of a model served elsewhere: it needs `url`"))
+        }
+
+        /// README, "Many hosts": the central host serves its meta model to the fleet behind keys and keeps the fleet's
+        /// database up to date with a oneshot of its own, after PostgreSQL, as the cluster's administrator.
+        @Test(.enabled(if: evalNix != nil, Comment(rawValue: reason)))
+        func theCentralHostKeepsTheFleetsDatabase() throws {
+            let central = try Self.evaluate("fleetCentral")
+            let database = try central.unit("ai-sysadmin-fleet-database")
+            let start = try #require(database.value("Service", "ExecStart"))
+            #expect(start.hasSuffix("-ai-sysadmin-fleet-database aisysadmin host:gpu host:web1 host:web2 operator:alice"), "\(start)")
+            #expect(database.value("Service", "User") == "postgres" && database.value("Service", "Type") == "oneshot")
+            #expect(database.list("Unit", "Requires") == ["postgresql.service"] && database.list("Unit", "After").contains("postgresql.service"))
+            #expect(database.value("Service", "Environment")?.contains("-postgresql/bin") == true)
+            #expect(central.firewall == [40083])
+            #expect(try central.settingsJSON.contains(#""requireAuth":true"#))
+            // Defect: the build-time check refused every requireAuth configuration, its keys being credentials the
+            // units get at start; the module runs it with --key-files-at-start (it asserts the keys are configured).
+            try expectConfigCheckPasses(central, "fleetCentral")
+            #expect(try Self.moduleText().contains(#"config check --key-files-at-start "$settingsPath""#))
+
+            #expect(try Self.failure("fleetDatabaseWithoutPostgresql").contains("fleet.database needs services.postgresql.enable"))
+            #expect(try Self.failure("fleetOperatorNamedLikeAHost").contains(#"operators: "ais_host_web1" is not usable"#))
+        }
+
         /// The version MCP clients and `--version` see is the package's.
         @Test func theBinaryReportsThePackagesVersion() throws {
             let package = try String(contentsOfFile: TestEnvironment.repositoryRoot + "/nix/package.nix", encoding: .utf8)
@@ -437,7 +497,7 @@ extension IntegrationTests {
         /// Every rendered unit of the cases goes through `systemd-analyze verify`, with executables at the ExecStart
         /// paths (a stand-in store in a temporary directory), and `systemd-analyze security`, whose exposure scores
         /// are printed; none may be worse than MEDIUM, and the keys unit must be OK.
-        @Test(.enabled(if: evalNix != nil, Comment(rawValue: reason)), arguments: ["default", "cuda", "named", "operatorKeys", "noLlamaUnits", "autonomy"])
+        @Test(.enabled(if: evalNix != nil, Comment(rawValue: reason)), arguments: ["default", "cuda", "named", "operatorKeys", "noLlamaUnits", "autonomy", "fleetClient", "fleetCentral"])
         func theRenderedUnitsPassSystemdAnalyze(_ name: String) throws {
             let analyze = "/usr/bin/systemd-analyze"
             try #require(FileManager.default.isExecutableFile(atPath: analyze), "systemd-analyze is missing; scripts/setup installs systemd")

@@ -4,6 +4,13 @@
 let
   case = services: { module = { pkgs, ... }: { services.ai-sysadmin = { enable = true; } // services pkgs; }; };
   plain = services: case (_: services);
+  # nixpkgs' services.postgresql, which this evaluation does not have: the two options the module reads.
+  postgresqlStandIn = { lib, pkgs, ... }: {
+    options.services.postgresql = {
+      enable = lib.mkOption { type = lib.types.bool; default = false; };
+      package = lib.mkOption { type = lib.types.package; default = pkgs.postgresql; };
+    };
+  };
 in
 {
   default = plain { };
@@ -79,4 +86,32 @@ in
   };
   consoleWithoutApi = plain { console.enable = true; openaiApi.enable = false; };
   gotifyWithoutToken = plain { notifications.gotify.url = "https://gotify.example.org"; };
+  # README, "Many hosts": a client host keeps its trigger and review models and thinks with the central host's meta
+  # model, reached through its gateway with a client key; and the central host itself.
+  fleetClient = plain {
+    llamacpp.metaModel = { url = "https://gpu.example.org"; apiKeyFile = "/run/secrets/fleet-api-key"; modelId = "ai-sysadmin-meta"; };
+    store.postgresql = { url = "postgresql://ais_host_web1@gpu.example.org/aisysadmin"; passwordFile = "/run/secrets/fleet-password"; };
+  };
+  fleetClientInClear = plain { llamacpp.metaModel.url = "http://10.0.0.7:40083"; };
+  remoteKeyWithoutUrl = plain { llamacpp.metaModel.apiKeyFile = "/run/secrets/fleet-api-key"; };
+  fleetCentral = {
+    module = { pkgs, ... }: {
+      imports = [ postgresqlStandIn ];
+      services.postgresql.enable = true;
+      services.ai-sysadmin = {
+        enable = true;
+        llamacpp.acceleration = "cuda";
+        llamacpp.metaModel = { host = "127.0.0.1"; model = "qwen3:32b"; extraArgs = [ "--parallel" "4" ]; };
+        openaiApi = { host = "0.0.0.0"; openFirewall = true; requireAuth = true; apiKeyFile = "/run/secrets/fleet-api-keys"; };
+        fleet.database = { enable = true; hosts = [ "gpu" "web1" "web2" ]; operators = [ "alice" ]; };
+        store.postgresql = { url = "postgresql://ais_host_gpu@localhost/aisysadmin?sslmode=disable"; passwordFile = "/run/secrets/fleet-password"; };
+      };
+    };
+    nixpkgsConfig.allowUnfree = true;
+  };
+  fleetDatabaseWithoutPostgresql = plain { fleet.database.enable = true; };
+  fleetOperatorNamedLikeAHost = {
+    module = { imports = [ postgresqlStandIn ]; services.postgresql.enable = true;
+               services.ai-sysadmin = { enable = true; fleet.database = { enable = true; operators = [ "ais_host_web1" ]; }; }; };
+  };
 }

@@ -17,6 +17,7 @@ let
 in
 {
   ai-sysadmin = base.stubPackage "ai-sysadmin" { };
+  postgresql = base.stubPackage "postgresql" { };
   llama-cpp = llamaCpp { };
   config = case.nixpkgsConfig or { };
 }

@@ -159,6 +159,24 @@ import Testing
         #expect(issues.first?.message.contains("also the port of models.meta") == true)
     }
 
+    /// Keys are what the gateway accepts: operator keys alone will do. At the NixOS module's build-time check the key
+    /// files are credentials that do not exist yet: neither their absence nor the missing flags are a problem then.
+    @Test func keysAreCheckedAsTheGatewayReadsThemExceptBeforeTheUnitsStart() throws {
+        var (config, _) = try validConfig()
+        config.api.requireAuth = true
+        try #require(ProcessInfo.processInfo.environment["AI_SYSADMIN_API_KEYS"] == nil, "run the tests without AI_SYSADMIN_API_KEYS")
+        #expect(ConfigurationValidator().validate(config).map(\.keyPath) == ["api.requireAuth"])
+        #expect(ConfigurationValidator(keyFilesArriveAtStart: true).validate(config) == [])
+        config.api.operatorKeyFile = "/dev/null"
+        #expect(ConfigurationValidator().validate(config) == [])
+        config.api.operatorKeyFile = "/run/credentials/ai-sysadmin-api.service/operator-keys"
+        config.models.meta.backend = .remote
+        config.models.meta.url = "https://gpu.example.org"
+        config.models.meta.apiKeyFile = "/run/credentials/ai-sysadmin-ai.service/meta-model-key"
+        #expect(ConfigurationValidator().validate(config).map(\.keyPath) == ["models.meta.apiKeyFile", "api.operatorKeyFile"])
+        #expect(ConfigurationValidator(keyFilesArriveAtStart: true).validate(config) == [])
+    }
+
     @Test func theConsoleAndMCPAreNeverOpenToANetworkWithoutKeys() throws {
         var (config, _) = try validConfig()
         config.console.enable = true
