@@ -82,6 +82,13 @@ let
   isLoopback = host: host == "localhost" || host == "::1" || host == "[::1]" || lib.hasPrefix "127." host;
   # An IPv6 address in a URL needs brackets.
   urlHost = host: if lib.hasInfix ":" host && !(lib.hasPrefix "[" host) then "[${host}]" else host;
+  # A URL's host, without brackets or port: http://[::1]:8080/v1 → ::1.
+  urlHostOf = url:
+    let authority = lib.head (lib.splitString "/" (lib.last (lib.splitString "://" url))); in
+    if lib.hasPrefix "[" authority then lib.head (lib.splitString "]" (lib.removePrefix "[" authority))
+    else lib.head (lib.splitString ":" authority);
+  # Where a remote layer is: its `url`, or host:port when the units are off.
+  remoteURL = name: let s = server name; in if s.url != null then s.url else "http://${urlHost s.host}:${toString s.port}";
 
   # The unit policy the executor enforces (compiled into the binary from the same file): services only, never a
   # protected one. The polkit rule below is generated from it with the executor's own template, so polkit allows
@@ -98,7 +105,9 @@ let
     })
   ] (builtins.readFile ./Sources/Autonomy/Policy/polkit-rule.js);
   # The central host's PostgreSQL (nixpkgs' services.postgresql) runs the fleet's schema.
-  postgresqlPackage = config.services.postgresql.package or pkgs.postgresql;
+  # Read only with services.postgresql enabled (an assertion says so otherwise): nixpkgs defines its package then.
+  postgresql = config.services.postgresql or { };
+  postgresqlPackage = if postgresql.enable or false then postgresql.finalPackage or postgresql.package else pkgs.postgresql;
   gotifyCredential = "/run/credentials/${cfg.aiName}-ai.service/gotify-token";
   fleetCredential = "/run/credentials/${cfg.aiName}-ai.service/fleet-password";
 
@@ -199,7 +208,7 @@ let
       }
       // optionalAttrs (s.threads != null) { threads = s.threads; }
       // optionalAttrs (s.modelId != null) { alias = s.modelId; }
-      // optionalAttrs (isRemote name) { url = if s.url != null then s.url else "http://${urlHost s.host}:${toString s.port}"; })
+      // optionalAttrs (isRemote name) { url = remoteURL name; })
     ) layerNames);
   }
   # The llama.cpp build is referenced only where units run it, so remote models pull no llama.cpp (no CUDA build)
@@ -656,7 +665,7 @@ in
         }) localLayers
         ++ map (name: {
           assertion = (server name).apiKeyFile == null || isRemote name;
-          message = "services.ai-sysadmin.llamacpp.${layers.${name}.option}.apiKeyFile is the key of a model served elsewhere: it needs `url` (this host's own servers use the per-boot key).";
+          message = "services.ai-sysadmin.llamacpp.${layers.${name}.option}.apiKeyFile is the key of a model served elsewhere: it needs `url` (or llamacpp.enable = false); this host's own servers use the per-boot key.";
         }) layerNames;
 
       warnings =
@@ -665,9 +674,8 @@ in
         ++ optional (cfg.openaiApi.enable && !isLoopback cfg.openaiApi.host && !cfg.openaiApi.requireAuth)
           "services.ai-sysadmin.openaiApi listens on ${cfg.openaiApi.host} without requireAuth: anyone who reaches it can use the model."
         # Prompts carry the host's log lines, and the request its key.
-        ++ map (name: "services.ai-sysadmin.llamacpp.${layers.${name}.option}.url is plain http to another host: its key and this host's log lines cross the network unencrypted; use https (a TLS proxy in front of the central gateway) or a private network.")
-          (filter (name: let url = (server name).url; in url != null && lib.hasPrefix "http://" url
-            && !isLoopback (lib.head (lib.splitString "/" (lib.removePrefix "http://" url)))) enabledLayers);
+        ++ map (name: "services.ai-sysadmin.llamacpp.${layers.${name}.option} is reached by plain http on another host (${remoteURL name}): its key and this host's log lines cross the network unencrypted; use https (a TLS proxy in front of the central gateway) or a private network.")
+          (filter (name: lib.hasPrefix "http://" (remoteURL name) && !isLoopback (urlHostOf (remoteURL name))) (filter isRemote enabledLayers));
 
       users.users.ai-sysadmin = {
         isSystemUser = true;
@@ -790,6 +798,8 @@ in
         # postgresql-setup.service: where newer nixpkgs runs ensureDatabases/ensureUsers.
         after = [ "postgresql.service" "postgresql-setup.service" ];
         path = [ postgresqlPackage cfg.package ];
+        # The server's socket is named after its port.
+        environment.PGPORT = toString (postgresql.settings.port or 5432);
         serviceConfig = hardening // {
           Type = "oneshot";
           RemainAfterExit = true;
@@ -809,15 +819,15 @@ in
       systemd.services.ai-sysadmin-api = {
         description = "ai-sysadmin: OpenAI-compatible API gateway";
         wantedBy = [ "multi-user.target" ];
-        requires = [ keysUnit ];
+        requires = optional metaIsLocal keysUnit;
         wants = optional metaIsLocal "llama-meta.service";
-        after = [ keysUnit "network.target" ] ++ optional metaIsLocal "llama-meta.service";
+        after = [ "network.target" ] ++ optionals metaIsLocal [ keysUnit "llama-meta.service" ];
         serviceConfig = hardening // {
           Type = "simple";
           # The meta model's key: this host's per-boot key, or a remote meta model's own (none when it has none).
           ExecStart = "${cfg.package}/bin/ai-sysadmin-api --config ${configFile}"
             + optionalString metaIsLocal " --model-key-file %d/model-key"
-            + optionalString (builtins.elem "meta" remoteKeyLayers) " --model-key-file %d/${remoteKeyCredential "meta"}"
+            + optionalString (builtins.elem "meta" remoteKeyLayers) " --meta-key-file %d/${remoteKeyCredential "meta"}"
             + optionalString (apiKeysFile != null) " --api-key-file %d/api-keys"
             + optionalString (cfg.openaiApi.operatorKeyFile != null) " --operator-key-file %d/operator-keys";
           LoadCredential = optional metaIsLocal keyCredential

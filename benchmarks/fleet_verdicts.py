@@ -101,13 +101,6 @@ class Host:
             f.writelines(lines)
 
 
-def replay(hosts, lines, pace):
-    """`lines` into every host's log at once, one every `pace` seconds."""
-    for line in lines:
-        for host in hosts:
-            host.write([line])
-        time.sleep(pace)
-
     def settled(self, lines):
         """Every line read and judged: the file's cursor at its end, nothing waiting for a verdict."""
         status = self.status()
@@ -132,6 +125,14 @@ def replay(hosts, lines, pace):
                 self.process.kill()
                 self.process.wait()
                 raise RuntimeError(f"{self.name} did not stop within 30 s of SIGTERM; see {self.directory / 'daemon.log'}")
+
+
+def replay(hosts, lines, pace):
+    """`lines` into every host's log at once, one every `pace` seconds."""
+    for line in lines:
+        for host in hosts:
+            host.write([line])
+        time.sleep(pace)
 
 
 def wait(condition, what, timeout):
@@ -182,7 +183,7 @@ def main():
     parser.add_argument("--kinds", type=int, default=12)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--pace", type=float, default=0.25)
+    parser.add_argument("--pace", type=float, default=0.5)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="ais-verdictbench-"))
     os.chmod(workdir, 0o755)  # the server runs as postgres and lives below it

@@ -124,8 +124,18 @@ public struct Gateway: Sendable {
         } catch {
             throw OpenAIError.upstreamUnavailable("the meta model's /props: \(error)")
         }
-        return Self.json(#"{"default_generation_settings":{"n_ctx":\#(props.contextSize)},"total_slots":\#(props.totalSlots),"#
-            + #""chat_template_caps":{"supports_tool_calls":\#(props.supportsToolCalls)}}"#)
+        // llama-server's shape, so a client reads it as it reads its own server's.
+        struct Props: Encodable {
+            struct Settings: Encodable { let nCtx: Int; enum CodingKeys: String, CodingKey { case nCtx = "n_ctx" } }
+            struct Caps: Encodable { let supportsToolCalls: Bool; enum CodingKeys: String, CodingKey { case supportsToolCalls = "supports_tool_calls" } }
+            let settings: Settings, totalSlots: Int, caps: Caps
+            enum CodingKeys: String, CodingKey {
+                case settings = "default_generation_settings", totalSlots = "total_slots", caps = "chat_template_caps"
+            }
+        }
+        let trimmed = Props(settings: .init(nCtx: props.contextSize), totalSlots: props.totalSlots,
+                            caps: .init(supportsToolCalls: props.supportsToolCalls))
+        return Self.json((try? JSONEncoder().encode(trimmed)) ?? Data())
     }
 
     private func ready() async throws -> Response {

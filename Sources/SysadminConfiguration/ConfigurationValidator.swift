@@ -236,9 +236,11 @@ public struct ConfigurationValidator: Sendable {
         if api.maxBodyBytes < 1024 { gateway("api.maxBodyBytes", "\(api.maxBodyBytes) is too small for any chat request (at least 1024)") }
         if let file = api.apiKeyFile, unreadable(file) {
             gateway("api.apiKeyFile", "\(file) does not exist or is not readable")
-        } else if let file = api.operatorKeyFile, unreadable(file) {
+        }
+        if let file = api.operatorKeyFile, unreadable(file) {
             gateway("api.operatorKeyFile", "\(file) does not exist or is not readable")
-        } else if api.requireAuth, !keyFilesArriveAtStart, api.apiKeyFile == nil, api.operatorKeyFile == nil,
+        }
+        if api.requireAuth, !keyFilesArriveAtStart, api.apiKeyFile == nil, api.operatorKeyFile == nil,
                   (ProcessInfo.processInfo.environment["AI_SYSADMIN_API_KEYS"] ?? "").isEmpty {
             gateway("api.requireAuth", "is true but no key is configured; set api.apiKeyFile, api.operatorKeyFile or AI_SYSADMIN_API_KEYS")
         }

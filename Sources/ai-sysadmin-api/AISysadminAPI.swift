@@ -30,8 +30,11 @@ struct AISysadminAPI: AsyncParsableCommand {
     @Option(name: .customLong("state-dir"), help: ArgumentHelp("State directory (stateDirectory), where the meta model's key is.", valueName: "dir"))
     var stateDirectory: String?
 
-    @Option(name: .customLong("model-key-file"), help: ArgumentHelp("The meta model server's key file (models.meta.apiKeyFile); under systemd a credential, %d/model-key.", valueName: "file"))
+    @Option(name: .customLong("model-key-file"), help: ArgumentHelp("The per-boot key of the meta model server systemd runs on this host (models.meta.apiKeyFile when it is external; never sent to a remote one); under systemd a credential, %d/model-key.", valueName: "file"))
     var modelKeyFile: String?
+
+    @Option(name: .customLong("meta-key-file"), help: ArgumentHelp("The meta model server's own key file, e.g. a central gateway's client key for a remote meta model (models.meta.apiKeyFile).", valueName: "file"))
+    var metaKeyFile: String?
 
     @Option(name: .customLong("api-key-file"), help: ArgumentHelp("Client keys, one per line (api.apiKeyFile); under systemd a credential, %d/api-keys.", valueName: "file"))
     var apiKeyFile: String?
@@ -59,7 +62,7 @@ struct AISysadminAPI: AsyncParsableCommand {
         if let host { configuration.api.host = host }
         if let port { configuration.api.port = port }
         if let stateDirectory { configuration.stateDirectory = stateDirectory }
-        if let modelKeyFile { configuration.models.meta.apiKeyFile = modelKeyFile }
+        configuration.applyKeyFiles(modelKeyFile: modelKeyFile, layerKeyFiles: metaKeyFile.map { [.meta: $0] } ?? [:])
         if let apiKeyFile { configuration.api.apiKeyFile = apiKeyFile }
         if let operatorKeyFile { configuration.api.operatorKeyFile = operatorKeyFile }
 

@@ -44,19 +44,15 @@ struct DaemonOptions: ParsableArguments {
             ?? DaemonConfiguration()
         if let stateDirectory { configuration.stateDirectory = stateDirectory }
         if let llamaServer { configuration.llamaServer = llamaServer }
-        let models: [(ModelLayer, String?, Int?, String?)] = [
-            (.trigger, triggerModel, triggerPort, triggerKeyFile), (.review, reviewModel, reviewPort, reviewKeyFile),
-            (.meta, metaModel, metaPort, metaKeyFile),
+        let models: [(ModelLayer, String?, Int?)] = [
+            (.trigger, triggerModel, triggerPort), (.review, reviewModel, reviewPort), (.meta, metaModel, metaPort),
         ]
-        for (layer, model, port, keyFile) in models {
+        for (layer, model, port) in models {
             if let model { configuration.models[layer].model = model }
             if let port { configuration.models[layer].port = port }
-            // The per-boot key protects this host's own servers: a remote one never sees it.
-            if let modelKeyFile, configuration.models[layer].backend == .external {
-                configuration.models[layer].apiKeyFile = modelKeyFile
-            }
-            if let keyFile { configuration.models[layer].apiKeyFile = keyFile }
         }
+        let layerKeyFiles: [ModelLayer: String?] = [.trigger: triggerKeyFile, .review: reviewKeyFile, .meta: metaKeyFile]
+        configuration.applyKeyFiles(modelKeyFile: modelKeyFile, layerKeyFiles: layerKeyFiles.compactMapValues { $0 })
         return configuration
     }
 }

@@ -57,7 +57,8 @@ struct TriggerModelOptions: ParsableArguments {
                          program: String) throws -> ModelEndpoint {
         let file = url == nil ? keyFile ?? configuration.apiKeyFile(for: layer) : keyFile
         do {
-            return ModelEndpoint(baseURL: url ?? configuration.baseURL(for: layer), apiKey: try file.map { try ModelAPIKey.read(from: $0) })
+            return ModelEndpoint(baseURL: url ?? configuration.baseURL(for: layer), apiKey: try file.map { try ModelAPIKey.read(from: $0) },
+                                 modelName: configuration.models[layer].servedModelName(as: layer))
         } catch {
             throw CommandSupport.fail(program, ["\(error) (--\(layer.rawValue)-key-file)"])
         }

@@ -377,6 +377,30 @@ extension IntegrationTests.ChatAgentTests {
         let keyless = try await ask(["--model-key-file", bootKey])
         #expect(keyless.status != 0, "the per-boot key reached the remote server: \(keyless.stdout)")
         #expect(keyless.stdout.contains("401") || keyless.stderr.contains("401"), "\(keyless.stderr.suffix(2000))")
+
+        // The client host's own gateway, as its systemd unit runs it: the meta model's key is the central one given by
+        // --meta-key-file; the per-boot key (--model-key-file) is for a meta model of this host's, never a remote one.
+        func gatewayAnswers(_ arguments: [String]) async throws -> String {
+            let port = freePort()
+            let gateway = Process()
+            gateway.executableURL = URL(fileURLWithPath: (executable as NSString).deletingLastPathComponent + "/ai-sysadmin-api")
+            gateway.arguments = ["--config", configFile, "--port", "\(port)"] + arguments
+            gateway.standardOutput = FileHandle.nullDevice
+            gateway.standardError = FileHandle.nullDevice
+            try gateway.run()
+            defer { TestEnvironment.end(gateway) }
+            let curl = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "60"]
+            let up = await eventually(timeout: .seconds(20)) {
+                (try? TestEnvironment.runToCompletion("/usr/bin/curl", curl + ["http://127.0.0.1:\(port)/health"]))?.stdout == "200"
+            }
+            try #require(up, "the client host's gateway did not start")
+            let body = #"{"model":"ai-sysadmin-meta","max_tokens":4,"messages":[{"role":"user","content":"Say ok."}]}"#
+            return try TestEnvironment.runToCompletion("/usr/bin/curl", curl + [
+                "-H", "Content-Type: application/json", "-d", body, "http://127.0.0.1:\(port)/v1/chat/completions",
+            ]).stdout
+        }
+        #expect(try await gatewayAnswers(["--model-key-file", bootKey, "--meta-key-file", fleetKey]) == "200")
+        #expect(try await gatewayAnswers(["--model-key-file", bootKey]) != "200", "the per-boot key reached the remote server")
     }
 
     /// The agent in this process, its meta model the steered one (printing each request), with one slot.

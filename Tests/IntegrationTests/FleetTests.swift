@@ -381,10 +381,10 @@ extension IntegrationTests {
             #expect(await eventually(timeout: .seconds(20)) { !daemon.isRunning }, "the daemon did not stop on SIGTERM:\n\(log().suffix(1500))")
         }
 
-        /// Defect (seen once, not yet explained): a daemon with a fleet store and a trigger model did not stop on SIGTERM
-        /// while its model judged new kinds of lines and another process held a read snapshot of its store. Here all of
-        /// that at once, with the fleet's database and with SQLite alone: the daemon must be gone well within its stop
-        /// grace, every time.
+        /// Once, in a benchmark, a daemon with a fleet store and a trigger model did not stop on SIGTERM while its model
+        /// judged new kinds of lines and another process held a read snapshot of its store (issue 20's notes). Here all
+        /// of that at once, with the fleet's database and with SQLite alone: the daemon must be gone within its stop
+        /// grace (the model server's) and a margin for this loaded machine.
         @Test(arguments: [true, false])
         func sigtermStopsADaemonWhoseTriggerModelIsJudgingLines(fleetStore: Bool) async throws {
             let fleet = fleetStore ? try Fleet.start() : nil
@@ -422,11 +422,12 @@ extension IntegrationTests {
                 print("reading", flush=True)
                 time.sleep(600)
                 """, config.storePath]
-            let readerOutput = Pipe()
+            let readerOutput = Pipe(), readerLines = LineCollector()
             reader.standardOutput = readerOutput
+            readerLines.attach(to: readerOutput)
             try reader.run()
             defer { TestEnvironment.end(reader) }
-            _ = readerOutput.fileHandleForReading.availableData
+            try #require(await eventually(timeout: .seconds(20)) { readerLines.all.contains("reading") }, "the reader did not open the store")
 
             // New kinds of lines, each a question for the model, until the model has answered some and is on the next.
             let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"]
@@ -446,8 +447,9 @@ extension IntegrationTests {
             try #require(judging, "the trigger model gave no verdicts:\n\(log().suffix(2000))")
 
             kill(daemon.processIdentifier, SIGTERM)
-            let stopped = await eventually(timeout: .seconds(30)) { !daemon.isRunning }
-            #expect(stopped, "the daemon did not stop within 30 s of SIGTERM (fleet store: \(fleetStore)):\n\(log().suffix(4000))")
+            let limit = Duration.seconds(config.restart.stopGraceSeconds + 10)
+            let stopped = await eventually(timeout: limit) { !daemon.isRunning }
+            #expect(stopped, "the daemon did not stop within \(limit) of SIGTERM (fleet store: \(fleetStore)):\n\(log().suffix(4000))")
             if stopped { #expect(daemon.terminationStatus == 0, "\(log().suffix(2000))") }
         }
 

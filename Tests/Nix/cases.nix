@@ -8,7 +8,9 @@ let
   postgresqlStandIn = { lib, pkgs, ... }: {
     options.services.postgresql = {
       enable = lib.mkOption { type = lib.types.bool; default = false; };
-      package = lib.mkOption { type = lib.types.package; default = pkgs.postgresql; };
+      # As in nixpkgs: no default, defined by its module once enabled (here by the case).
+      package = lib.mkOption { type = lib.types.package; };
+      settings = lib.mkOption { type = lib.types.attrsOf lib.types.anything; default = { }; };
     };
   };
 in
@@ -93,11 +95,15 @@ in
     store.postgresql = { url = "postgresql://ais_host_web1@gpu.example.org/aisysadmin"; passwordFile = "/run/secrets/fleet-password"; };
   };
   fleetClientInClear = plain { llamacpp.metaModel.url = "http://10.0.0.7:40083"; };
+  # Loopback in every spelling: no warning.
+  remoteOnLoopback = plain {
+    llamacpp.metaModel.url = "http://[::1]:40090"; llamacpp.reviewModel.url = "http://localhost:40091/v1"; llamacpp.triggerModel.url = "http://127.0.0.1:40092";
+  };
   remoteKeyWithoutUrl = plain { llamacpp.metaModel.apiKeyFile = "/run/secrets/fleet-api-key"; };
   fleetCentral = {
     module = { pkgs, ... }: {
       imports = [ postgresqlStandIn ];
-      services.postgresql.enable = true;
+      services.postgresql = { enable = true; package = pkgs.postgresql; settings.port = 5433; };
       services.ai-sysadmin = {
         enable = true;
         llamacpp.acceleration = "cuda";
@@ -111,7 +117,7 @@ in
   };
   fleetDatabaseWithoutPostgresql = plain { fleet.database.enable = true; };
   fleetOperatorNamedLikeAHost = {
-    module = { imports = [ postgresqlStandIn ]; services.postgresql.enable = true;
+    module = { pkgs, ... }: { imports = [ postgresqlStandIn ]; services.postgresql = { enable = true; package = pkgs.postgresql; };
                services.ai-sysadmin = { enable = true; fleet.database = { enable = true; operators = [ "ais_host_web1" ]; }; }; };
   };
 }

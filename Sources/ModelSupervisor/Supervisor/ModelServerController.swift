@@ -81,7 +81,8 @@ actor ModelServerController {
 
     /// Where callers reach this layer, with the key the server requires.
     var endpoint: ModelEndpoint {
-        ModelEndpoint(baseURL: settings.baseURL, apiKey: apiKey)
+        let modelName: String? = if case .model(let layer) = settings.program { settings.server.servedModelName(as: layer) } else { nil }
+        return ModelEndpoint(baseURL: settings.baseURL, apiKey: apiKey, modelName: modelName)
     }
 
     var status: ServerSnapshot {
