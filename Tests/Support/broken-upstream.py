@@ -65,6 +65,10 @@ def handle(conn):
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
                          + str(len(payload)).encode() + b"\r\nConnection: close\r\n\r\n" + payload)
             return
+        if mode in ("stall-chat", "busy", "slow-verdicts", "normal-verdicts") and lines[0].startswith("GET "):
+            # Other probes (/ready) get what llama-server answers for a route it does not have.
+            conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return
         if mode == "busy":
             payload = b'{"error":{"code":503,"message":"no slot available","type":"unavailable_error"}}'
             conn.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: "
