@@ -107,7 +107,7 @@ in
       services.ai-sysadmin = {
         enable = true;
         llamacpp.acceleration = "cuda";
-        llamacpp.metaModel = { host = "127.0.0.1"; model = "qwen3:32b"; extraArgs = [ "--parallel" "4" ]; };
+        llamacpp.metaModel = { host = "127.0.0.1"; model = "/srv/models/Qwen3-32B-Q4_K_M.gguf"; extraArgs = [ "--parallel" "4" ]; };
         openaiApi = { host = "0.0.0.0"; openFirewall = true; requireAuth = true; apiKeyFile = "/run/secrets/fleet-api-keys"; };
         fleet.database = { enable = true; hosts = [ "gpu" "web1" "web2" ]; operators = [ "alice" ]; };
         store.postgresql = { url = "postgresql://ais_host_gpu@localhost/aisysadmin?sslmode=disable"; passwordFile = "/run/secrets/fleet-password"; };
