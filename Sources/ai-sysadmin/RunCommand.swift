@@ -178,29 +178,24 @@ struct RunCommand: AsyncParsableCommand {
         // Started in this order and stopped in the reverse: each service comes after what it calls, so nothing is
         // stopped while a service that uses it still runs (Layer 1 notifies, the layers propose to the executor, the
         // review escalates to the analysis, chat uses the executor and the meta model).
+        func entry(_ name: String, _ service: any Service, endsGroup: Bool = false) -> ServiceGroupConfiguration.ServiceConfiguration {
+            .init(service: AnnouncedService(name: name, service: service, logger: logger),
+                  successTerminationBehavior: endsGroup ? .gracefullyShutdownGroup : .ignore, failureTerminationBehavior: .gracefullyShutdownGroup)
+        }
+        let fleetServices: [ServiceGroupConfiguration.ServiceConfiguration] =
+            (fleetPublisher.map { [entry("fleet publisher", $0)] } ?? []) + (fleetDecisions.map { [entry("fleet decisions", $0)] } ?? [])
         let group = ServiceGroup(configuration: .init(
             services: [
-                .init(service: supervisor, successTerminationBehavior: .gracefullyShutdownGroup,
-                      failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: control, successTerminationBehavior: .gracefullyShutdownGroup,
-                      failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: notifier, successTerminationBehavior: .ignore,
-                      failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: actions, successTerminationBehavior: .gracefullyShutdownGroup,
-                      failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: analysis, successTerminationBehavior: .ignore,
-                      failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: review, successTerminationBehavior: .ignore,
-                      failureTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: monitoring, successTerminationBehavior: .ignore,
-                      failureTerminationBehavior: .gracefullyShutdownGroup),
-            ] + ([fleetPublisher, fleetDecisions] as [(any Service)?]).compactMap { $0 }.map {
-                .init(service: $0, successTerminationBehavior: .ignore, failureTerminationBehavior: .gracefullyShutdownGroup)
-            }
-              + (configuration.chat.enable || configuration.console.enable || configuration.mcp.enable ? [
-                .init(service: socket, successTerminationBehavior: .gracefullyShutdownGroup,
-                      failureTerminationBehavior: .gracefullyShutdownGroup),
-            ] : []),
+                entry("model supervisor", supervisor, endsGroup: true),
+                entry("control socket", control, endsGroup: true),
+                entry("notifications", notifier),
+                entry("executor", actions, endsGroup: true),
+                entry("analysis", analysis),
+                entry("review", review),
+                entry("layer 1", monitoring),
+            ] + fleetServices
+              + (configuration.chat.enable || configuration.console.enable || configuration.mcp.enable
+                 ? [entry("agent socket", socket, endsGroup: true)] : []),
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

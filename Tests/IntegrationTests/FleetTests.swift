@@ -451,6 +451,14 @@ extension IntegrationTests {
             let stopped = await eventually(timeout: limit) { !daemon.isRunning }
             #expect(stopped, "the daemon did not stop within \(limit) of SIGTERM (fleet store: \(fleetStore)):\n\(log().suffix(4000))")
             if stopped { #expect(daemon.terminationStatus == 0, "\(log().suffix(2000))") }
+            // Each service says when it is asked to stop and when it has, in reverse order: a hang names its service.
+            let services = ["layer 1", "executor", "model supervisor"] + (fleetStore ? ["fleet decisions", "fleet publisher"] : [])
+            for service in services {
+                #expect(log().contains("stopping \(service)") && log().contains("\(service) stopped"), "\(service): \(log().suffix(3000))")
+            }
+            let order = ["stopping fleet decisions", "stopping fleet publisher", "stopping layer 1", "stopping model supervisor"]
+                .filter { fleetStore || !$0.contains("fleet") }.compactMap { log().range(of: $0)?.lowerBound }
+            #expect(order == order.sorted() && order.count == (fleetStore ? 4 : 2), "stopped in reverse order of start")
         }
 
         @Test func nothingIsLostOrDoubledWhileTheDatabaseIsAway() async throws {
