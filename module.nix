@@ -252,11 +252,12 @@ let
 
   settingsJSON = builtins.toJSON settings;
   # What the units read, checked when the system is built, so `nixos-rebuild` refuses a configuration the daemon
-  # would refuse.
+  # would refuse, and a model name nothing could download.
   configFile = pkgs.runCommand "ai-sysadmin-config.json" {
     settings = settingsJSON;
     passAsFile = [ "settings" ];
   } ''
+    ${optionalString (namedModels != [ ]) "${cfg.package}/bin/ai-sysadmin models check ${concatStringsSep " " namedModels}"}
     ${cfg.package}/bin/ai-sysadmin config check --key-files-at-start "$settingsPath"
     cp "$settingsPath" $out
   '';

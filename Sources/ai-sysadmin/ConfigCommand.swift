@@ -1,6 +1,7 @@
 import ArgumentParser
 import CommandSupport
 import Foundation
+import ModelFiles
 import Monitoring
 import SysadminConfiguration
 
@@ -36,10 +37,25 @@ struct ConfigCommand: ParsableCommand {
             } catch {
                 throw CommandSupport.fail(file, ["\(error)"])
             }
-            let issues = ConfigurationValidator(keyFilesArriveAtStart: keyFilesAtStart).validate(configuration)
-                + SignaturePack.problems(in: configuration.monitoring)
-            guard issues.isEmpty else { throw CommandSupport.fail(file, issues.map(\.description)) }
+            let issues = ConfigurationValidator(keyFilesArriveAtStart: keyFilesAtStart).validate(configuration).map(\.description)
+                + Self.unknownModelNames(in: configuration) + SignaturePack.problems(in: configuration.monitoring).map(\.description)
+            guard issues.isEmpty else { throw CommandSupport.fail(file, issues) }
             print("\(file): ok")
+        }
+
+        /// A model systemd runs (`external`: the NixOS units, `scripts/install`) given by a name `models pull` does
+        /// not know and with no file under that name: nothing would ever download it, and its unit would wait for ever.
+        /// (A managed layer's missing file is the validator's.)
+        static func unknownModelNames(in configuration: DaemonConfiguration) -> [String] {
+            let catalog = ModelCatalog.builtIn
+            return ModelLayer.allCases.compactMap { layer in
+                let server = configuration.models[layer]
+                guard server.enable, server.backend == .external, !server.model.contains("/"), catalog[server.model] == nil else { return nil }
+                let path = ModelReference.resolve(server.model, modelDirectory: configuration.resolvedModelDirectory)
+                guard !FileManager.default.fileExists(atPath: path) else { return nil }
+                return "models.\(layer).model: '\(server.model.prefix(64))' is neither a name `ai-sysadmin models pull` knows "
+                    + "(\(catalog.entries.map(\.name).joined(separator: ", "))) nor a file at \(path); give a .gguf path or one of those names"
+            }
         }
     }
 }

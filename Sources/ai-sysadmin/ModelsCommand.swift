@@ -10,7 +10,7 @@ struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
         abstract: "Known model names, their files, and downloading them (resumable, checksum-verified).",
-        subcommands: [List.self, Pull.self, Path.self])
+        subcommands: [List.self, Pull.self, Path.self, Check.self])
 
     /// Where models go and which names exist: shared by the three subcommands.
     struct Location: ParsableArguments {
@@ -68,6 +68,20 @@ struct ModelsCommand: ParsableCommand {
         func run() throws {
             let (directory, _) = try location.resolve("ai-sysadmin models path")
             print(ModelReference.resolve(name, modelDirectory: directory))
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check that every name is one `models pull` knows; exit status 1 naming those it does not (the NixOS module's build runs it).")
+        @OptionGroup var location: Location
+        @Argument(help: "Model names.") var names: [String]
+
+        func run() throws {
+            let program = "ai-sysadmin models check"
+            let (_, catalog) = try location.resolve(program)
+            let unknown = names.filter { catalog[$0] == nil }
+            guard unknown.isEmpty else { throw CommandSupport.fail(program, unknown.map { ModelsCommand.unknown($0, in: catalog) }) }
         }
     }
 

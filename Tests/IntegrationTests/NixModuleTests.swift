@@ -441,6 +441,32 @@ extension IntegrationTests {
             #expect(try Self.failure("remoteKeyWithoutUrl").contains("metaModel.apiKeyFile is the key of a model served elsewhere: it needs `url`"))
         }
 
+        /// A model given by a name the catalog does not have fails the system's build, with the names there are (the
+        /// module's build step runs `models check` on its named models); before, the download unit failed every minute
+        /// and the model's unit waited for ever. A configuration outside NixOS whose `external` layer names one fails
+        /// `config check` the same way.
+        @Test(.enabled(if: evalNix != nil, Comment(rawValue: reason)))
+        func aModelNameNobodyCanDownloadFailsTheBuild() throws {
+            let daemon = try TestEnvironment.daemonExecutable()
+            let downloads = try #require(try Self.evaluate("unknownModelName").unit("ai-sysadmin-models").value("Service", "ExecStart"))
+            let names = try #require(downloads.components(separatedBy: "models pull ").last?.components(separatedBy: " --config").first)
+            let checked = try TestEnvironment.runToCompletion(daemon, ["models", "check"] + names.split(separator: " ").map(String.init))
+            #expect(checked.status != 0 && checked.stderr.contains("unknown model name 'qwen3:32b'; known: ") && checked.stderr.contains("qwen3:14b, qwen3:1b")
+                        && !checked.stderr.contains("'qwen3:1b'"), "\(names): \(checked.stderr)")
+            #expect(try TestEnvironment.runToCompletion(daemon, ["models", "check", "qwen3:1b", "qwen3:4b", "qwen3:14b"]).status == 0)
+
+            var config = DaemonConfiguration()
+            config.stateDirectory = try TestEnvironment.temporaryDirectory("names")
+            for layer in ModelLayer.allCases { config.models[layer].backend = .external }
+            config.models.meta.model = "qwen3:32b"
+            let file = config.stateDirectory + "/config.json"
+            try config.encodedJSON().write(toFile: file, atomically: true, encoding: .utf8)
+            let check = try TestEnvironment.runToCompletion(daemon, ["config", "check", file])
+            #expect(check.status != 0 && check.stderr.contains("models.meta.model: 'qwen3:32b' is neither a name `ai-sysadmin models pull` knows"),
+                    "\(check.stderr)")
+            #expect(!check.stderr.contains("models.review.model"), "a known name without its file yet is fine: \(check.stderr)")
+        }
+
         /// README, "Many hosts": the central host serves its meta model to the fleet behind keys and keeps the fleet's
         /// database up to date with a oneshot of its own, after PostgreSQL, as the cluster's administrator.
         @Test(.enabled(if: evalNix != nil, Comment(rawValue: reason)))

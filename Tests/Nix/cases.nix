@@ -37,6 +37,8 @@ in
     };
   };
   named = plain { aiName = "macha"; };
+  # A name the catalog does not have: nothing would download it, and its unit would wait for ever.
+  unknownModelName = plain { llamacpp.metaModel.model = "qwen3:32b"; };
   exposedModel = plain { llamacpp.metaModel.host = "0.0.0.0"; };
   exposedModelAllowed = plain { llamacpp.metaModel.host = "0.0.0.0"; llamacpp.metaModel.allowNonLoopback = true; };
   samePorts = plain { llamacpp.reviewModel.port = 40080; };
