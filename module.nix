@@ -257,7 +257,7 @@ let
     settings = settingsJSON;
     passAsFile = [ "settings" ];
   } ''
-    ${optionalString (namedModels != [ ]) "${cfg.package}/bin/ai-sysadmin models check ${concatStringsSep " " namedModels}"}
+    ${optionalString (namedModels != [ ]) "${cfg.package}/bin/ai-sysadmin models check ${lib.escapeShellArgs namedModels}"}
     ${cfg.package}/bin/ai-sysadmin config check --key-files-at-start "$settingsPath"
     cp "$settingsPath" $out
   '';

@@ -44,15 +44,15 @@ public struct OpenAIClient: Sendable {
     /// gateway, whose `/health` says only that the gateway is up, answers whether its model is), else `/health`, and
     /// where that route does not exist (404), whether `/v1/models` answers 200.
     public func genericHealth() async -> ServerHealth {
-        // A server that does not answer /ready at all is asked the usual way.
-        if let ready = try? await http.execute(HTTPRequest(url: endpoint.url("/ready"), timeouts: probeTimeouts, unixSocketPath: endpoint.unixSocketPath)) {
+        do {
+            // A server without the route (404, or anything but 200 and 503) is asked the usual way; one that does not
+            // answer at all is not ready, however its /health would answer.
+            let ready = try await http.execute(HTTPRequest(url: endpoint.url("/ready"), timeouts: probeTimeouts, unixSocketPath: endpoint.unixSocketPath))
             switch ready.status {
             case 200: return .ready
             case 503: return .unavailable("/ready answered 503: the server's model is not ready")
             default: break
             }
-        }
-        do {
             let response = try await http.execute(HTTPRequest(url: endpoint.url("/health"), timeouts: probeTimeouts, unixSocketPath: endpoint.unixSocketPath))
             switch response.status {
             case 200: return .ready

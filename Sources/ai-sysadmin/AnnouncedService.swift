@@ -13,8 +13,8 @@ struct AnnouncedService: Service {
         try await withGracefulShutdownHandler {
             try await service.run()
         } onGracefulShutdown: { [logger, name] in
-            logger.info("stopping \(name)")
+            logger.info("stopping \(name)", metadata: ["ai.service": "\(name)"])
         }
-        logger.info("\(name) stopped")
+        logger.info("\(name) stopped", metadata: ["ai.service": "\(name)"])
     }
 }

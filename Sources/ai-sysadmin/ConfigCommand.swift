@@ -53,7 +53,7 @@ struct ConfigCommand: ParsableCommand {
                 guard server.enable, server.backend == .external, !server.model.contains("/"), catalog[server.model] == nil else { return nil }
                 let path = ModelReference.resolve(server.model, modelDirectory: configuration.resolvedModelDirectory)
                 guard !FileManager.default.fileExists(atPath: path) else { return nil }
-                return "models.\(layer).model: '\(server.model.prefix(64))' is neither a name `ai-sysadmin models pull` knows "
+                return "models.\(layer).model: '\(server.model.prefix(64))' is neither a name of the built-in catalog `ai-sysadmin models pull` knows "
                     + "(\(catalog.entries.map(\.name).joined(separator: ", "))) nor a file at \(path); give a .gguf path or one of those names"
             }
         }

@@ -5,14 +5,14 @@ import ModelFiles
 import Synchronization
 import SysadminConfiguration
 
-/// `ai-sysadmin models list | pull NAME | path NAME`: the known model names, and their files.
+/// `ai-sysadmin models list | pull NAME… | path NAME | check NAME…`: the known model names, and their files.
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
         abstract: "Known model names, their files, and downloading them (resumable, checksum-verified).",
         subcommands: [List.self, Pull.self, Path.self, Check.self])
 
-    /// Where models go and which names exist: shared by the three subcommands.
+    /// Where models go and which names exist: shared by the subcommands.
     struct Location: ParsableArguments {
         @Option(name: .long, help: ArgumentHelp("Configuration file; its modelDirectory is where models go.", valueName: "file"))
         var config: String?
@@ -76,6 +76,10 @@ struct ModelsCommand: ParsableCommand {
             abstract: "Check that every name is one `models pull` knows; exit status 1 naming those it does not (the NixOS module's build runs it).")
         @OptionGroup var location: Location
         @Argument(help: "Model names.") var names: [String]
+
+        func validate() throws {
+            guard !names.isEmpty else { throw ValidationError("give at least one model name (see `ai-sysadmin models list`)") }
+        }
 
         func run() throws {
             let program = "ai-sysadmin models check"

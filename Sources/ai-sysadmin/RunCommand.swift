@@ -180,7 +180,8 @@ struct RunCommand: AsyncParsableCommand {
         // review escalates to the analysis, chat uses the executor and the meta model).
         func entry(_ name: String, _ service: any Service, endsGroup: Bool = false) -> ServiceGroupConfiguration.ServiceConfiguration {
             .init(service: AnnouncedService(name: name, service: service, logger: logger),
-                  successTerminationBehavior: endsGroup ? .gracefullyShutdownGroup : .ignore, failureTerminationBehavior: .gracefullyShutdownGroup)
+                  successTerminationBehavior: endsGroup ? .gracefullyShutdownGroup : .ignore, failureTerminationBehavior: .gracefullyShutdownGroup,
+                  serviceName: name)
         }
         let fleetServices: [ServiceGroupConfiguration.ServiceConfiguration] =
             (fleetPublisher.map { [entry("fleet publisher", $0)] } ?? []) + (fleetDecisions.map { [entry("fleet decisions", $0)] } ?? [])

@@ -448,6 +448,10 @@ extension IntegrationTests {
         @Test(.enabled(if: evalNix != nil, Comment(rawValue: reason)))
         func aModelNameNobodyCanDownloadFailsTheBuild() throws {
             let daemon = try TestEnvironment.daemonExecutable()
+            for (name, checks) in [("unknownModelName", true), ("default", true), ("modelsByPath", false)] {
+                let start = try #require(try Self.evaluate(name).unit("ai-sysadmin-ai").value("Service", "ExecStart"))
+                #expect(start.contains("-ai-sysadmin-config.json-names-checked ") == checks, "\(name): the build step checks its names: \(start)")
+            }
             let downloads = try #require(try Self.evaluate("unknownModelName").unit("ai-sysadmin-models").value("Service", "ExecStart"))
             let names = try #require(downloads.components(separatedBy: "models pull ").last?.components(separatedBy: " --config").first)
             let checked = try TestEnvironment.runToCompletion(daemon, ["models", "check"] + names.split(separator: " ").map(String.init))
@@ -462,7 +466,7 @@ extension IntegrationTests {
             let file = config.stateDirectory + "/config.json"
             try config.encodedJSON().write(toFile: file, atomically: true, encoding: .utf8)
             let check = try TestEnvironment.runToCompletion(daemon, ["config", "check", file])
-            #expect(check.status != 0 && check.stderr.contains("models.meta.model: 'qwen3:32b' is neither a name `ai-sysadmin models pull` knows"),
+            #expect(check.status != 0 && check.stderr.contains("models.meta.model: 'qwen3:32b' is neither a name of the built-in catalog"),
                     "\(check.stderr)")
             #expect(!check.stderr.contains("models.review.model"), "a known name without its file yet is fine: \(check.stderr)")
         }

@@ -17,6 +17,9 @@ let
 in
 {
   ai-sysadmin = base.stubPackage "ai-sysadmin" { };
+  # The configuration file's build step is named after whether it checks the model names, so a test sees that it does.
+  runCommand = name: env: script:
+    base.runCommand (name + (if builtins.length (builtins.split "ai-sysadmin models check" script) > 1 then "-names-checked" else "")) env script;
   postgresql = base.stubPackage "postgresql" { };
   llama-cpp = llamaCpp { };
   config = case.nixpkgsConfig or { };

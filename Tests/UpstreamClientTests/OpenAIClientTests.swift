@@ -101,6 +101,33 @@ import UpstreamClient
         #expect(UpstreamError(.httpStatus, "503", status: 503, body: "<html>busy</html>").serverMessage == nil)
     }
 
+    /// A remote server's health: an ai-sysadmin gateway's `/ready` says whether its model is up (its `/health` only that the
+    /// gateway is); a server without `/ready` (404) is asked `/health`; one that does not answer `/ready` is not ready.
+    @Test func aRemoteServersReadyOutranksItsHealth() async throws {
+        func server(ready: String?) throws -> ScriptedHTTPServer {
+            try ScriptedHTTPServer { connection in
+                guard let request = connection.readRequest() else { return }
+                if request.hasPrefix("GET /ready ") {
+                    guard let ready else { _ = connection.waitForPeerClose(timeout: .seconds(10)); return }
+                    connection.write("HTTP/1.1 \(ready)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                } else {
+                    connection.write("HTTP/1.1 200 OK\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{\"status\":\"ok\"}")
+                }
+            }
+        }
+        let probes = HTTPTimeouts(connect: .seconds(1), total: .seconds(1), idle: .seconds(1))
+        func health(_ server: ScriptedHTTPServer) async -> ServerHealth {
+            await OpenAIClient(endpoint: .init(baseURL: server.baseURL), http: http, probeTimeouts: probes).genericHealth()
+        }
+        #expect(await health(try server(ready: "200 OK")) == .ready)
+        #expect(await health(try server(ready: "404 Not Found")) == .ready, "no /ready: /health decides")
+        let notReady = await health(try server(ready: "503 Service Unavailable"))
+        guard case .unavailable(let why) = notReady else { Issue.record("a 503 on /ready: \(notReady)"); return }
+        #expect(why.contains("/ready answered 503"))
+        let silent = await health(try server(ready: nil))
+        guard case .unavailable = silent else { Issue.record("a /ready that never answers: \(silent)"); return }
+    }
+
     @Test func healthMapsStatusesAndNeverThrows() async throws {
         let loading = try ScriptedHTTPServer { connection in
             _ = connection.readRequest()
