@@ -468,10 +468,12 @@ extension IntegrationTests.ChatAgentTests {
         await slots.release()
         try await chat.value
         try await background.value
-        let asked = lines.all.compactMap { line -> String? in
-            line.hasPrefix("chat ") ? "chat" : line.hasPrefix("task ") ? "task" : nil
+        let asked = {
+            lines.all.compactMap { line -> String? in line.hasPrefix("chat ") ? "chat" : line.hasPrefix("task ") ? "task" : nil }
         }
-        #expect(asked.first == "chat" && asked.last == "task", "\(asked)")
+        // The model's output is read as it comes: its last line may arrive after the answer did.
+        _ = await eventually(timeout: .seconds(5)) { asked().contains("task") }
+        #expect(asked().first == "chat" && asked().last == "task", "\(asked())")
     }
 
     /// The agent asks the meta model through the daemon's slots at interactive priority: with the only slot
@@ -485,8 +487,10 @@ extension IntegrationTests.ChatAgentTests {
         let order = LineCollector()
         let analysis = Task {
             await slots.withSlot(.escalation) {
-                // Whatever got the slot first has reached the model by now.
-                order.append(lines.all.contains { $0.hasPrefix("chat ") } ? "analysis after chat" : "analysis first")
+                // Whatever got the slot first has reached the model by now; its output may still be on its way here (a
+                // chat that did not get the slot first cannot reach the model while this holds it, so waiting is safe).
+                let chatFirst = await eventually(timeout: .seconds(3)) { lines.all.contains { $0.hasPrefix("chat ") } }
+                order.append(chatFirst ? "analysis after chat" : "analysis first")
             }
         }
         try #require(await eventually(timeout: .seconds(10)) { await slots.queued == 1 })
