@@ -77,6 +77,14 @@ extension IntegrationTests {
                 PostgreSQLConfiguration(url: postgres.url(role: FleetSchema.role(forHost: host)), passwordFile: directory + "/\(host).pw")
             }
 
+            /// Makes `config`'s daemon host `host` of this fleet, publishing every 0.3 s.
+            func useStore(of host: String, in config: inout DaemonConfiguration) {
+                var postgresql = configuration(host: host)
+                postgresql.publishIntervalSeconds = 0.3
+                config.store.backend = .postgresql
+                config.store.postgresql = postgresql
+            }
+
             func end() {
                 postgres.remove()
             }
@@ -335,10 +343,7 @@ extension IntegrationTests {
             config.monitoring.review.enable = false
             config.monitoring.rules = [.init(pattern: "ERROR", severity: "error", category: "service", escalate: false, summary: "the app logged an error")]
             config.chat.enable = false
-            config.store.backend = .postgresql
-            var postgresql = fleet.configuration(host: "alpha")
-            postgresql.publishIntervalSeconds = 0.3
-            config.store.postgresql = postgresql
+            fleet.useStore(of: "alpha", in: &config)
             let daemon = try TestEnvironment.launchDaemon(config)
             defer { TestEnvironment.end(daemon) }
             let log = { (try? String(contentsOfFile: config.stateDirectory + "/daemon.log", encoding: .utf8)) ?? "" }
@@ -398,12 +403,7 @@ extension IntegrationTests {
             config.monitoring.review.enable = false
             config.chat.enable = false
             config.restart.stopGraceSeconds = 5
-            if let fleet {
-                config.store.backend = .postgresql
-                var postgresql = fleet.configuration(host: "alpha")
-                postgresql.publishIntervalSeconds = 0.3
-                config.store.postgresql = postgresql
-            }
+            fleet?.useStore(of: "alpha", in: &config)
             let daemon = try TestEnvironment.launchDaemon(config)
             defer { TestEnvironment.end(daemon) }
             let log = { (try? String(contentsOfFile: config.stateDirectory + "/daemon.log", encoding: .utf8)) ?? "" }
@@ -562,10 +562,7 @@ extension IntegrationTests {
                 config.monitoring.journal = false
                 config.chat.enable = false
                 config.autonomyLevel = .suggest
-                var postgresql = fleet.configuration(host: name)
-                postgresql.publishIntervalSeconds = 0.3
-                config.store.backend = .postgresql
-                config.store.postgresql = postgresql
+                fleet.useStore(of: name, in: &config)
                 let systemd = try await FakeSystemd.start(in: config.stateDirectory, simulated: ["app.service": "failed"])
                 config.autonomy.systemdBusAddress = systemd.address
                 let store = try SQLiteStore(path: config.storePath)
@@ -614,10 +611,7 @@ extension IntegrationTests {
                 config.monitoring.metrics.enable = false
                 config.monitoring.review.enable = false
                 config.chat.enable = false
-                var postgresql = fleet.configuration(host: name)
-                postgresql.publishIntervalSeconds = 0.3
-                config.store.backend = .postgresql
-                config.store.postgresql = postgresql
+                fleet.useStore(of: name, in: &config)
                 let daemon = try TestEnvironment.launchDaemon(config)
                 let ready = await eventually(timeout: .seconds(120)) { (try? ControlClient(stateDirectory: config.stateDirectory).status())?.allReady == true }
                 if !ready { TestEnvironment.end(daemon) }
