@@ -24,8 +24,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        // The gateway's HTTP server.
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // The gateway's HTTP server. Without its default traits: `FullFoundation` would link all of Foundation (with
+        // ICU) into the gateway for a date formatter we never use, and we read no swift-configuration.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // Hummingbird's own foundations, used directly where the gateway needs the HTTP/1 layer Hummingbird hides
         // (an HTTP/1.0 request's version decides whether its connection stays open), and for the proxy path: the

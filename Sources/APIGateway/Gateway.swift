@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -470,7 +470,7 @@ public struct Gateway: Sendable {
 
     /// Open WebUI's background tasks (titles, tags, follow-ups) wait behind interactive requests.
     static func isBackgroundTask(_ body: Data) -> Bool {
-        body.range(of: Data("### Task:".utf8)) != nil
+        body.firstRange(of: "### Task:".utf8) != nil
     }
 
     private static func json(_ text: String) -> Response { json(Data(text.utf8)) }

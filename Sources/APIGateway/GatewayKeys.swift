@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPTypes
 import SysadminConfiguration
 
@@ -13,7 +13,7 @@ struct GatewayKeys: Sendable {
         var keys: [String] = []
         if let file = configuration.apiKeyFile { keys += try Self.read(file, key: "api.apiKeyFile") }
         keys += (environment["AI_SYSADMIN_API_KEYS"] ?? "").split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            .map { $0.trimmingBlanks() }.filter { !$0.isEmpty }
         let operatorKeys = try configuration.operatorKeyFile.map { try Self.read($0, key: "api.operatorKeyFile") } ?? []
         if configuration.requireAuth, keys.isEmpty, operatorKeys.isEmpty {
             throw ConfigurationError(keyPath: "api.requireAuth",
@@ -27,7 +27,7 @@ struct GatewayKeys: Sendable {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
             throw ConfigurationError(keyPath: key, "cannot read \(file)")
         }
-        return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        return text.split(whereSeparator: \.isNewline).map { $0.trimmingBlanks() }
             .filter { !$0.isEmpty && !$0.hasPrefix("#") }
     }
 

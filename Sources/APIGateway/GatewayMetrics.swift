@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Prometheus
 import Synchronization
 import UpstreamClient
@@ -74,7 +74,7 @@ final class GatewayMetrics: Sendable {
     }
 
     func upstreamError(_ code: UpstreamError.Code) {
-        registry.makeCounter(descriptor: Self.upstreamErrorsName, labels: [("code", code.description.replacingOccurrences(of: " ", with: "_"))])
+        registry.makeCounter(descriptor: Self.upstreamErrorsName, labels: [("code", code.description.replacing(" ", with: "_"))])
             .increment()
     }
 

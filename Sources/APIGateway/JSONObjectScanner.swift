@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The top-level members of a JSON object, found in one pass that checks the whole document against
 /// RFC 8259 (strings, escapes, UTF-8, numbers, literals, nesting) without building any value.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPTypes
 import OpenAIServer
 
@@ -30,10 +30,31 @@ struct ReportedError {
     let code: String?
 
     init?(_ body: Data) {
-        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-              let error = object["error"] as? [String: Any], let message = error["message"] as? String else { return nil }
-        self.message = String(message.prefix(1000))
-        type = (error["type"] as? String).map { String($0.prefix(64)) }
-        code = (error["code"] as? String).map { String($0.prefix(64)) }
+        guard let error = (try? JSONDecoder().decode(Envelope.self, from: body))?.error else { return nil }
+        message = String(error.message.prefix(1000))
+        type = error.type.map { String($0.prefix(64)) }
+        code = error.code.map { String($0.prefix(64)) }
+    }
+
+    /// `{"error": {"message": …}}`; a `type` or `code` that is not a string counts as none.
+    private struct Envelope: Decodable {
+        struct Reported: Decodable {
+            let message: String
+            let type: String?
+            let code: String?
+
+            init(from decoder: any Decoder) throws {
+                let members = try decoder.container(keyedBy: CodingKeys.self)
+                message = try members.decode(String.self, forKey: .message)
+                type = (try? members.decodeIfPresent(String.self, forKey: .type)) ?? nil
+                code = (try? members.decodeIfPresent(String.self, forKey: .code)) ?? nil
+            }
+
+            private enum CodingKeys: String, CodingKey {
+                case message, type, code
+            }
+        }
+
+        let error: Reported
     }
 }

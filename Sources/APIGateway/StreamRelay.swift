@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import UpstreamClient
 
 /// What the gateway reads from one upstream JSON document, a response body or a stream event's data: that

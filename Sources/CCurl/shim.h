@@ -1,6 +1,7 @@
 #ifndef AI_SYSADMIN_CCURL_SHIM_H
 #define AI_SYSADMIN_CCURL_SHIM_H
 #include <curl/curl.h>
+#include <sys/prctl.h>
 
 // curl_easy_setopt and curl_easy_getinfo are variadic; Swift needs one typed wrapper per argument type.
 
@@ -28,6 +29,9 @@ static inline CURL *ai_curl_msg_done(CURLMsg *msg, CURLcode *result) {
 }
 
 static inline size_t ai_curl_writefunc_pause(void) { return CURL_WRITEFUNC_PAUSE; }
+
+/// Names the calling thread (what top -H and perf show); the kernel keeps the first 15 bytes.
+static inline void ai_name_current_thread(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
 
 /// Resumes a transfer whose write callback returned CURL_WRITEFUNC_PAUSE; libcurl redelivers the held data.
 static inline CURLcode ai_curl_unpause(CURL *h) { return curl_easy_pause(h, CURLPAUSE_CONT); }

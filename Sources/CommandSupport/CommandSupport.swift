@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import Logging
 
 /// What both executables do the same way before their services start. Only executables link this module:
@@ -32,7 +33,10 @@ public enum CommandSupport {
 
     /// Prints `problems` as `program: problem` lines on standard error and exits with status 1.
     public static func fail(_ program: String, _ problems: [String]) -> ExitCode {
-        for problem in problems { FileHandle.standardError.write(Data("\(program): \(problem)\n".utf8)) }
+        for problem in problems {
+            let line = Array("\(program): \(problem)\n".utf8)
+            _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        }
         return ExitCode(1)
     }
 }

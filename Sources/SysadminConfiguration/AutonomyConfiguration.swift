@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// How far the system may act on its own (config `autonomyLevel`).
 public enum AutonomyLevel: String, Sendable, CaseIterable, Codable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Checks a decoded configuration against the host: files, ports, exposure.
 ///
@@ -255,11 +255,11 @@ public struct ConfigurationValidator: Sendable {
     /// Why the model file cannot be loaded, or `nil` when it can.
     public static func modelFileProblem(_ model: String, modelDirectory: String) -> String? {
         let path = ModelReference.resolve(model, modelDirectory: modelDirectory)
-        var isDirectory: ObjCBool = false
+        var isDirectory = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             return "model file \(path) does not exist (from '\(model)'); download it or point the setting at a .gguf file"
         }
-        if isDirectory.boolValue { return "model file \(path) is a directory, not a .gguf file" }
+        if isDirectory { return "model file \(path) is a directory, not a .gguf file" }
         if !FileManager.default.isReadableFile(atPath: path) {
             return "model file \(path) is not readable by this user"
         }

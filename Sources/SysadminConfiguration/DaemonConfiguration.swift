@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The daemon's whole configuration: one JSON file (the NixOS module generates it), every field defaulted.
 public struct DaemonConfiguration: Sendable, Equatable {
@@ -27,21 +27,21 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     /// The JSON-lines copy of the audit table.
     public var auditLogPath: String {
-        autonomy.auditLog ?? (stateDirectory as NSString).appendingPathComponent("audit.jsonl")
+        autonomy.auditLog ?? FilePaths.join(stateDirectory, "audit.jsonl")
     }
 
     /// The daemon's agent (OpenAI-compatible HTTP over a Unix socket), for the gateway and the CLI.
     public var agentSocketPath: String {
-        (stateDirectory as NSString).appendingPathComponent("agent.sock")
+        FilePaths.join(stateDirectory, "agent.sock")
     }
 
     /// The embedded store the daemon writes and the CLI reads.
     public var storePath: String {
-        (stateDirectory as NSString).appendingPathComponent("ai-sysadmin.sqlite")
+        FilePaths.join(stateDirectory, "ai-sysadmin.sqlite")
     }
 
     public var resolvedModelDirectory: String {
-        modelDirectory ?? (stateDirectory as NSString).appendingPathComponent("models")
+        modelDirectory ?? FilePaths.join(stateDirectory, "models")
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -54,7 +54,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw ConfigurationError(keyPath: "", "cannot read configuration file \(path): \((error as NSError).localizedDescription)")
+            throw ConfigurationError(keyPath: "", "cannot read configuration file \(path): \(fileProblem(error))")
         }
         return try decode(data, file: path)
     }

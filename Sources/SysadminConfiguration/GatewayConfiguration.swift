@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The `api` section: the OpenAI-compatible gateway `ai-sysadmin-api`, which forwards to the meta model.
 public struct GatewayConfiguration: Sendable, Equatable {
@@ -60,7 +60,7 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var resolvedExecutable: String {
         if let executable { return executable }
         let own = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        return ((own as NSString).deletingLastPathComponent as NSString).appendingPathComponent("ai-sysadmin-api")
+        return FilePaths.join(FilePaths.directory(of: own), "ai-sysadmin-api")
     }
 
     /// The ids forwarded to the meta model.

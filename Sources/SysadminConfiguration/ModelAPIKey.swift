@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// The random key a managed server requires: loopback is reachable by every local user, so without it any
@@ -10,13 +11,13 @@ public enum ModelAPIKey {
 
     /// `<stateDirectory>/keys/<layer>.key`.
     public static func file(layer: ModelLayer, stateDirectory: String) -> String {
-        (stateDirectory as NSString).appendingPathComponent("keys/\(layer.rawValue).key")
+        FilePaths.join(stateDirectory, "keys/\(layer.rawValue).key")
     }
 
     /// Writes a fresh key to `<stateDirectory>/keys/<layer>.key` and returns it.
     public static func generate(layer: ModelLayer, stateDirectory: String) throws -> (key: String, file: String) {
         let file = file(layer: layer, stateDirectory: stateDirectory)
-        let directory = (file as NSString).deletingLastPathComponent
+        let directory = FilePaths.directory(of: file)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
         return (try createKeyFile(at: file), file)
@@ -55,7 +56,7 @@ public enum ModelAPIKey {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw Failure(description: "cannot read API key file \(path)")
         }
-        guard let line = text.split(whereSeparator: \.isNewline).map({ $0.trimmingCharacters(in: .whitespaces) })
+        guard let line = text.split(whereSeparator: \.isNewline).map({ $0.trimmingBlanks() })
             .first(where: { !$0.isEmpty && !$0.hasPrefix("#") })
         else { throw Failure(description: "API key file \(path) holds no key") }
         return line

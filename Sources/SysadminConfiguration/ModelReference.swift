@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The one rule that turns a configured `model` into a file path, shared by the daemon, `config check` and
 /// (later) the NixOS module and `models pull`, so a model is never saved under one name and loaded under
@@ -9,9 +9,9 @@ import Foundation
 ///   a name already ending in `.gguf` keeps it).
 public enum ModelReference {
     public static func resolve(_ model: String, modelDirectory: String) -> String {
-        if model.contains("/") { return model }
-        var file = model.replacingOccurrences(of: ":", with: "-")
+        if model.utf8.contains(UInt8(ascii: "/")) { return model }
+        var file = model.replacing(":", with: "-")
         if !file.hasSuffix(".gguf") { file += ".gguf" }
-        return (modelDirectory as NSString).appendingPathComponent(file)
+        return FilePaths.join(modelDirectory, file)
     }
 }

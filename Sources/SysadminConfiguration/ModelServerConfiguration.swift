@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// How one layer's model server is run and reached.
 public struct ModelServerConfiguration: Sendable, Equatable {

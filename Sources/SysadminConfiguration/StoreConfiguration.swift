@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Where the layers' memory lives. SQLite (`sqlite`, the default) is the host's own file; `postgresql` keeps that file
 /// — it is still the store every layer reads and writes, and the spool while the fleet's database is away — and

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A coding key for any string; used to see every key an object has, known or not.
 struct AnyCodingKey: CodingKey {
@@ -37,7 +37,7 @@ extension Array where Element == any CodingKey {
     var dottedPath: String {
         map { key in key.intValue.map { "[\($0)]" } ?? key.stringValue }
             .joined(separator: ".")
-            .replacingOccurrences(of: ".[", with: "[")
+            .replacing(".[", with: "[")
     }
 }
 
@@ -68,7 +68,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible, Equa
         case DecodingError.dataCorrupted(let context) where !context.codingPath.isEmpty:
             return ConfigurationError(keyPath: context.codingPath.dottedPath, "invalid value: \(context.debugDescription)")
         case DecodingError.dataCorrupted(let context):
-            let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+            let underlying = context.underlyingError.map { "\($0)" }
             return ConfigurationError(keyPath: context.codingPath.dottedPath,
                                       "\(file) is not valid JSON: \(underlying ?? context.debugDescription)")
         default:

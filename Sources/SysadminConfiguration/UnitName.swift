@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// systemd's unit-name rules (systemd.unit(5)): a prefix of `[A-Za-z0-9:_.\-\\@]`, a known type suffix, at
 /// most 255 bytes.
@@ -14,13 +14,14 @@ public enum UnitName {
         guard !prefix.isEmpty, !prefix.hasPrefix("-"), !prefix.hasPrefix("@"), !prefix.hasPrefix("."),
               prefix.filter({ $0 == "@" }).count <= 1 else { return false }
         return prefix.unicodeScalars.allSatisfy { scalar in
-            scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || ":_.-\\@".unicodeScalars.contains(scalar))
+            ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+                || ":_.-\\@".unicodeScalars.contains(scalar)
         }
     }
 
     /// A unit name in which `*` may stand for any run of characters (`sshd@*.service`, `systemd-*.service`): valid
     /// when it ends in a type suffix and reading each `*` as a letter gives a valid name.
     public static func isValidPattern(_ pattern: String) -> Bool {
-        isValid(pattern.replacingOccurrences(of: "*", with: "x"))
+        isValid(pattern.replacing("*", with: "x"))
     }
 }

@@ -1,5 +1,6 @@
 internal import CCurl
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// One dedicated thread driving a `curl_multi` handle for every transfer of a client.
@@ -22,6 +23,7 @@ final class CurlEventLoop: @unchecked Sendable {
     private var easyToTransfer: [UnsafeMutableRawPointer: CurlTransfer] = [:]
     /// The longest the loop sleeps without a wake-up; bounds how late a timeout can be noticed.
     private let maximumPoll: Duration = .milliseconds(250)
+    private let threadName: String
 
     init(name: String) {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
@@ -30,9 +32,17 @@ final class CurlEventLoop: @unchecked Sendable {
         guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed") }
         self.multi = multi
         _ = ai_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0)
-        let thread = Thread { [self] in runLoop() }
-        thread.name = name
-        thread.start()
+        // The loop lives as long as its thread, which never ends: the retain is never given back.
+        var thread = pthread_t()
+        threadName = name
+        let started = pthread_create(&thread, nil, { loop in
+            let loop = Unmanaged<CurlEventLoop>.fromOpaque(loop!).takeUnretainedValue()
+            ai_name_current_thread(loop.threadName)
+            loop.runLoop()
+            return nil
+        }, Unmanaged.passRetained(self).toOpaque())
+        guard started == 0 else { fatalError("cannot start the \(name) thread: \(String(cString: strerror(started)))") }
+        pthread_detach(thread)
     }
 
     func submit(_ transfer: CurlTransfer) {

@@ -1,5 +1,6 @@
 internal import CCurl
-import Foundation
+import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// What a transfer reports, always on the event loop's thread.
@@ -130,8 +131,9 @@ final class CurlTransfer: @unchecked Sendable {
         var headers = request.headers.map { "\($0.name): \($0.value)" }
         headers.append("Expect:")
         for line in headers {
-            guard !line.contains("\r"), !line.contains("\n") else {
-                throw UpstreamError(.invalidRequest, "header '\(line.prefix(40))' contains a line break")
+            // Bytes, not characters: "\r\n" is one Character, so a search for "\r" among characters misses it.
+            guard !line.utf8.contains(where: { $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") || $0 == 0 }) else {
+                throw UpstreamError(.invalidRequest, "header '\(line.prefix(40))' contains a line break or NUL")
             }
             guard let list = curl_slist_append(requestHeaders, line) else {
                 throw UpstreamError(.invalidRequest, "curl_slist_append failed")
@@ -306,8 +308,9 @@ extension Duration {
     }
 
     var secondsText: String {
-        let value = Double(milliseconds) / 1000
-        return value == value.rounded() ? "\(Int(value)) s" : String(format: "%.2f s", value)
+        if milliseconds % 1000 == 0 { return "\(milliseconds / 1000) s" }
+        let hundredths = (milliseconds + 5) / 10
+        return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100) s"
     }
 }
 

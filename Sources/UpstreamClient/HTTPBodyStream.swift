@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// A streamed response body with bounded buffering: the bytes arrive as the server sends them, and when the

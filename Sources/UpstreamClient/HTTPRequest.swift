@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One request to a model server.
 public struct HTTPRequest: Sendable {
@@ -54,7 +54,8 @@ public struct HTTPResponse: Sendable {
 
     /// The first header with this name, compared case-insensitively.
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        let name = name.lowercased()
+        return headers.first { $0.name.lowercased() == name }?.value
     }
 }
 
@@ -67,6 +68,7 @@ public struct HTTPStreamingResponse: Sendable {
 
     /// The first header with this name, compared case-insensitively.
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+        let name = name.lowercased()
+        return headers.first { $0.name.lowercased() == name }?.value
     }
 }

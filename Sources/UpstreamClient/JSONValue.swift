@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Any JSON value; used for JSON Schemas and for fields the project passes through without interpreting.
 public enum JSONValue: Sendable, Hashable, Codable {

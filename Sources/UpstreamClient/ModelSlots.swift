@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SysadminConfiguration
 
 /// Why a request wants a model server's slot. When requests compete, interactive chat goes first, then work an

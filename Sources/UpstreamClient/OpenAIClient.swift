@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SysadminConfiguration
 
 /// An OpenAI-compatible client for one model server, built on ``UpstreamHTTPClient``.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A chat message in the OpenAI shape.
 public struct ChatMessage: Codable, Sendable, Equatable {

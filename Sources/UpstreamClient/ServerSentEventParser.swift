@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One dispatched Server-Sent Event.
 public struct ServerSentEvent: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A failure talking to a model server, with a code callers can switch on and a message that names what
 /// happened.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// The project's only HTTP client for model servers: async/await over libcurl's multi interface.

@@ -1,7 +1,8 @@
 import APIGateway
 import ArgumentParser
 import CommandSupport
-import Foundation
+import FoundationEssentials
+import Glibc
 import Hummingbird
 import Logging
 import ServiceLifecycle

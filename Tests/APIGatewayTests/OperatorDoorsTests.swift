@@ -16,6 +16,19 @@ import Testing
         #expect(OperatorDoors.cookieKey([.cookie: "ai_sysadmin_key_old=sk-1"]) == nil)
         #expect(OperatorDoors.cookieKey([.cookie: "ai_sysadmin_key="]) == nil)
         #expect(OperatorDoors.cookieKey([:]) == nil)
+        #expect(OperatorDoors.cookieKey([.cookie: "ai_sysadmin_key=sk%2"]) == nil, "a cut-off escape is no key")
+        #expect(OperatorDoors.cookieKey([.cookie: "ai_sysadmin_key=%FF%FE"]) == nil, "bytes that are not UTF-8 are no key")
+    }
+
+    @Test func aKeyBecomesACookieValueThatCannotEndTheCookieEarly() {
+        for key in ["sk-plain-0123", "a;b=c, d\"e'f", "key with spaces\t", "ключ", "%41 is not A"] {
+            let value = CookieValue.encode(key)
+            #expect(value.utf8.allSatisfy { $0 < 0x80 && ![UInt8(ascii: ";"), UInt8(ascii: ","), UInt8(ascii: " "),
+                                                          UInt8(ascii: "\""), UInt8(ascii: "=")].contains($0) }, "\(value)")
+            #expect(CookieValue.decode(value) == key)
+            #expect(OperatorDoors.cookieKey([.cookie: "a=1; ai_sysadmin_key=\(value)"]) == key)
+        }
+        #expect(CookieValue.encode("sk-1") == "sk%2D1")
     }
 
     @Test func aStateChangingRequestNeedsTheConsoleHeaderAndThisOrigin() {

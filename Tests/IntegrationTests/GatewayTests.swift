@@ -205,11 +205,11 @@ extension IntegrationTests {
             try await running.stop()
         }
 
-        /// `systemctl stop` sends SIGTERM: the gateway stops at once, it does not wait for systemd's SIGKILL.
-        @Test func theGatewayExecutableStopsOnSIGTERM() async throws {
+        /// `ai-sysadmin-api` as its unit starts it, against an upstream that is not there; answering `/health`.
+        private func launchGatewayExecutable(_ name: String) async throws -> (gateway: Process, port: Int) {
             let binary = URL(fileURLWithPath: try TestEnvironment.daemonExecutable()).deletingLastPathComponent()
                 .appendingPathComponent("ai-sysadmin-api").path
-            let state = try TestEnvironment.temporaryDirectory("gw-term")
+            let state = try TestEnvironment.temporaryDirectory(name)
             let port = freePort()
             let config = #"{"stateDirectory":"\#(state)","models":{"meta":{"backend":"remote","url":"http://127.0.0.1:\#(freePort())"}},"api":{"port":\#(port),"supervised":false,"maxInFlight":1}}"#
             try config.write(toFile: state + "/config.json", atomically: true, encoding: .utf8)
@@ -218,16 +218,39 @@ extension IntegrationTests {
             gateway.arguments = ["--config", state + "/config.json"]
             gateway.standardError = FileHandle.nullDevice
             try gateway.run()
-            defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
-            #expect(await eventually(timeout: .seconds(20)) {
+            let answering = await eventually(timeout: .seconds(20)) {
                 (try? await http.execute(UpstreamRequest(url: "http://127.0.0.1:\(port)/health")))?.status == 200
-            })
+            }
+            if !answering { kill(gateway.processIdentifier, SIGKILL) }
+            try #require(answering, "ai-sysadmin-api did not answer /health within 20 s")
+            return (gateway, port)
+        }
+
+        /// `systemctl stop` sends SIGTERM: the gateway stops at once, it does not wait for systemd's SIGKILL.
+        @Test func theGatewayExecutableStopsOnSIGTERM() async throws {
+            let (gateway, port) = try await launchGatewayExecutable("gw-term")
+            defer { if gateway.isRunning { kill(gateway.processIdentifier, SIGKILL) } }
             // A request through the proxy path first, so its connection pool exists when the signal comes.
             let chat = try await post("http://127.0.0.1:\(port)/v1/chat/completions", #"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}]}"#)
             #expect(chat.status == 503)
             kill(gateway.processIdentifier, SIGTERM)
             #expect(await eventually(timeout: .seconds(5)) { !gateway.isRunning }, "still running 5 s after SIGTERM")
             #expect(!gateway.isRunning && gateway.terminationStatus == 0)
+        }
+
+        /// All of Foundation (with ICU's data) would be about a fifth of the gateway's memory: its modules import
+        /// FoundationEssentials, and Hummingbird's FullFoundation trait is off (benchmarks/README.md).
+        @Test func theGatewayLoadsFoundationEssentialsOnly() async throws {
+            let (gateway, port) = try await launchGatewayExecutable("gw-essentials")
+            defer { kill(gateway.processIdentifier, SIGKILL) }
+            let chat = try await post("http://127.0.0.1:\(port)/v1/chat/completions", #"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}]}"#)
+            #expect(chat.status == 503)
+            // Read to the end: Foundation's file readers stop after the first read of a /proc file (its size is 0).
+            let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/\(gateway.processIdentifier)/maps"))
+            let maps = String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self)
+            #expect(maps.contains("libFoundationEssentials.so"), "the check looks at the right process")
+            let loaded = ["libFoundation.so", "libFoundationInternationalization.so", "lib_FoundationICU.so"].filter(maps.contains)
+            #expect(loaded.isEmpty, "ai-sysadmin-api loaded \(loaded)")
         }
 
         @Test func everyRequestGetsOneLogLineWithModelAndTokens() async throws {

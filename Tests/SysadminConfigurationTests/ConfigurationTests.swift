@@ -59,7 +59,31 @@ import Testing
     @Test func unreadableFileIsNamed() {
         #expect {
             _ = try DaemonConfiguration.load(from: "/nonexistent/config.json")
-        } throws: { "\($0)".contains("/nonexistent/config.json") }
+        } throws: { "\($0)" == "cannot read configuration file /nonexistent/config.json: No such file or directory" }
+        #expect {
+            _ = try DaemonConfiguration.load(from: "/tmp")
+        } throws: { "\($0)" == "cannot read configuration file /tmp: Is a directory" }
+    }
+
+    @Test func pathsJoinAndSplitTheWayTheConfigurationWritesThem() {
+        #expect(FilePaths.join("/var/lib/ai-sysadmin", "agent.sock") == "/var/lib/ai-sysadmin/agent.sock")
+        #expect(FilePaths.join("/var/lib/ai-sysadmin//", "keys/meta.key") == "/var/lib/ai-sysadmin/keys/meta.key")
+        #expect(FilePaths.join("/", "models") == "/models")
+        #expect(FilePaths.join("state", "models") == "state/models")
+        #expect(FilePaths.join("", "models") == "models")
+        #expect(FilePaths.directory(of: "/nix/store/x-ai-sysadmin/bin/ai-sysadmin") == "/nix/store/x-ai-sysadmin/bin")
+        #expect(FilePaths.directory(of: "/ai-sysadmin") == "/")
+        #expect(FilePaths.directory(of: "/keys/") == "/")
+        #expect(FilePaths.directory(of: "state/keys/meta.key") == "state/keys")
+        #expect(FilePaths.directory(of: "ai-sysadmin") == "")
+        #expect(ModelReference.resolve("qwen3:1b", modelDirectory: "/models/") == "/models/qwen3-1b.gguf")
+    }
+
+    @Test func blanksAroundAKeyAreNotPartOfIt() {
+        #expect(" \tsk-1 \t".trimmingBlanks() == "sk-1")
+        #expect("sk 1".trimmingBlanks() == "sk 1")
+        #expect(" \t ".trimmingBlanks() == "")
+        #expect("".trimmingBlanks() == "")
     }
 }
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import HTTPTypes
 import Hummingbird
 import OpenAIServer
@@ -68,8 +68,8 @@ struct OperatorDoors: Sendable {
     static func cookieKey(_ headers: HTTPFields) -> String? {
         for header in headers[values: .cookie] {
             for pair in header.split(separator: ";") {
-                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                if parts.count == 2, parts[0] == cookieName, let key = parts[1].removingPercentEncoding, !key.isEmpty { return key }
+                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingBlanks() }
+                if parts.count == 2, parts[0] == cookieName, let key = CookieValue.decode(parts[1]), !key.isEmpty { return key }
             }
         }
         return nil
@@ -170,12 +170,12 @@ struct OperatorDoors: Sendable {
         let body = try await request.collectBody(upTo: 4096)
         struct Login: Decodable { var key: String }
         guard let key = (try? JSONDecoder().decode(Login.self, from: Data(body.readableBytesView)))?.key
-                .trimmingCharacters(in: .whitespaces), !key.isEmpty else {
+                .trimmingBlanks(), !key.isEmpty else {
             return Self.refusal(.badRequest, #"send {"key": "…"}: a key from api.apiKeyFile or api.operatorKeyFile"#)
         }
         guard keys.accepts(key) else { return Self.refusal(.unauthorized, "that key is not one of the gateway's keys") }
         let secure = request.headers[HTTPField.Name("X-Forwarded-Proto")!] == "https" ? "; Secure" : ""
-        let encoded = key.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? key
+        let encoded = CookieValue.encode(key)
         var headers = Self.securityHeaders
         headers[.setCookie] = "\(Self.cookieName)=\(encoded); HttpOnly; SameSite=Strict; Path=\(Self.cookiePath); Max-Age=\(Self.sessionSeconds)\(secure)"
         let standing = keys.operatorNumber(key) == nil ? "client" : "operator"
@@ -282,5 +282,51 @@ struct OperatorDoors: Sendable {
         var headers = securityHeaders
         headers.append(contentsOf: extra)
         return JSONResponse.refusal(status, message, headers: headers)
+    }
+}
+
+/// A key as a cookie value: every byte but ASCII letters and digits percent-encoded, so no key can end the
+/// cookie early or smuggle an attribute (`;`, `,`, spaces, quotes).
+enum CookieValue {
+    static func encode(_ text: String) -> String {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var encoded: [UInt8] = []
+        for byte in text.utf8 {
+            if isLetterOrDigit(byte) {
+                encoded.append(byte)
+            } else {
+                encoded += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0f)]]
+            }
+        }
+        return String(decoding: encoded, as: UTF8.self)
+    }
+
+    /// The text `encode` made, or nil for a malformed escape or bytes that are not UTF-8.
+    static func decode(_ value: some StringProtocol) -> String? {
+        var bytes: [UInt8] = []
+        var input = value.utf8.makeIterator()
+        while let byte = input.next() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard let high = input.next().flatMap(hexValue), let low = input.next().flatMap(hexValue) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func isLetterOrDigit(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 }

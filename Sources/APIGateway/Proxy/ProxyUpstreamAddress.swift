@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Where the proxy path sends the meta model's requests: a plain-HTTP server, reached by host and port.
 /// An `https` upstream (a remote backend behind TLS) has none, and its requests take the libcurl path.
