@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Glibc
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
@@ -470,7 +471,15 @@ public struct Gateway: Sendable {
 
     /// Open WebUI's background tasks (titles, tags, follow-ups) wait behind interactive requests.
     static func isBackgroundTask(_ body: Data) -> Bool {
-        body.firstRange(of: "### Task:".utf8) != nil
+        let marker = Array("### Task:".utf8)
+        return body.withUnsafeBytes { bytes in
+            var from = 0
+            while bytes.count - from >= marker.count, let start = bytes[from...].firstIndex(of: marker[0]) {
+                if bytes.count - start >= marker.count, memcmp(bytes.baseAddress! + start, marker, marker.count) == 0 { return true }
+                from = start + 1
+            }
+            return false
+        }
     }
 
     private static func json(_ text: String) -> Response { json(Data(text.utf8)) }

@@ -14,7 +14,8 @@ extension StringProtocol {
     }
 }
 
-/// File paths the way NSString joined and split them, for paths built from configuration.
+/// File paths joined and split as NSString did for the paths built from configuration (a directory and a name). No
+/// normalisation: `a//b` and `..` stay as written.
 package enum FilePaths {
     /// `directory/name`, with one slash between them whatever `directory` ends with.
     package static func join(_ directory: String, _ name: String) -> String {
@@ -24,7 +25,7 @@ package enum FilePaths {
         return base == "/" ? "/" + name : base + "/" + name
     }
 
-    /// The directory of `path`: `/a/b` → `/a`, `/a` → `/`, `a` → ``.
+    /// The directory of `path`: `/a/b` → `/a`, `/a` → `/`, `a` → the empty string.
     package static func directory(of path: String) -> String {
         var trimmed = Substring(path)
         while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }

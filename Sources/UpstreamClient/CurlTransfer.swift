@@ -308,6 +308,7 @@ extension Duration {
     }
 
     var secondsText: String {
+        let milliseconds = max(0, milliseconds)
         if milliseconds % 1000 == 0 { return "\(milliseconds / 1000) s" }
         let hundredths = (milliseconds + 5) / 10
         return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100) s"

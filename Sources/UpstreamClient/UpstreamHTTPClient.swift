@@ -8,7 +8,7 @@ import Synchronization
 /// while the server is silent.
 public final class UpstreamHTTPClient: Sendable {
     /// The process-wide client; each instance owns a thread, so share this one unless isolation is wanted.
-    public static let shared = UpstreamHTTPClient(threadName: "ai-sysadmin-curl")
+    public static let shared = UpstreamHTTPClient(threadName: "sysadmin-curl")
 
     private let loop: CurlEventLoop
     /// Its transfers in memory.
@@ -16,7 +16,7 @@ public final class UpstreamHTTPClient: Sendable {
     /// Error bodies are kept up to this size so a misbehaving server cannot fill memory.
     private static let errorBodyLimit = 64 * 1024
 
-    public init(threadName: String = "ai-sysadmin-curl") {
+    public init(threadName: String = "sysadmin-curl") {
         loop = CurlEventLoop(name: threadName)
     }
 

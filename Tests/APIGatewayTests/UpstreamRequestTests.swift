@@ -16,6 +16,14 @@ import UpstreamClient
         request.headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
     }
 
+    @Test func openWebUIsTaskPromptsAreBackgroundWork() {
+        #expect(Gateway.isBackgroundTask(Data(####"{"messages":[{"role":"user","content":"### Task:\nGenerate a title"}]}"####.utf8)))
+        #expect(Gateway.isBackgroundTask(Data("### Task:".utf8)), "the marker at both ends of the body")
+        #expect(!Gateway.isBackgroundTask(Data(####"{"messages":[{"role":"user","content":"## Task: why is nginx down? ###"}]}"####.utf8)))
+        #expect(!Gateway.isBackgroundTask(Data("### Task".utf8)), "cut short at the end")
+        #expect(!Gateway.isBackgroundTask(Data()))
+    }
+
     @Test func theMetaModelGetsItsKeyAndTheUpstreamsModelName() throws {
         let checked = try check(#"{"model":"ai-sysadmin-meta","messages":[{"role":"user","content":"hi"}],"stream":true}"#)
         let request = Gateway.upstreamRequest(checked, route: .chat, to: .model(ModelEndpoint(baseURL: "http://127.0.0.1:40082"), key: "k1"),
