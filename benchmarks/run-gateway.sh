@@ -29,7 +29,7 @@ fi
 cd "$repo_root"
 swift build -c release --product ai-sysadmin-api
 gateway="$(swift build -c release --show-bin-path)/ai-sysadmin-api"
-# The floor: the least a SwiftNIO reverse proxy does, a package of its own (benchmarks/nio-floor).
+# nio-floor: the least a SwiftNIO reverse proxy does, the baseline for what NIO itself costs (benchmarks/nio-floor).
 swift build -c release --package-path benchmarks/nio-floor
 nio_floor="$(swift build -c release --package-path benchmarks/nio-floor --show-bin-path)/nio-floor-proxy"
 results=benchmarks/GATEWAY_RESULTS.md
